@@ -1,0 +1,95 @@
+"""Step (3): put raw outputs back into pandas / xarray containers.
+
+WAX-ML's format step was its bottleneck (pandas copied and transposed every output). Here an
+output of shape ``(T, N)`` becomes a DataFrame that *wraps* the array: ``numpy.asarray`` of a CPU
+JAX array is a view, and ``pd.DataFrame(..., copy=False)`` keeps it as the frame's only block.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import jax
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """A numpy view of ``x`` (JAX CPU arrays are not copied)."""
+    return np.asarray(x)
+
+
+def _coord_index(coords: Mapping[str, Any], dim: str, size: int) -> pd.Index:
+    if dim in coords:
+        index = coords[dim]
+        index = index.to_index() if hasattr(index, "to_index") else pd.Index(index)
+        if len(index) != size:
+            raise ValueError(f"coordinate {dim!r} has length {len(index)} but the output has {size} along it")
+        return index
+    return pd.RangeIndex(size, name=dim)
+
+
+def _check_dims(name: str, values: np.ndarray, format_dims: Sequence[str]) -> None:
+    if values.ndim != len(format_dims):
+        raise ValueError(f"{name}: output of shape {values.shape} does not match format_dims={tuple(format_dims)}")
+
+
+def format_dataframe(coords: Mapping[str, Any], outputs: Any, format_dims: Sequence[str]) -> Any:
+    """Wrap ``(T, N)`` outputs as DataFrames indexed by ``coords[format_dims[0]]`` with columns
+    ``coords[format_dims[1]]``. A pytree of outputs gives the same pytree of DataFrames.
+    """
+    format_dims = tuple(format_dims)
+    if len(format_dims) != 2:
+        raise ValueError(f"format_dataframe needs two format_dims (index, columns), got {format_dims}")
+
+    def one(x: Any) -> pd.DataFrame:
+        values = to_numpy(x)
+        _check_dims("format_dataframe", values, format_dims)
+        index = _coord_index(coords, format_dims[0], values.shape[0])
+        columns = _coord_index(coords, format_dims[1], values.shape[1])
+        return pd.DataFrame(values, index=index, columns=columns, copy=False)
+
+    return jax.tree_util.tree_map(one, outputs)
+
+
+def format_series(coords: Mapping[str, Any], outputs: Any, format_dims: Sequence[str], name: Any = None) -> Any:
+    """Wrap ``(T,)`` outputs as Series indexed by ``coords[format_dims[0]]``."""
+    format_dims = tuple(format_dims)
+    if len(format_dims) != 1:
+        raise ValueError(f"format_series needs one format_dim, got {format_dims}")
+
+    def one(x: Any) -> pd.Series:
+        values = to_numpy(x)
+        _check_dims("format_series", values, format_dims)
+        index = _coord_index(coords, format_dims[0], values.shape[0])
+        return pd.Series(values, index=index, name=name, copy=False)
+
+    return jax.tree_util.tree_map(one, outputs)
+
+
+def format_dataarray(coords: Mapping[str, Any], outputs: Any, format_dims: Sequence[str], name: Any = None) -> Any:
+    """Wrap outputs as DataArrays over ``format_dims`` with the matching ``coords``."""
+    format_dims = tuple(format_dims)
+
+    def one(x: Any) -> xr.DataArray:
+        values = to_numpy(x)
+        _check_dims("format_dataarray", values, format_dims)
+        c = {d: _coord_index(coords, d, n) for d, n in zip(format_dims, values.shape) if d in coords}
+        return xr.DataArray(values, dims=format_dims, coords=c, name=name)
+
+    return jax.tree_util.tree_map(one, outputs)
+
+
+def format_dataset(coords: Mapping[str, Any], outputs: Mapping[str, Any], format_dims: Mapping[str, Sequence[str]] | Sequence[str]) -> xr.Dataset:
+    """Build a Dataset from ``{variable: array}`` outputs.
+
+    ``format_dims`` is either one tuple of dims for every variable or a ``{variable: dims}`` mapping.
+    """
+    if not isinstance(outputs, Mapping):
+        raise TypeError(f"format_dataset expects a mapping of variable -> array, got {type(outputs).__name__}")
+    data_vars = {}
+    for name, x in outputs.items():
+        dims = format_dims[name] if isinstance(format_dims, Mapping) else format_dims
+        data_vars[name] = format_dataarray(coords, x, dims, name=name)
+    return xr.Dataset(data_vars)

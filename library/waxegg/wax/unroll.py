@@ -1,0 +1,119 @@
+"""Step (2b): run a stateful Haiku function over the steps of a stream.
+
+:func:`dynamic_unroll` compiles the whole loop with ``jax.lax.scan`` (one XLA program, compiled
+once per function, shape and dtype); :func:`static_unroll` is the plain Python loop, the
+reference it must agree with.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import haiku as hk
+import jax
+import numpy as np
+
+from waxegg.wax._x64 import x64_context
+
+
+def _as_with_state(transformed: Any) -> hk.TransformedWithState:
+    if isinstance(transformed, hk.TransformedWithState):
+        return transformed
+    if isinstance(transformed, hk.Transformed):
+        return hk.with_empty_state(transformed)
+    raise TypeError(f"expected a Haiku transformed function (hk.transform_with_state), got {type(transformed).__name__}")
+
+
+def _first(xs: Any) -> Any:
+    leaves = jax.tree_util.tree_leaves(xs)
+    if not leaves:
+        raise ValueError("xs is empty: nothing to unroll over")
+    lengths = {np.shape(x)[0] if np.ndim(x) else None for x in leaves}
+    if None in lengths or len(lengths) != 1:
+        raise ValueError(f"every leaf of xs needs the same leading (time) length, got {sorted(map(str, lengths))}")
+    if lengths == {0}:
+        raise ValueError("xs has zero steps: nothing to unroll over")
+    return jax.tree_util.tree_map(lambda x: x[0], xs)
+
+
+def _step_rng(rng: Any, step: Any) -> Any:
+    return None if rng is None else jax.random.fold_in(rng, step)
+
+
+@partial(jax.jit, static_argnums=0)
+def _scan(apply: Any, params: Any, state: Any, rng: Any, xs: Any) -> tuple[Any, Any]:
+    def body(carry, x):
+        state, step = carry
+        out, state = apply(params, state, _step_rng(rng, step), x)
+        return (state, step + 1), out
+
+    (state, _), outputs = jax.lax.scan(body, (state, 0), xs)
+    return outputs, state
+
+
+def init_params_state(transformed: Any, xs: Any, rng: Any = None) -> tuple[Any, Any]:
+    """Initial ``(params, state)`` of ``transformed`` for the first step of ``xs``."""
+    t = _as_with_state(transformed)
+    with x64_context():
+        return t.init(rng, _first(xs))
+
+
+def dynamic_unroll(
+    transformed: Any,
+    xs: Any,
+    rng: Any = None,
+    *,
+    params: Any = None,
+    state: Any = None,
+) -> tuple[Any, Any]:
+    """Apply ``transformed`` to every step of ``xs`` inside one compiled ``lax.scan``.
+
+    Parameters
+    ----------
+    transformed : hk.TransformedWithState
+        A Haiku transform (typically decorated with :func:`~waxegg.wax.compile.jit_init_apply`).
+    xs : pytree of arrays
+        Steps to feed, with time on the leading axis of every leaf (e.g. ``np.arange(T)``).
+    rng : jax PRNG key, optional
+        Folded in with the step number, so every step gets its own key.
+    params, state : optional
+        Start from these instead of ``transformed.init`` (e.g. the ``state`` a previous call returned).
+
+    Returns
+    -------
+    outputs, state
+        Outputs stacked along a new leading time axis, and the state after the last step.
+    """
+    t = _as_with_state(transformed)
+    with x64_context():
+        if params is None or state is None:
+            p0, s0 = t.init(rng, _first(xs))
+            params = p0 if params is None else params
+            state = s0 if state is None else state
+        return _scan(t.apply, params, state, rng, xs)
+
+
+def static_unroll(
+    transformed: Any,
+    xs: Any,
+    rng: Any = None,
+    *,
+    params: Any = None,
+    state: Any = None,
+) -> tuple[Any, Any]:
+    """Same contract as :func:`dynamic_unroll`, with a Python loop over the steps (reference)."""
+    t = _as_with_state(transformed)
+    with x64_context():
+        if params is None or state is None:
+            p0, s0 = t.init(rng, _first(xs))
+            params = p0 if params is None else params
+            state = s0 if state is None else state
+        n = jax.tree_util.tree_leaves(xs)[0].shape[0]
+        outputs = []
+        for step in range(n):
+            x = jax.tree_util.tree_map(lambda a: a[step], xs)
+            out, state = t.apply(params, state, _step_rng(rng, step), x)
+            outputs.append(out)
+        stacked = jax.tree_util.tree_map(lambda *o: jax.numpy.stack(o), *outputs)
+        return stacked, state
