@@ -1,0 +1,148 @@
+"""Input validation, environment handling, rendering and caching of waxegg.egg."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import waxegg  # noqa: F401 -- sets SCIPY_ARRAY_API before SciPy loads
+import waxegg.egg as we
+from waxegg.egg import _compat, workloads
+from waxegg.egg.trace import arg_specs
+
+LIBRARY = str(Path(we.__file__).resolve().parents[2])
+
+
+def _two_args(X, y):
+    return X
+
+
+def test_public_names() -> None:
+    assert set(we.__all__) <= set(dir(we))
+    for name in ("accelerate", "trace", "optimize", "lower", "codegen", "compile_numba", "NotTraceable"):
+        assert name in we.__all__
+
+
+def test_arg_specs_inferred_like_the_tutorial() -> None:
+    X, y = workloads.make_lda_data(50, n_classes=3)
+    x_spec, y_spec = arg_specs(_two_args, (X, y))
+    assert (x_spec.name, x_spec.dtype, x_spec.shape, x_spec.isfinite, x_spec.values) == ("X", "float64", (50, 20), True, None)
+    assert (y_spec.name, y_spec.dtype, y_spec.shape, y_spec.values) == ("y", "int64", (50,), (0, 1, 2))
+
+
+def test_arg_specs_overrides() -> None:
+    X = np.array([[1.0, np.nan]])
+    labels = np.arange(100)
+    specs = arg_specs(_two_args, (X, labels), names=["a", "b"], value_sets={"b": None})
+    assert specs[0].isfinite is False  # the example has a NaN
+    assert specs[1].values is None
+    specs = arg_specs(_two_args, (X, labels), isfinite={"X": True}, value_sets={"y": [3, 1, 1]})
+    assert specs[0].isfinite is True and specs[1].values == (1, 3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "arrays", "error", "match"),
+    [
+        ({}, (), ValueError, "at least one example array"),
+        ({"names": ["a"]}, (np.ones(2), np.ones(2)), ValueError, r"names has 1 entries \(\['a'\]\)"),
+        ({"names": ["np", "b"]}, (np.ones(2), np.ones(2)), ValueError, "'np' cannot be a parameter"),
+        ({"names": ["a", "a"]}, (np.ones(2), np.ones(2)), ValueError, "distinct"),
+        ({"isfinite": {"Z": True}}, (np.ones(2), np.ones(2)), ValueError, r"isfinite names unknown inputs \['Z'\]"),
+        ({}, (np.ones(2, dtype=np.complex128), np.ones(2)), ValueError, "'X' has dtype 'complex128'"),
+        ({}, ([1.0, 2.0], np.ones(2)), TypeError, "'X' must be a numpy.ndarray, got list"),
+    ],
+)
+def test_arg_specs_errors_name_the_offender(kwargs, arrays, error, match) -> None:
+    with pytest.raises(error, match=match):
+        arg_specs(_two_args, arrays, **kwargs)
+
+
+def test_render_svg_raises_instead_of_writing_nothing(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="could not render the e-graph to SVG"):
+        we.render_svg("digraph { this is not dot")
+    assert not list(tmp_path.iterdir())
+
+
+def test_render_svg_renders_without_system_dot() -> None:
+    svg = we.render_svg("digraph { a -> b }").decode()
+    assert "<svg" in svg and ">a</text>" in svg and ">b</text>" in svg
+
+
+def test_extract_dag_and_sizes() -> None:
+    from egglog import EGraph
+    from egglog.exp.array_api import NDArray, array_api_schedule
+
+    x = NDArray.var("x")
+    expr = (x + x) * (x + x)
+    egraph = EGraph()
+    egraph.register(expr)
+    egraph.run(array_api_schedule)
+    assert "x" in str(_compat.extract_dag(egraph, expr))
+    n_nodes, n_classes = _compat.egraph_size(egraph)
+    assert n_nodes >= n_classes >= 3
+
+
+def _run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if k != "SCIPY_ARRAY_API"}
+    full_env.update(env, PYTHONPATH=LIBRARY + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=full_env, timeout=300
+    )
+
+
+def test_scipy_imported_too_early_gives_clear_error() -> None:
+    code = """
+        import numpy as np
+        import scipy.linalg  # before waxegg, without SCIPY_ARRAY_API
+        import waxegg.egg as we
+        try:
+            we.trace(lambda X: X + X, np.ones((2, 2)))
+        except we.ScipyArrayAPIError as e:
+            print("RAISED", e)
+    """
+    out = _run_python(code, {})
+    assert out.returncode == 0, out.stderr
+    assert "RAISED" in out.stdout and "SCIPY_ARRAY_API=1" in out.stdout
+
+
+def test_waxegg_first_sets_scipy_array_api() -> None:
+    code = """
+        import numpy as np
+        import waxegg.egg as we
+        import scipy._lib._array_api_override as o
+        r = we.trace(lambda X: X + X, np.ones((2, 2)))
+        print("FLAG", o.SCIPY_ARRAY_API, type(r).__name__)
+    """
+    out = _run_python(code, {})
+    assert out.returncode == 0, out.stderr
+    assert "FLAG 1 Traced" in out.stdout
+
+
+@pytest.mark.slow
+def test_second_process_reuses_numba_cache(tmp_path: Path) -> None:
+    # Generated module + Numba machine code cached on disk: a second process loads instead of compiling.
+    code = """
+        import json
+        import numpy as np
+        import waxegg.egg as we
+        from waxegg.egg import workloads
+        K = np.random.default_rng(0).standard_normal((30, 30))
+        acc = we.accelerate(workloads.kernel_center, K + K.T)
+        print(json.dumps({"hit": acc.numba_cache_hit, "compile": acc.times.compile, "path": str(acc.source_path)}))
+    """
+    env = {"WAXEGG_CACHE_DIR": str(tmp_path)}
+    runs = []
+    for _ in range(2):
+        out = _run_python(code, env)
+        assert out.returncode == 0, out.stderr
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert runs[0]["path"] == runs[1]["path"] and runs[0]["path"].startswith(str(tmp_path))
+    assert runs[0]["hit"] is False and runs[1]["hit"] is True
+    assert runs[1]["compile"] < runs[0]["compile"]
