@@ -40,6 +40,40 @@ def ewma_step(x, mean, old_wt, nobs, params: EWMParams):
     return output, mean, old_wt, nobs
 
 
+def ewma_linear_step(x, mean, wsum, norm, com_eff, nobs, params: EWMParams):
+    """One step of WAX-ML's ``adjust="linear"`` EWM mean, vectorised over the shape of ``x``.
+
+    The effective centre of mass grows linearly, ``com_eff = 0, 1, 2, ...``, capped at the nominal
+    ``com``, and each step blends with ``alpha_eff = 1 / (1 + com_eff)`` taken *before* the
+    increment. So the first ``com + 1`` observations give their running (expanding) average and the
+    module then behaves as a fixed-``alpha`` recursive EWMA. ``com_eff`` advances on observations
+    (``ignore_na=True``) or on every step once the first observation was seen (``ignore_na=False``);
+    in the latter case missing values still decay the weights through the normaliser ``norm``.
+
+    ``mean`` is NaN before the first observation; ``wsum``/``norm`` are the decayed sums of values
+    and of observation indicators (``ignore_na=False`` only). Returns
+    ``(output, mean, wsum, norm, com_eff, nobs)``.
+    """
+    is_obs = x == x
+    nobs = nobs + is_obs.astype(nobs.dtype)
+    started = (mean == mean) | is_obs
+    advance = is_obs if params.ignore_na else started
+    alpha = 1.0 / (1.0 + com_eff)
+    com_eff = jnp.where(advance, jnp.minimum(com_eff + 1.0, params.com), com_eff)
+    x0 = jnp.where(is_obs, x, jnp.zeros_like(x))
+    if params.ignore_na:
+        # alpha is exactly 1 at the first observation, so the NaN mean never enters the blend.
+        prev = jnp.where(mean == mean, mean, jnp.zeros_like(mean))
+        mean = jnp.where(is_obs, (1.0 - alpha) * prev + alpha * x0, mean)
+    else:
+        wsum = jnp.where(started, (1.0 - alpha) * wsum + alpha * x0, wsum)
+        norm = jnp.where(started, (1.0 - alpha) * norm + alpha * is_obs.astype(norm.dtype), norm)
+        # On a missing value both sums decay alike; keep the last mean rather than their ratio.
+        mean = jnp.where(is_obs, wsum / jnp.where(is_obs, norm, jnp.ones_like(norm)), mean)
+    output = jnp.where(nobs >= params.min_periods, mean, jnp.nan).astype(mean.dtype)
+    return output, mean, wsum, norm, com_eff, nobs
+
+
 class EWMA(hk.Module):
     """Exponentially weighted moving average, matching ``pandas.DataFrame.ewm(...).mean()``.
 
@@ -50,8 +84,10 @@ class EWMA(hk.Module):
     ----------
     alpha : float, optional
         Smoothing factor, ``0 < alpha <= 1``.
-    adjust : bool, default True
-        pandas' ``adjust`` (see :meth:`pandas.DataFrame.ewm`).
+    adjust : bool or "linear", default True
+        pandas' ``adjust`` (see :meth:`pandas.DataFrame.ewm`), or WAX-ML's ``"linear"``: the
+        effective centre of mass grows linearly from 0 to ``com`` (see :func:`ewma_linear_step`);
+        it has no pandas twin.
     com, span, halflife : float, optional
         Alternatives to ``alpha``; exactly one of ``alpha``, ``com``, ``span``, ``halflife``.
     min_periods : int, default 0
@@ -65,7 +101,7 @@ class EWMA(hk.Module):
     def __init__(
         self,
         alpha: float | None = None,
-        adjust: bool = True,
+        adjust: bool | str = True,
         com: float | None = None,
         min_periods: int = 0,
         ignore_na: bool = False,
@@ -75,9 +111,12 @@ class EWMA(hk.Module):
         name: str | None = None,
     ):
         super().__init__(name=name)
+        if isinstance(adjust, str) and adjust != "linear":
+            raise ValueError(f"adjust must be True, False or 'linear', got {adjust!r}")
+        self.linear = adjust == "linear"
         self.params = ewm_params(
             com=com, span=span, halflife=halflife, alpha=alpha,
-            min_periods=min_periods, adjust=adjust, ignore_na=ignore_na,
+            min_periods=min_periods, adjust=True if self.linear else adjust, ignore_na=ignore_na,
         )
 
     def __call__(self, x):
@@ -85,10 +124,22 @@ class EWMA(hk.Module):
         if not jnp.issubdtype(x.dtype, jnp.floating):
             x = x.astype(jnp.result_type(float))
         mean = hk.get_state("mean", x.shape, x.dtype, init=lambda s, d: jnp.full(s, jnp.nan, d))
+        if self.linear:
+            return self._linear(x, mean)
         old_wt = hk.get_state("old_wt", x.shape, x.dtype, init=jnp.ones)
         nobs = hk.get_state("nobs", x.shape, jnp.int32, init=jnp.zeros)
         output, mean, old_wt, nobs = ewma_step(x, mean, old_wt, nobs, self.params)
         hk.set_state("mean", mean)
         hk.set_state("old_wt", old_wt)
         hk.set_state("nobs", nobs)
+        return output
+
+    def _linear(self, x, mean):
+        wsum = hk.get_state("wsum", x.shape, x.dtype, init=jnp.zeros)
+        norm = hk.get_state("norm", x.shape, x.dtype, init=jnp.zeros)
+        com_eff = hk.get_state("com_eff", x.shape, x.dtype, init=jnp.zeros)
+        nobs = hk.get_state("nobs", x.shape, jnp.int32, init=jnp.zeros)
+        output, mean, wsum, norm, com_eff, nobs = ewma_linear_step(x, mean, wsum, norm, com_eff, nobs, self.params)
+        for name, value in dict(mean=mean, wsum=wsum, norm=norm, com_eff=com_eff, nobs=nobs).items():
+            hk.set_state(name, value)
         return output

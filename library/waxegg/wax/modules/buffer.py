@@ -1,0 +1,94 @@
+"""Fixed-size buffer of the last observations, as a streaming Haiku module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from waxegg.wax.modules._util import check_positive_int
+
+
+def _check_fill(fill: Any, dtype: Any, where: str) -> None:
+    """Raise if ``fill`` cannot be stored in ``dtype`` exactly (NaN in an int buffer, 0.5 in a bool one)."""
+    dtype = np.dtype(dtype)
+    arr = np.asarray(fill)
+    if dtype.kind in "fc":
+        ok = arr.dtype.kind in "biufc"
+    elif dtype.kind == "b":
+        ok = arr.dtype.kind == "b"
+    elif dtype.kind in "iu":
+        whole = arr.dtype.kind in "iu" or (arr.dtype.kind == "f" and bool(np.all(np.isfinite(arr)))
+                                           and bool(np.all(arr == np.round(arr))))
+        info = np.iinfo(dtype)
+        ok = whole and bool(np.all((arr >= info.min) & (arr <= info.max)))
+    else:
+        ok = arr.dtype == dtype
+    if not ok:
+        raise ValueError(f"Buffer: fill_value {fill!r} cannot be stored in {where} of dtype {dtype}; "
+                         "pass a fill_value of that dtype")
+
+
+class Buffer(hk.Module):
+    """The last ``maxlen`` inputs, oldest first, newest last (WAX-ML's ``Buffer``).
+
+    The input may be any pytree of arrays (every leaf is buffered on a new leading axis of length
+    ``maxlen``); before ``maxlen`` steps have been seen, the front is ``fill_value``.
+
+    Parameters
+    ----------
+    maxlen : int
+        Buffer length, ``>= 1``.
+    fill_value : scalar or pytree like the input, default NaN
+        Value of the slots not yet filled; it must fit each leaf's dtype (NaN does not fit an
+        integer leaf: pass e.g. ``-1``).
+    name : str, optional
+        Haiku module name.
+
+    Raises
+    ------
+    ValueError
+        ``maxlen < 1`` or a ``fill_value`` that a leaf's dtype cannot hold (the leaf is named).
+    TypeError
+        A leaf whose dtype differs from the one the buffer was created with.
+    """
+
+    def __init__(self, maxlen: int, fill_value: Any = np.nan, name: str | None = None):
+        super().__init__(name=name)
+        self.maxlen = check_positive_int("Buffer", "maxlen", maxlen)
+        self.fill_value = fill_value
+
+    def _fills(self, x: Any) -> list:
+        leaves, treedef = jax.tree_util.tree_flatten(x)
+        fill_leaves, fill_def = jax.tree_util.tree_flatten(self.fill_value)
+        if fill_def == treedef:
+            return fill_leaves
+        if len(fill_leaves) != 1 or np.ndim(fill_leaves[0]) != 0:
+            raise ValueError(f"Buffer: fill_value must be a scalar or a pytree like the input ({treedef}), "
+                             f"got {self.fill_value!r}")
+        return fill_leaves * len(leaves)
+
+    def __call__(self, x: Any) -> Any:
+        x = jax.tree_util.tree_map(jnp.asarray, x)
+        paths_leaves, treedef = jax.tree_util.tree_flatten_with_path(x)
+        fills = self._fills(x)
+        for (path, leaf), fill in zip(paths_leaves, fills):
+            _check_fill(fill, leaf.dtype, f"leaf {jax.tree_util.keystr(path) or '<input>'}")
+
+        def init(*_):
+            return [jnp.full((self.maxlen,) + leaf.shape, fill, leaf.dtype)
+                    for (_, leaf), fill in zip(paths_leaves, fills)]
+
+        buffers = hk.get_state("buffer", [], init=init)
+        new = []
+        for (path, leaf), buf in zip(paths_leaves, buffers):
+            if buf.dtype != leaf.dtype or buf.shape[1:] != leaf.shape:
+                raise TypeError(f"Buffer: leaf {jax.tree_util.keystr(path) or '<input>'} has dtype {leaf.dtype} and "
+                                f"shape {leaf.shape}, but the buffer holds {buf.dtype} {buf.shape[1:]}; "
+                                "feed the same dtype and shape at every step")
+            new.append(jnp.concatenate([buf[1:], leaf[None]], axis=0))
+        hk.set_state("buffer", new)
+        return jax.tree_util.tree_unflatten(treedef, new)

@@ -1,0 +1,52 @@
+"""Exponentially weighted moving variance as a streaming Haiku module."""
+
+from __future__ import annotations
+
+import haiku as hk
+import jax.numpy as jnp
+
+from waxegg.wax._params import ewm_params
+from waxegg.wax.modules._util import as_floating
+from waxegg.wax.modules.ewmcov import EWMCov
+
+
+class EWMVar(hk.Module):
+    """Exponentially weighted moving variance, matching ``pandas ewm(...).var(bias=...)``.
+
+    pandas computes the variance as the covariance of a series with itself, and so do we (an
+    :class:`~waxegg.wax.modules.EWMCov` fed ``x`` twice), which keeps the two bit-identical.
+    Parameters are those of :class:`~waxegg.wax.modules.EWMCov`. With ``std=True`` the module
+    returns pandas' ``ewm(...).std()``: the square root of the variance, negative values (rounding)
+    set to 0 as pandas' ``zsqrt`` does.
+    """
+
+    def __init__(
+        self,
+        alpha: float | None = None,
+        adjust: bool = True,
+        com: float | None = None,
+        min_periods: int = 0,
+        ignore_na: bool = False,
+        bias: bool = False,
+        *,
+        std: bool = False,
+        span: float | None = None,
+        halflife: float | None = None,
+        name: str | None = None,
+    ):
+        super().__init__(name=name)
+        self._kwargs = dict(alpha=alpha, adjust=adjust, com=com, min_periods=min_periods, ignore_na=ignore_na,
+                            bias=bias, span=span, halflife=halflife)
+        if not isinstance(bias, bool):
+            raise TypeError(f"{type(self).__name__}: bias must be a bool, got {bias!r}")
+        # Validate now (errors at construction, naming the bad option), not at the first call.
+        self.params = ewm_params(com=com, span=span, halflife=halflife, alpha=alpha,
+                                 min_periods=min_periods, adjust=adjust, ignore_na=ignore_na)
+        self.std = std
+
+    def __call__(self, x):
+        x = as_floating(x)
+        var = EWMCov(**self._kwargs, name="cov")(x, x)
+        if not self.std:
+            return var
+        return jnp.where(var < 0, jnp.zeros_like(var), jnp.sqrt(var))

@@ -1,0 +1,44 @@
+"""Standard deviation over the masked-in values as a (stateless) Haiku module."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+
+from waxegg.wax.modules.mask_mean import masked_moments
+
+
+def masked_std(mask, x, axis, mask_axis, ddof, assume_centered, owner):
+    """Standard deviation (keepdims) of ``x`` over the masked-in, present entries."""
+    keep, count, mean, xz = masked_moments(mask, x, axis, mask_axis, owner)
+    centred = xz if assume_centered else jnp.where(keep, xz - mean, jnp.zeros_like(xz))
+    dof = count - ddof
+    var = (centred * centred).sum(axis=axis, keepdims=True) / jnp.where(dof > 0, dof, jnp.ones_like(dof))
+    return jnp.where(dof > 0, jnp.sqrt(var), jnp.nan)
+
+
+class MaskStd(hk.Module):
+    """Standard deviation of ``x`` over the entries where ``mask`` is true, missing values skipped.
+
+    ``MaskStd(axis=None, ddof=0)(mask, x)`` equals
+    ``numpy.nanstd(numpy.where(mask, x, nan), axis, ddof=ddof)`` on every leaf (NaN when fewer
+    than ``ddof + 1`` values are selected). ``assume_centered=True`` takes the mean to be 0 (the
+    root mean square). WAX-ML added ``eps`` inside the square root; we do not.
+    """
+
+    def __init__(self, axis: int | Sequence[int] | None = None, *, ddof: int = 0, assume_centered: bool = False,
+                 mask_axis: int | Sequence[int] | None = None, name: str | None = None):
+        super().__init__(name=name)
+        if isinstance(ddof, bool) or not isinstance(ddof, int) or ddof < 0:
+            raise ValueError(f"MaskStd: ddof must be an integer >= 0, got {ddof!r}")
+        self.axis, self.ddof, self.assume_centered, self.mask_axis = axis, ddof, assume_centered, mask_axis
+
+    def __call__(self, mask: Any, x: Any) -> Any:
+        def std(leaf):
+            s = masked_std(mask, leaf, self.axis, self.mask_axis, self.ddof, self.assume_centered, "MaskStd")
+            return jnp.squeeze(s, axis=self.axis) if self.axis is not None else s.reshape(())
+
+        return jax.tree_util.tree_map(std, x)
