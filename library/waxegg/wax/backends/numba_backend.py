@@ -83,7 +83,9 @@ class NumbaBackend(Backend):
         values = np.asarray(values)
         shape = values.shape
         flat = values.reshape(shape[0], -1) if values.ndim != 2 else values
-        out = np.empty(flat.shape, dtype=values.dtype)
+        # Same memory order as the input (a column-major frame gets a column-major result, which
+        # is also the layout pandas stores), so neither side needs a transposing copy.
+        out = np.empty_like(flat, order="K")
         nblocks = max(1, min(numba.get_num_threads(), flat.shape[1]))
         _ewm_mean_2d(flat, out, params.alpha, params.adjust, params.ignore_na, params.min_periods, nblocks)
         return out.reshape(shape)

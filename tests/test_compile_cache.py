@@ -1,0 +1,54 @@
+"""Compile once: repeated calls reuse compiled code, and a second process reuses the disk cache."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+
+
+def test_numba_backend_compiles_once_per_dtype_not_per_shape():
+    from waxegg.wax.backends.numba_backend import _ewm_mean_2d
+
+    pd.DataFrame(np.random.default_rng(0).normal(size=(50, 3))).wax.ewm(alpha=0.3).mean()
+    before = list(_ewm_mean_2d.signatures)
+    for shape in [(70, 5), (11, 2), (1000, 40)]:
+        pd.DataFrame(np.random.default_rng(0).normal(size=shape)).wax.ewm(alpha=0.3).mean()
+    assert _ewm_mean_2d.signatures == before
+    assert any(str(s[0].dtype) == "float64" for s in before)
+
+
+def test_jax_backend_repeated_accessor_calls_do_not_recompile():
+    from waxegg.wax.unroll import _scan
+
+    df = pd.DataFrame(np.random.default_rng(0).normal(size=(40, 3)))
+    df.wax.ewm(alpha=0.3, backend="jax").mean()
+    size = _scan._cache_size()
+    for _ in range(3):
+        df.wax.ewm(alpha=0.3, backend="jax").mean()
+    assert _scan._cache_size() == size
+
+
+def test_second_process_loads_numba_kernel_from_disk_cache(tmp_path):
+    script = textwrap.dedent("""
+        import json, time
+        import numpy as np, pandas as pd
+        from waxegg.wax import register_wax_accessors
+        from waxegg.wax.backends.numba_backend import _ewm_mean_2d
+        register_wax_accessors()
+        df = pd.DataFrame(np.ones((20, 2)))
+        t0 = time.perf_counter()
+        df.wax.ewm(alpha=0.5).mean()
+        print(json.dumps(dict(hits=sum(_ewm_mean_2d.stats.cache_hits.values()),
+                              misses=sum(_ewm_mean_2d.stats.cache_misses.values()),
+                              first_call=time.perf_counter() - t0)))
+    """)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    runs = [json.loads(subprocess.run([sys.executable, "-c", script], env=env, check=True,
+                                      capture_output=True, text=True).stdout.strip().splitlines()[-1])
+            for _ in range(2)]
+    assert runs[0]["misses"] >= 1          # the first process compiled
+    assert runs[1]["hits"] >= 1 and runs[1]["misses"] == 0  # the second only loaded
