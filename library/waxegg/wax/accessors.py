@@ -5,11 +5,17 @@
 
 - ``obj.wax.stream(**options).apply(fn)`` runs a Haiku-style stateful ``fn`` step by step over
   the time axis (one compiled ``lax.scan``) and formats the result back to ``obj``'s container;
-- ``obj.wax.ewm(...).mean()`` is a drop-in for pandas' ``ewm(...).mean()``.
+- ``obj.wax.ewm(...).mean()`` is a drop-in for pandas' ``ewm(...).mean()``, and ``.var()``,
+  ``.std()``, ``.cov()`` for pandas' ``ewm(...).var()/std()/cov()``;
+- ``obj.wax.rolling(window, min_periods).mean()`` is a drop-in for ``rolling(...).mean()``.
+
+On xarray objects every method runs along the time dimension (``local_time=``), on a Dataset
+variable by variable.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 import weakref
 from typing import Any, Callable
@@ -24,6 +30,8 @@ from waxegg.wax._params import EWMParams, ewm_params
 from waxegg.wax.backends import get_backend
 from waxegg.wax.encode import encode_array
 from waxegg.wax.format import format_dataframe, format_series, to_numpy
+from waxegg.wax.modules.ewmcov import EWMCov
+from waxegg.wax.modules.rolling_mean import RollingMean, rolling_params
 from waxegg.wax.stream import STATIC, Stream
 from waxegg.wax.unroll import dynamic_unroll
 
@@ -120,6 +128,207 @@ class ExponentialMovingWindow:
 
 
 # --------------------------------------------------------------------------------------------
+# ewm var / std / cov and rolling mean: Haiku modules under dynamic_unroll
+# --------------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=64)
+def _ewmcov_transform(params: EWMParams, bias: bool) -> hk.TransformedWithState:
+    # One transform per parameter set, so that repeated calls reuse dynamic_unroll's compiled scan.
+    def fn(xy):
+        return EWMCov(com=params.com, adjust=params.adjust, ignore_na=params.ignore_na,
+                      min_periods=params.min_periods, bias=bias)(*xy)
+
+    return hk.transform_with_state(fn)
+
+
+@functools.lru_cache(maxsize=64)
+def _rolling_mean_transform(window: int, min_periods: int) -> hk.TransformedWithState:
+    return hk.transform_with_state(lambda x: RollingMean(window, min_periods)(x))
+
+
+def _unroll_kernel(transformed: hk.TransformedWithState, xs: Any, shape: tuple, dtype: Any) -> np.ndarray:
+    if not shape or shape[0] == 0 or int(np.prod(shape)) == 0:
+        return np.full(shape, np.nan, dtype=dtype)
+    outputs, _ = dynamic_unroll(transformed, xs)
+    return to_numpy(outputs)
+
+
+def _ewm_cov_kernel(x: np.ndarray, y: np.ndarray, params: EWMParams, bias: bool) -> np.ndarray:
+    """pandas-exact EWM covariance of ``x`` and ``y`` (time first, broadcast together) along axis 0."""
+    shape = np.broadcast_shapes(x.shape, y.shape)
+    return _unroll_kernel(_ewmcov_transform(params, bias), (x, y), shape, np.result_type(x, y))
+
+
+def _zsqrt(values: np.ndarray) -> np.ndarray:
+    # pandas' zsqrt: the square root, with negative variances (rounding) set to 0
+    with np.errstate(invalid="ignore"):
+        return np.where(values < 0, 0.0, np.sqrt(values)).astype(values.dtype, copy=False)
+
+
+def _map_time_kernel(obj: _Container, kernel: Callable[[np.ndarray], np.ndarray], *, dtype: Any,
+                     local_time: str | None, format_outputs: bool) -> Any:
+    """Apply ``kernel`` (time-first float array -> same shape) to ``obj`` along its time axis."""
+    if isinstance(obj, pd.DataFrame):
+        out = kernel(_numeric_frame_values(obj, dtype))
+        return pd.DataFrame(out, index=obj.index, columns=obj.columns, copy=False) if format_outputs else out
+    if isinstance(obj, pd.Series):
+        out = kernel(_float_values(obj.to_numpy(), f"Series {obj.name!r}", dtype))
+        return pd.Series(out, index=obj.index, name=obj.name, copy=False) if format_outputs else out
+    if isinstance(obj, xr.DataArray):
+        dim = _time_dim_of(obj, local_time)
+        out = kernel(_float_values(obj.transpose(dim, ...).values, f"DataArray {obj.name!r}", dtype))
+        return _like_dataarray(obj, dim, out) if format_outputs else out
+    if isinstance(obj, xr.Dataset):
+        dim = _time_dim_of(obj, local_time)
+        results = {}
+        for name, da in obj.data_vars.items():
+            if dim not in da.dims:
+                raise ValueError(f"variable {name!r} has no {dim!r} dimension to run along")
+            results[name] = _map_time_kernel(da, kernel, dtype=dtype, local_time=dim, format_outputs=format_outputs)
+        return xr.Dataset(results, attrs=obj.attrs) if format_outputs else results
+    raise TypeError(f"unsupported container {type(obj).__name__}")
+
+
+def _ewm_var(self: "ExponentialMovingWindow", bias: bool = False) -> Any:
+    """EWM variance along time, equal to pandas' ``ewm(...).var(bias=bias)`` (float64 within 1e-12).
+
+    Computed by the :class:`~waxegg.wax.modules.EWMVar` recursion under ``dynamic_unroll`` (on
+    every backend).
+    """
+    _check_bias(bias)
+    return _map_time_kernel(self._obj, lambda v: _ewm_cov_kernel(v, v, self.params, bias), dtype=self.dtype,
+                            local_time=self.local_time, format_outputs=self.format_outputs)
+
+
+def _ewm_std(self: "ExponentialMovingWindow", bias: bool = False) -> Any:
+    """EWM standard deviation, equal to pandas' ``ewm(...).std(bias=bias)``: ``zsqrt(var)``."""
+    _check_bias(bias)
+    return _map_time_kernel(self._obj, lambda v: _zsqrt(_ewm_cov_kernel(v, v, self.params, bias)),
+                            dtype=self.dtype, local_time=self.local_time, format_outputs=self.format_outputs)
+
+
+def _check_bias(bias: Any) -> None:
+    if not isinstance(bias, (bool, np.bool_)):
+        raise TypeError(f"bias must be a bool, got {bias!r}")
+
+
+def _ewm_cov(self: "ExponentialMovingWindow", other: Any = None, pairwise: bool | None = None,
+             bias: bool = False) -> Any:
+    """EWM covariance, equal to pandas' ``ewm(...).cov(other, pairwise, bias)``.
+
+    pandas' conventions: ``other=None`` on a Series is its variance; on a DataFrame it is the
+    pairwise covariance, a frame indexed by ``(time, column)``; a DataFrame ``other`` pairs columns
+    by name unless ``pairwise=True``; inputs are aligned on their index (outer join) first. On an
+    xarray object, ``other`` is an object of the same kind and shape (matched variable by variable
+    for a Dataset) and the covariance is elementwise; ``other=None`` gives the variance.
+    """
+    _check_bias(bias)
+    obj, params, dtype = self._obj, self.params, self.dtype
+    kernel = lambda x, y: _ewm_cov_kernel(x, y, params, bias)
+    if isinstance(obj, (xr.DataArray, xr.Dataset)):
+        return _xarray_cov(self, other, kernel)
+    if not isinstance(obj, (pd.Series, pd.DataFrame)):
+        raise TypeError(f"unsupported container {type(obj).__name__}")
+    if other is None:
+        other = obj
+        pairwise = True if pairwise is None else pairwise
+    if not isinstance(other, (pd.Series, pd.DataFrame)):
+        raise TypeError(f"cov: other must be a Series or DataFrame, got {type(other).__name__}")
+    if isinstance(obj, pd.Series) and isinstance(other, pd.Series):
+        x, y = obj + 0 * other, other + 0 * obj  # pandas' _prep_binary: outer-aligned, NaN where either is
+        out = kernel(_float_values(x.to_numpy(), f"Series {x.name!r}", dtype),
+                     _float_values(y.to_numpy(), f"Series {y.name!r}", dtype))
+        return pd.Series(out, index=x.index, name=x.name, copy=False) if self.format_outputs else out
+    if isinstance(obj, pd.Series):  # Series with a DataFrame: pandas swaps them (covariance is symmetric)
+        obj, other = other, obj
+    if isinstance(other, pd.Series):
+        x = obj.add(0 * other, axis=0)
+        y = (0 * obj).add(other, axis=0)
+        out = kernel(_numeric_frame_values(x, dtype), _numeric_frame_values(y, dtype))
+        return pd.DataFrame(out, index=x.index, columns=x.columns, copy=False) if self.format_outputs else out
+    if not pairwise:
+        for name, frame in (("self", obj), ("other", other)):
+            if not frame.columns.is_unique:
+                raise ValueError(f"cov: the columns of {name} are not unique")
+        x, y = obj + 0 * other, other + 0 * obj
+        out = kernel(_numeric_frame_values(x, dtype), _numeric_frame_values(y, dtype))
+        return pd.DataFrame(out, index=x.index, columns=x.columns, copy=False) if self.format_outputs else out
+    index = obj.index.union(other.index) if not obj.index.equals(other.index) else obj.index
+    x = _numeric_frame_values(obj.reindex(index), dtype)
+    y = _numeric_frame_values(other.reindex(index), dtype)
+    # pandas' layout: rows (time, other's column), columns self's: out[t, j, i] = cov(self_i, other_j)
+    out = kernel(x[:, None, :], y[:, :, None])  # (T, N_other, N_self)
+    if not self.format_outputs:
+        return out
+    T, n2, n1 = out.shape
+    rows = pd.MultiIndex.from_product([index, other.columns], names=[index.name, other.columns.name])
+    return pd.DataFrame(out.reshape(T * n2, n1), index=rows, columns=obj.columns, copy=False)
+
+
+def _xarray_cov(self: "ExponentialMovingWindow", other: Any, kernel: Callable) -> Any:
+    obj = self._obj
+    if other is None:
+        other = obj
+    if type(other) is not type(obj):
+        raise TypeError(f"cov: other must be a {type(obj).__name__} like self, got {type(other).__name__}")
+
+    def one(da: xr.DataArray, db: xr.DataArray, name: Any, dim: str) -> Any:
+        try:
+            da, db = xr.align(da, db, join="exact")
+        except ValueError as err:
+            raise ValueError(f"cov: {name!r} and its other do not share coordinates ({err})") from None
+        if da.dims != db.dims or da.shape != db.shape:
+            db = db.transpose(*da.dims) if set(da.dims) == set(db.dims) else db
+            if da.shape != db.shape:
+                raise ValueError(f"cov: {name!r} has dims {da.dims} {da.shape} but other has {db.dims} {db.shape}")
+        x = _float_values(da.transpose(dim, ...).values, f"DataArray {name!r}", self.dtype)
+        y = _float_values(db.transpose(dim, ...).values, f"other {name!r}", self.dtype)
+        out = kernel(x, y)
+        return _like_dataarray(da, dim, out) if self.format_outputs else out
+
+    dim = _time_dim_of(obj, self.local_time)
+    if isinstance(obj, xr.DataArray):
+        return one(obj, other, obj.name, dim)
+    missing = [n for n in obj.data_vars if n not in other.data_vars]
+    if missing:
+        raise ValueError(f"cov: variables {missing} of self are missing from other")
+    results = {}
+    for name, da in obj.data_vars.items():
+        if dim not in da.dims:
+            raise ValueError(f"variable {name!r} has no {dim!r} dimension to run along")
+        results[name] = one(da, other[name], name, dim)
+    return xr.Dataset(results, attrs=obj.attrs) if self.format_outputs else results
+
+
+ExponentialMovingWindow.var = _ewm_var
+ExponentialMovingWindow.std = _ewm_std
+ExponentialMovingWindow.cov = _ewm_cov
+
+
+class Rolling:
+    """Result of ``obj.wax.rolling(window, min_periods)``; call :meth:`mean`."""
+
+    def __init__(self, obj: _Container, window: int, min_periods: int, *, format_outputs: bool, dtype: Any,
+                 local_time: str | None):
+        self._obj = obj
+        self.window = window
+        self.min_periods = min_periods
+        self.format_outputs = format_outputs
+        self.dtype = dtype
+        self.local_time = local_time
+
+    def mean(self) -> Any:
+        """Moving mean along time, equal to pandas' ``rolling(window, min_periods).mean()``.
+
+        Computed by the :class:`~waxegg.wax.modules.RollingMean` module (pandas' ``roll_mean``
+        state machine) under ``dynamic_unroll``.
+        """
+        transformed = _rolling_mean_transform(self.window, self.min_periods)
+        return _map_time_kernel(self._obj, lambda v: _unroll_kernel(transformed, v, v.shape, v.dtype),
+                                dtype=self.dtype, local_time=self.local_time, format_outputs=self.format_outputs)
+
+
+# --------------------------------------------------------------------------------------------
 # stream
 # --------------------------------------------------------------------------------------------
 
@@ -173,9 +382,10 @@ class ObjectStream:
             values, _ = encode_array(obj.transpose(dim, ...).values, name=f"DataArray {obj.name!r}")
             return values, None, lambda out: _format_like_dataarray(obj, dim, out)
         if isinstance(obj, xr.Dataset):
-            np_data, _, _ = self.stream.trace_dataset(obj)
+            # Secondary streams arrive synchronised (forward filled / buffered as the Stream says).
+            steps, statics = self.stream.step_values(obj)
             dim = self.stream.resolve_local_time(obj)
-            return np_data[dim], np_data.get(STATIC), lambda out: _format_like_dataset(obj, dim, out)
+            return steps, statics or None, lambda out: _format_like_dataset(obj, dim, out)
         raise TypeError(f"unsupported container {type(obj).__name__}")
 
     def apply(self, fn: Callable, *, params: Any = None, state: Any = None, rng: Any = None,
@@ -272,9 +482,26 @@ class WaxAccessor:
     def __init__(self, obj: _Container):
         self._obj = obj
 
-    def stream(self, *, local_time: str | None = None, pbar: bool = False) -> ObjectStream:
-        """A stream over this object's time axis (see :class:`ObjectStream`)."""
-        return ObjectStream(self._obj, Stream(local_time=local_time, pbar=pbar))
+    def stream(self, *, local_time: str | None = None, freqs: dict[str, str] | None = None,
+               ffills: dict[str, bool] | None = None, buffer_maxlen: dict[str, int] | None = None,
+               pbar: bool = False) -> ObjectStream:
+        """A stream over this object's time axis (see :class:`ObjectStream`).
+
+        ``freqs``, ``ffills`` and ``buffer_maxlen`` synchronise the secondary time dimensions of a
+        Dataset with ``local_time`` (see :mod:`waxegg.wax.stream`); ``pbar`` shows a progress bar.
+        """
+        return ObjectStream(self._obj, Stream(local_time=local_time, pbar=pbar, freqs=freqs or {},
+                                              ffills=ffills or {}, buffer_maxlen=buffer_maxlen or {}))
+
+    def rolling(self, window: int, min_periods: int | None = None, *, format_outputs: bool = True,
+                dtype: Any = None, local_time: str | None = None) -> "Rolling":
+        """Fixed window of ``window`` steps, as ``pandas.DataFrame.rolling(window, min_periods)``.
+
+        ``window >= 1``; ``min_periods`` defaults to ``window``. Options as for :meth:`ewm`.
+        """
+        window, min_periods = rolling_params(window, min_periods, owner="rolling")
+        return Rolling(self._obj, window, min_periods, format_outputs=format_outputs, dtype=dtype,
+                       local_time=local_time)
 
     def ewm(
         self,
