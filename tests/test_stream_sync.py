@@ -5,9 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from waxegg.wax import Stream, convert_to_tensors, dynamic_unroll, tree_access_data
-from waxegg.wax.stream import INT_FILL, embed_times, to_offset
+from waxegg.wax.stream import INT_FILL, embed_times, sync_index, to_offset
 
 nan = np.nan
 LOCAL = pd.to_datetime(["2020-01-01 00:00", "2020-01-01 06:00", "2020-01-01 12:00",
@@ -173,3 +175,36 @@ def test_variable_on_two_time_axes_named():
 def test_several_time_axes_need_local_time():
     with pytest.raises(ValueError, match="several time dimensions"):
         dataset().wax.stream().apply(lambda x: x["price"])
+
+
+def test_buffered_axis_with_mixed_dtypes_pads_each_with_its_own_fill():
+    s = Stream("time", buffer_maxlen={"day": 2}, ffills={"day": True})
+    np.testing.assert_array_equal(seen(s, "n")[1:3], [[INT_FILL, 1], [INT_FILL, 1]])
+    np.testing.assert_array_equal(seen(s, "d")[4], [10.0, 20.0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(T=st.integers(1, 25), M=st.integers(1, 15), maxlen=st.sampled_from([None, 1, 3]), ffill=st.booleans(),
+       freq=st.sampled_from([None, "D", "6h", "W", "MS"]), seed=st.integers(0, 2**16))
+def test_property_sync_index_equals_naive_merge(T, M, maxlen, ffill, freq, seed):
+    # The vectorised merge against the definition, written as WAX-ML's step-by-step loop.
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2020-01-01").value
+    hour = 3600 * 10**9
+    local = np.sort(start + rng.integers(0, 24 * 90, T) * hour)
+    sec = np.unique(start + rng.integers(0, 24 * 90, M) * hour)
+    offset = None if freq is None else to_offset(freq, what="freq")
+    got = sync_index(local, sec, offset=offset, ffill=ffill, maxlen=maxlen)
+    fill = len(sec)
+    visible_before, last_shown = 0, None
+    for i, t in enumerate(local):
+        e = t if offset is None else embed_times(pd.DatetimeIndex([t]), offset)[0]
+        visible = [j for j, s in enumerate(sec) if s < e]
+        arrived = len(visible) > visible_before
+        visible_before = len(visible)
+        if maxlen is None:
+            expected = visible[-1] if visible and (arrived or ffill) else fill
+        else:
+            window = ([fill] * maxlen + visible)[-maxlen:]
+            expected = window if (arrived or ffill) else [fill] * maxlen
+        np.testing.assert_array_equal(got[i], expected)

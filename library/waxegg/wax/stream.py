@@ -208,7 +208,7 @@ class Stream:
                 raise TypeError(f"{name} must be a mapping {{time_dim: value}}, got {type(value).__name__}")
         if not isinstance(self.pbar, bool):
             raise TypeError(f"pbar must be a bool, got {self.pbar!r}")
-        self._offsets = {dim: to_offset(alias, what=f"freqs[{dim!r}]") for dim, alias in self.freqs.items()}
+        self._offsets()  # validate the aliases now
         for dim, flag in self.ffills.items():
             if not isinstance(flag, (bool, np.bool_)):
                 raise TypeError(f"ffills[{dim!r}] must be a bool, got {flag!r}")
@@ -217,6 +217,9 @@ class Stream:
                 raise TypeError(f"buffer_maxlen[{dim!r}] must be an integer, got {n!r}")
             if n < 1:
                 raise ValueError(f"buffer_maxlen[{dim!r}] must be >= 1, got {n}")
+
+    def _offsets(self) -> dict[str, pd.DateOffset]:
+        return {dim: to_offset(alias, what=f"freqs[{dim!r}]") for dim, alias in self.freqs.items()}
 
     def _check_option_dims(self, local: str, secondary: list[str]) -> None:
         for name in ("freqs", "ffills", "buffer_maxlen"):
@@ -297,9 +300,10 @@ class Stream:
                 raise ValueError(f"local_time {local!r} is not a datetime dimension, so secondary time dimensions "
                                  f"{secondary} cannot be synchronised with it")
             local_ns = _check_times(dataset[local].values, local, by_dim.get(local, []), strict=False)
+            offsets = self._offsets()
             for dim in secondary:
                 sec_ns = _check_times(dataset[dim].values, dim, by_dim[dim], strict=True)
-                np_index[dim] = sync_index(local_ns, sec_ns, offset=self._offsets.get(dim),
+                np_index[dim] = sync_index(local_ns, sec_ns, offset=offsets.get(dim),
                                            ffill=bool(self.ffills.get(dim, False)),
                                            maxlen=self.buffer_maxlen.get(dim), pbar=self.pbar, desc=dim)
         xs = np.arange(T)
