@@ -146,3 +146,29 @@ def test_second_process_reuses_numba_cache(tmp_path: Path) -> None:
     assert runs[0]["path"] == runs[1]["path"] and runs[0]["path"].startswith(str(tmp_path))
     assert runs[0]["hit"] is False and runs[1]["hit"] is True
     assert runs[1]["compile"] < runs[0]["compile"]
+
+
+def test_codegen_names_the_untranslatable_piece(tmp_path: Path) -> None:
+    # egglog's array API has `log`, but its program generator has no NumPy translation for it.
+    def log1(X):
+        return X.__array_namespace__().log(X)
+
+    X = np.full((3, 2), 2.0)
+    traced = we.trace(log1, X)
+    lowered = we.lower(we.optimize(traced.expr).expr)
+    with pytest.raises(we.CodegenError, match=r"log1: no NumPy translation .*log\("):
+        we.codegen(lowered.expr, traced.inputs, fn_name="log1", directory=tmp_path)
+
+
+def test_egglog_panic_in_rules_becomes_not_traceable() -> None:
+    from egglog import eq, panic, rule, ruleset
+    from egglog.exp.array_api import NDArray
+
+    from waxegg.egg.optimize import run_and_extract
+
+    @ruleset
+    def exploding(a: NDArray):
+        yield rule(eq(a).to(NDArray.var("boom"))).then(panic("boom rule fired"))
+
+    with pytest.raises(we.NotTraceable, match="during the optimize stage: .*boom rule fired"):
+        run_and_extract(NDArray.var("boom") + NDArray.var("b"), exploding)

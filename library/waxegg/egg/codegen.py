@@ -82,6 +82,7 @@ def cache_dir() -> Path:
 
 
 def _python_name(fn_name: str) -> str:
+    fn_name = fn_name.rsplit(".", 1)[-1]  # "test.<locals>.f" -> "f"
     name = re.sub(r"\W+", "_", fn_name).strip("_") or "fn"
     if name[0].isdigit():
         name = f"fn_{name}"

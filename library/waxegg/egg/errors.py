@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class NotTraceable(Exception):  # noqa: N818 -- the name says what happened; "Error" adds nothing
-    """A callable could not be traced onto egglog's symbolic arrays.
+    """A callable could not be traced onto egglog's symbolic arrays (or egglog's rules failed on the trace).
 
     Parameters
     ----------

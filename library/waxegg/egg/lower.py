@@ -29,4 +29,4 @@ def lower(expr: Any) -> EGraphRun:
     """
     from egglog.exp.array_api_numba import array_api_numba_schedule  # noqa: PLC0415
 
-    return run_and_extract(expr, array_api_numba_schedule)
+    return run_and_extract(expr, array_api_numba_schedule, stage="lower")

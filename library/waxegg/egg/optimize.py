@@ -12,6 +12,7 @@ from typing import Any
 
 from waxegg.egg import _compat
 from waxegg.egg._fixes import array_api_fixes
+from waxegg.egg.errors import NotTraceable
 
 __all__ = ["EGraphRun", "optimize", "run_and_extract"]
 
@@ -42,17 +43,29 @@ class EGraphRun:
     egraph: Any = field(repr=False)
 
 
-def run_and_extract(expr: Any, schedule: Any) -> EGraphRun:
-    """Register ``expr`` in a fresh e-graph, run ``schedule`` (inside the array-API fixes) and extract."""
+def run_and_extract(expr: Any, schedule: Any, *, stage: str = "optimize") -> EGraphRun:
+    """Register ``expr`` in a fresh e-graph, run ``schedule`` (inside the array-API fixes) and extract.
+
+    Raises
+    ------
+    NotTraceable
+        When egglog panics or cannot extract (the message keeps egglog's text, without the huge expression).
+    """
     from egglog import EGraph  # noqa: PLC0415
+    from egglog.bindings import EggSmolError  # noqa: PLC0415
 
     start = perf_counter()
     with array_api_fixes():
         # A fresh e-graph, as in the tutorial: the trace e-graph holds every eager question sklearn asked.
         egraph = EGraph()
         egraph.register(expr)
-        report = egraph.run(schedule)
-        extracted = _compat.extract_dag(egraph, expr)
+        try:
+            report = egraph.run(schedule)
+            extracted = _compat.extract_dag(egraph, expr)
+        except EggSmolError as exc:
+            first_line = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            msg = f"egglog's array-API rules failed during the {stage} stage: {first_line}"
+            raise NotTraceable(msg) from exc
     seconds = perf_counter() - start
     n_nodes, n_classes = _compat.egraph_size(egraph)
     return EGraphRun(extracted, n_nodes, n_classes, len(report.iterations), seconds, egraph)

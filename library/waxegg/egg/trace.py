@@ -136,7 +136,7 @@ def arg_specs(
     isfinite
         Per-name override; default: ``True`` for a floating array whose example is all finite.
     value_sets
-        Per-name override (``None`` to assume nothing); default: for integer/bool arrays with at most
+        Per-name override (``None`` to assume nothing); default: for integer arrays with at most
         ``MAX_INFERRED_VALUES`` distinct values, exactly those values.
 
     Returns
@@ -176,7 +176,7 @@ def arg_specs(
         if value_sets is not None and name in value_sets:
             given_values = value_sets[name]
             values = None if given_values is None else tuple(sorted({v.item() if hasattr(v, "item") else v for v in given_values}))
-        elif x.dtype.kind in "iub":
+        elif x.dtype.kind in "iu":  # labels; bool arrays take at most two values anyway
             uniques = np.unique(x)
             values = tuple(v.item() for v in uniques) if len(uniques) <= MAX_INFERRED_VALUES else None
         else:
