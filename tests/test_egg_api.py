@@ -172,3 +172,16 @@ def test_egglog_panic_in_rules_becomes_not_traceable() -> None:
 
     with pytest.raises(we.NotTraceable, match="during the optimize stage: .*boom rule fired"):
         run_and_extract(NDArray.var("boom") + NDArray.var("b"), exploding)
+
+
+@pytest.mark.slow
+def test_measure_lda_small(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from waxegg.egg.measure import measure_lda
+
+    monkeypatch.setenv("WAXEGG_CACHE_DIR", str(tmp_path))
+    row = measure_lda(300, 2, repeat=1)
+    assert row["n_samples"] == 300 and row["n_features"] == 20 and row["n_classes"] == 2
+    assert row["max_abs_error"] < 1e-10
+    for key in ("trace_s", "optimize_s", "lower_s", "codegen_s", "compile_s", "original_s", "extracted_s", "numba_s", "copy_s"):
+        assert row[key] > 0, key
+    assert row["original_over_numba"] == pytest.approx(row["original_s"] / row["numba_s"])

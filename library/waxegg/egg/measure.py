@@ -24,14 +24,19 @@ from waxegg.egg.workloads import lda_fit_transform, make_lda_data
 __all__ = ["best_of", "measure_lda"]
 
 
-def best_of(fn: Callable[..., Any], *args: Any, repeat: int = 5) -> float:
-    """Best wall time of ``repeat`` calls (seconds), after the caller's warm-up."""
-    times = []
+def best_of(calls: dict[str, Callable[[], Any]], *, repeat: int = 5) -> dict[str, float]:
+    """Best wall time (seconds) of each zero-argument call over ``repeat`` rounds, after the caller's warm-up.
+
+    The calls are interleaved round by round, so a burst of load from other users of a shared machine hits
+    all of them rather than one.
+    """
+    times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(repeat):
-        start = perf_counter()
-        fn(*args)
-        times.append(perf_counter() - start)
-    return min(times)
+        for name, call in calls.items():
+            start = perf_counter()
+            call()
+            times[name].append(perf_counter() - start)
+    return {name: min(ts) for name, ts in times.items()}
 
 
 def measure_lda(n_samples: int = 1_000_000, n_classes: int = 2, *, repeat: int = 5) -> dict[str, Any]:
@@ -52,12 +57,15 @@ def measure_lda(n_samples: int = 1_000_000, n_classes: int = 2, *, repeat: int =
         if not np.allclose(out, reference):
             msg = f"{label} disagrees with the original (max abs error {err})"
             raise AssertionError(msg)
-    steady = {
-        "copy_s": best_of(X.copy, repeat=repeat),
-        "original_s": best_of(lda_fit_transform, X, y, repeat=repeat),
-        "extracted_s": best_of(acc.extracted, X, y, repeat=repeat),
-        "numba_s": best_of(acc.numba, X, y, repeat=repeat),
-    }
+    steady = best_of(
+        {
+            "copy_s": X.copy,
+            "original_s": lambda: lda_fit_transform(X, y),
+            "extracted_s": lambda: acc.extracted(X, y),
+            "numba_s": lambda: acc.numba(X, y),
+        },
+        repeat=repeat,
+    )
     import numba  # noqa: PLC0415
 
     return {
