@@ -1,17 +1,23 @@
-"""Timing primitives shared by the sweep runner and the asv suites.
+"""Timing and peak-memory primitives shared by the sweep runner and the asv suites.
 
-Protocol (see BENCHMARKING.md): one warm-up call (reported separately as the first/compile
-time), then best-of-k steady-state repeats, with results checked before any time is quoted.
+Protocol (see BENCHMARKING.md): one warm-up call (reported separately as the first call, which
+includes compilation), then best-of-k steady-state repeats, with results checked before any time
+is quoted. Every timed call also records its peak resident memory above the level before the call.
 """
 
 from __future__ import annotations
 
 import gc
+import re
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import jax
+import psutil
 
 
 def block(x: Any) -> Any:
@@ -22,40 +28,182 @@ def block(x: Any) -> Any:
     return x
 
 
-def time_once(fn: Callable[[], Any]) -> tuple[float, Any]:
-    """Seconds for one call of ``fn`` (JAX results awaited) and its result."""
-    gc.collect()
-    t0 = time.perf_counter()
-    result = block(fn())
-    return time.perf_counter() - t0, result
+# --------------------------------------------------------------------------------------------
+# Peak resident memory of one call
+# --------------------------------------------------------------------------------------------
+
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def _status_kib(key: str) -> int:
+    match = re.search(rf"^{key}:\s+(\d+)\s+kB", _STATUS.read_text(), re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"{key} not found in {_STATUS}")
+    return int(match.group(1))
+
+
+def _kernel_peak_available() -> bool:
+    # Linux keeps the process' resident high-water mark (VmHWM) and resets it when "5" is written
+    # to clear_refs, so the peak of one call is exact and free; elsewhere we sample RSS in a thread.
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        _CLEAR_REFS.write_text("5")
+        _status_kib("VmHWM")
+    except (OSError, RuntimeError):
+        return False
+    return True
+
+
+_KERNEL_PEAK = _kernel_peak_available()
+
+
+class PeakMemory:
+    """Context manager: ``peak_bytes`` is the peak RSS during the block minus the RSS before it.
+
+    Uses the kernel's resettable high-water mark on Linux, else a 1 ms psutil sampling thread
+    (which can miss peaks shorter than a millisecond).
+    """
+
+    peak_bytes: int
+
+    def __enter__(self) -> "PeakMemory":
+        self._process = psutil.Process()
+        self._start = self._process.memory_info().rss
+        self.peak_bytes = 0
+        if _KERNEL_PEAK:
+            _CLEAR_REFS.write_text("5")
+        else:
+            self._max = self._start
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.001):
+            self._max = max(self._max, self._process.memory_info().rss)
+
+    def __exit__(self, *exc: Any) -> None:
+        if _KERNEL_PEAK:
+            peak = _status_kib("VmHWM") * 1024
+        else:
+            self._stop.set()
+            self._thread.join()
+            peak = max(self._max, self._process.memory_info().rss)
+        self.peak_bytes = max(0, peak - self._start)
+
+
+# --------------------------------------------------------------------------------------------
+# Timing
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Sample:
+    """One timed call: wall seconds, peak resident bytes above the start, and its result."""
+
+    seconds: float
+    peak_bytes: int
+    result: Any = None
+
+
+def time_once(fn: Callable[[], Any], *, memory: bool = True, collect: bool = True) -> Sample:
+    """Time one call of ``fn`` (JAX results awaited); with ``memory`` also its peak RSS.
+
+    ``collect`` runs a full garbage collection first (0.1-0.3 s with JAX and egglog loaded, so
+    :func:`measure` skips it between short calls). As in :mod:`timeit`, the collector is off
+    during the call so that a collection triggered by someone else's garbage is not billed to it.
+    """
+    if collect:
+        gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        if not memory:
+            t0 = time.perf_counter()
+            result = block(fn())
+            return Sample(time.perf_counter() - t0, 0, result)
+        with PeakMemory() as peak:
+            t0 = time.perf_counter()
+            result = block(fn())
+            seconds = time.perf_counter() - t0
+        return Sample(seconds, peak.peak_bytes, result)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+#: Calls shorter than this are repeated without a full garbage collection in between.
+_COLLECT_ABOVE_S = 0.5
 
 
 @dataclass
 class Timing:
-    """First call and steady-state repeats of one function, in seconds."""
+    """First call and steady-state repeats of one function, in seconds (peak bytes beside)."""
 
     first: float
     repeats: list[float] = field(default_factory=list)
     result: Any = None
+    first_peak: int = 0
+    peaks: list[int] = field(default_factory=list)
 
     @property
     def best(self) -> float:
+        """Best steady-state seconds (the first call when there are no repeats)."""
         return min(self.repeats) if self.repeats else self.first
 
 
-def measure(fn: Callable[[], Any], repeat: int = 3, warmup: bool = True) -> Timing:
+def measure(
+    fn: Callable[[], Any],
+    repeat: int = 3,
+    warmup: bool = True,
+    *,
+    memory: bool = True,
+    min_repeat: int | None = None,
+    budget_s: float | None = None,
+    collect: bool = True,
+) -> Timing:
     """Time ``fn``: the first call (includes compilation), then ``repeat`` steady-state calls.
 
-    With ``warmup=False`` the first call counts as a repeat too (for expensive one-shot stages).
+    Parameters
+    ----------
+    fn
+        Zero-argument callable; JAX results are awaited.
+    repeat
+        Steady-state calls.
+    warmup
+        With ``False`` the first call counts as a repeat too (for expensive one-shot stages).
+    memory
+        Record each call's peak resident memory above its start.
+    min_repeat, budget_s
+        Stop early, after at least ``min_repeat`` repeats, once the calls so far took ``budget_s``
+        seconds in total (keeps slow backends at big sizes from dominating a sweep).
+    collect
+        Full garbage collection before the first call (later calls collect only after a long call).
+
+    ``Timing.result`` is the last call's result; earlier results are dropped before the next call
+    so that two large outputs are never alive at once (which would distort the peak memory).
     """
     if repeat < 1:
         raise ValueError(f"repeat must be >= 1, got {repeat}")
-    first, result = time_once(fn)
-    timing = Timing(first=first, result=result)
+    min_repeat = repeat if min_repeat is None else min_repeat
+    if not 1 <= min_repeat <= repeat:
+        raise ValueError(f"min_repeat must be in [1, repeat={repeat}], got {min_repeat}")
+    sample = time_once(fn, memory=memory, collect=collect)
+    spent = sample.seconds
+    timing = Timing(first=sample.seconds, first_peak=sample.peak_bytes)
     if not warmup:
-        timing.repeats.append(first)
+        timing.repeats.append(sample.seconds)
+        timing.peaks.append(sample.peak_bytes)
     while len(timing.repeats) < repeat:
-        dt, result = time_once(fn)
-        timing.repeats.append(dt)
-        timing.result = result
+        if budget_s is not None and len(timing.repeats) >= min_repeat and spent >= budget_s:
+            break
+        collect = sample.seconds > _COLLECT_ABOVE_S
+        sample = None  # drop the previous result before the next call
+        sample = time_once(fn, memory=memory, collect=collect)
+        spent += sample.seconds
+        timing.repeats.append(sample.seconds)
+        timing.peaks.append(sample.peak_bytes)
+    timing.result = sample.result
     return timing

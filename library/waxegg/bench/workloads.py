@@ -1,10 +1,29 @@
-"""Workloads shared by the sweep runner, asv and the tests: seeded data and the seed workflows."""
+"""WAX workloads shared by the sweep runner, asv and the tests: seeded data, kernels and runners.
+
+A *kernel* (:class:`WaxKernel`) is one pandas-style computation (``ewm_mean`` first) with the ways
+each system spells it. A *runner* (:class:`Runner`) binds a kernel, a backend and a frame and
+exposes the stages it has as zero-argument methods (``encode``, ``compute``, ``format``,
+``end_to_end``), each reusing the previous stage's output, so any stage can be timed on its own.
+The first ``end_to_end`` call in a process is the ``compile`` stage.
+
+Backends (the ``backend`` column of the results):
+
+- ``copy`` -- ``values.copy()``, the memory-bandwidth floor of a one-pass kernel;
+- ``pandas`` -- the reference (``df.ewm(...).mean()``);
+- ``numbagg``, ``polars`` -- peers, skipped with a reason when not installed;
+- ``waxegg-<name>`` -- ``df.wax.ewm(..., backend=<name>)`` for every name in
+  :func:`waxegg.wax.backends.available_backends`;
+- ``wax-3step`` -- the seed tutorial's three steps: ``trace_dataset`` + ``convert_to_tensors``,
+  the Haiku module under :func:`dynamic_unroll` reading data with ``tree_access_data``, and
+  ``format_dataframe``.
+"""
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, ClassVar
 
 import haiku as hk
 import numpy as np
@@ -13,11 +32,21 @@ import xarray as xr
 
 from waxegg.wax.accessors import register_wax_accessors
 from waxegg.wax.compile import jit_init_apply
-from waxegg.wax.format import format_dataframe
+from waxegg.wax.format import format_dataframe, to_numpy
 from waxegg.wax.modules import EWMA
 from waxegg.wax.stream import convert_to_tensors, tree_access_data
 from waxegg.wax.unroll import dynamic_unroll
 
+#: Stages of a WAX runner, in the order the sweep times them.
+WAX_STAGES = ("compile", "end_to_end", "encode", "compute", "format")
+#: Peers that are not waxegg, floor first.
+PEERS = ("copy", "pandas", "numbagg", "polars")
+THREE_STEP = "wax-3step"
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=4)
 def make_frame(T: int, N: int, dtype: str = "float64", seed: int = 0) -> pd.DataFrame:
@@ -27,24 +56,53 @@ def make_frame(T: int, N: int, dtype: str = "float64", seed: int = 0) -> pd.Data
     """
     if T < 1 or N < 1:
         raise ValueError(f"T and N must be >= 1, got T={T}, N={N}")
-    rng = np.random.default_rng(seed)
-    values = rng.standard_normal((T, N), dtype=np.dtype(dtype).type) if np.dtype(dtype).kind == "f" else None
-    if values is None:
+    if np.dtype(dtype).kind != "f":
         raise ValueError(f"dtype must be a floating dtype, got {dtype!r}")
+    rng = np.random.default_rng(seed)
+    values = rng.standard_normal((T, N), dtype=np.dtype(dtype).type)
     return pd.DataFrame(values, index=pd.date_range("1970", periods=T, freq="s"), copy=False)
 
+
+def max_abs_error(result: Any, reference: np.ndarray, *, chunk: int = 8192) -> float:
+    """``max |result - reference|`` in float64, ``inf`` if shapes or NaN positions differ.
+
+    Works in row chunks so that no full-size temporary is allocated (the arrays can be 800 MB).
+    """
+    result = to_numpy(result.to_numpy() if isinstance(result, (pd.DataFrame, pd.Series)) else result)
+    reference = np.asarray(reference)
+    if result.shape != reference.shape:
+        return float("inf")
+    worst = 0.0
+    for start in range(0, result.shape[0], chunk):
+        a = result[start:start + chunk].astype(np.float64, copy=False)
+        b = reference[start:start + chunk].astype(np.float64, copy=False)
+        nan_a, nan_b = np.isnan(a), np.isnan(b)
+        if not np.array_equal(nan_a, nan_b):
+            return float("inf")
+        diff = np.abs(a - b)
+        diff[nan_a] = 0.0
+        if diff.size:
+            worst = max(worst, float(diff.max()))
+    return worst
+
+
+# --------------------------------------------------------------------------------------------
+# The seed's 3-step workflow
+# --------------------------------------------------------------------------------------------
 
 @dataclass
 class WaxSeedWorkflow:
     """The WAX 3-step workflow of the seed tutorial, one method per step.
 
-    ``encode()`` (synchronise / trace / encode and put on the device), ``compute()`` (EWMA under
-    :func:`dynamic_unroll`; the first call compiles), ``format()`` (back to a DataFrame). Each
-    step can be called and timed on its own once the previous one has run.
+    ``encode()`` (synchronise / trace / encode and put on the device), ``compute()`` (the module
+    under :func:`dynamic_unroll`; the first call after an ``encode()`` compiles), ``format()``
+    (back to a DataFrame). Each step can be called and timed on its own once the previous one ran.
+    ``module`` builds the Haiku module applied to each step (default: ``EWMA(alpha, adjust=True)``).
     """
 
     dataframe: pd.DataFrame
     alpha: float = 0.1
+    module: Callable[[], Callable[[Any], Any]] | None = None
     _state: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def encode(self) -> Any:
@@ -53,15 +111,16 @@ class WaxSeedWorkflow:
         stream = self.dataframe.wax.stream()
         np_data, np_index, xs = stream.trace_dataset(dataset)
         jnp_data, jnp_index, jxs = convert_to_tensors((np_data, np_index, xs), "jax")
-        alpha = self.alpha
+        make_module = self.module or (lambda: EWMA(alpha=self.alpha, adjust=True))
 
         @jit_init_apply
         @hk.transform_with_state
         def transform_dataset(step):
             data = tree_access_data(jnp_data, jnp_index, step)
-            return EWMA(alpha=alpha, adjust=True)(data["dataarray"])
+            return make_module()(data["dataarray"])
 
         self._state.update(dataset=dataset, xs=xs, transform=transform_dataset, jnp_data=jnp_data)
+        self._state.pop("outputs", None)
         return jnp_data
 
     def compute(self) -> Any:
@@ -82,3 +141,338 @@ class WaxSeedWorkflow:
         self.encode()
         self.compute()
         return self.format()
+
+
+# --------------------------------------------------------------------------------------------
+# Kernels
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WaxKernel:
+    """One computation and how each system spells it (``None``: that system lacks it).
+
+    Attributes
+    ----------
+    name
+        Column value in the results (``"ewm_mean"``).
+    title
+        Human label with the parameters (``"EWM mean, alpha=0.1"``).
+    pandas
+        ``frame -> frame``: the reference and the pandas peer.
+    backend_method
+        Name of the :class:`~waxegg.wax.backends.Backend` kernel (``"ewm_mean"``).
+    backend_args
+        Extra arguments of that kernel after the values (e.g. the validated ``EWMParams``).
+    accessor
+        ``(frame, backend, dtype) -> frame`` through the ``.wax`` accessor.
+    numbagg, polars, module
+        ``values -> values`` with numbagg; a zero-argument function returning the polars expression;
+        a zero-argument Haiku module factory for the 3-step workflow.
+    """
+
+    name: str
+    title: str
+    pandas: Callable[[pd.DataFrame], pd.DataFrame]
+    backend_method: str
+    backend_args: Callable[[], tuple]
+    accessor: Callable[[pd.DataFrame, str, str], Any]
+    numbagg: Callable[[np.ndarray], np.ndarray] | None = None
+    polars: Callable[[], Any] | None = None
+    module: Callable[[], Callable[[Any], Any]] | None = None
+
+
+def _ewm_mean_kernel(alpha: float = 0.1) -> WaxKernel:
+    from waxegg.wax._params import ewm_params
+
+    def numbagg_fn(values: np.ndarray) -> np.ndarray:
+        import numbagg
+
+        # Verified in tests/test_bench_peers.py: equal to pandas ewm(alpha).mean() (adjust=True,
+        # ignore_na=False) to ~5e-16, NaN patterns included.
+        return numbagg.move_exp_nanmean(values, alpha=alpha, axis=0)
+
+    def polars_expr() -> Any:
+        import polars as pl
+
+        # Same as pandas adjust=True where inputs are not NaN; polars treats NaN as a value (it
+        # propagates) and returns null at null inputs, so NaN patterns differ (see the test).
+        return pl.all().ewm_mean(alpha=alpha, adjust=True, ignore_nulls=False)
+
+    return WaxKernel(
+        name="ewm_mean",
+        title=f"EWM mean, alpha={alpha}",
+        pandas=lambda df: df.ewm(alpha=alpha).mean(),
+        backend_method="ewm_mean",
+        backend_args=lambda: (ewm_params(alpha=alpha),),
+        accessor=lambda df, backend, dtype: df.wax.ewm(alpha=alpha, backend=backend, dtype=dtype).mean(),
+        numbagg=numbagg_fn,
+        polars=polars_expr,
+        module=lambda: EWMA(alpha=alpha, adjust=True),
+    )
+
+
+def wax_kernels() -> dict[str, WaxKernel]:
+    """The WAX kernels the sweep and asv know, by name."""
+    return {k.name: k for k in (_ewm_mean_kernel(),)}
+
+
+# --------------------------------------------------------------------------------------------
+# Runners
+# --------------------------------------------------------------------------------------------
+
+class Runner:
+    """A (kernel, backend) pair bound to one frame; each stage is a zero-argument method.
+
+    Subclasses set ``stages`` (the stages they have besides ``compile``) and implement them.
+    """
+
+    backend: str = "?"
+    stages: ClassVar[tuple[str, ...]] = ("end_to_end",)
+
+    def __init__(self, kernel: WaxKernel, frame: pd.DataFrame):
+        self.kernel = kernel
+        self.frame = frame
+        self.dtype = str(frame.dtypes.iloc[0])
+        self._values: Any = None
+        self._out: Any = None
+
+    @classmethod
+    def unavailable(cls, kernel: WaxKernel) -> str | None:
+        """Why this runner cannot run ``kernel`` here (missing package or kernel), else None."""
+        return None
+
+    def stage(self, name: str) -> Callable[[], Any]:
+        """The zero-argument callable of stage ``name`` (``compile`` is the first ``end_to_end``)."""
+        if name == "compile":
+            name = "end_to_end"
+        if name not in self.stages:
+            raise ValueError(f"backend {self.backend!r} has no stage {name!r}; it has {self.stages}")
+        return getattr(self, name)
+
+    def end_to_end(self) -> Any:
+        raise NotImplementedError
+
+    def _frame(self, out: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(out, index=self.frame.index, columns=self.frame.columns, copy=False)
+
+
+class CopyRunner(Runner):
+    """``values.copy()``: reads and writes each element once, the floor for a one-pass kernel."""
+
+    backend = "copy"
+
+    def __init__(self, kernel: WaxKernel, frame: pd.DataFrame):
+        super().__init__(kernel, frame)
+        self._values = frame.to_numpy()
+
+    def end_to_end(self) -> np.ndarray:
+        return self._values.copy()
+
+
+class PandasRunner(Runner):
+    """The pandas call the kernel mirrors (the reference)."""
+
+    backend = "pandas"
+
+    def end_to_end(self) -> pd.DataFrame:
+        return self.kernel.pandas(self.frame)
+
+
+class NumbaggRunner(Runner):
+    """numbagg on the frame's values (a view), wrapped back into a DataFrame."""
+
+    backend = "numbagg"
+    stages = ("end_to_end", "encode", "compute", "format")
+
+    @classmethod
+    def unavailable(cls, kernel: WaxKernel) -> str | None:
+        if importlib.util.find_spec("numbagg") is None:
+            return "numbagg is not installed"
+        return None if kernel.numbagg is not None else f"numbagg has no {kernel.name}"
+
+    def encode(self) -> np.ndarray:
+        self._values = self.frame.to_numpy()
+        return self._values
+
+    def compute(self) -> np.ndarray:
+        self._out = self.kernel.numbagg(self._values)
+        return self._out
+
+    def format(self) -> pd.DataFrame:
+        return self._frame(self._out)
+
+    def end_to_end(self) -> pd.DataFrame:
+        return self._frame(self.kernel.numbagg(self.frame.to_numpy()))
+
+
+class PolarsRunner(Runner):
+    """polars: ``from_numpy`` (a column-wise copy), the expression on all columns, ``to_numpy``."""
+
+    backend = "polars"
+    stages = ("end_to_end", "encode", "compute", "format")
+
+    @classmethod
+    def unavailable(cls, kernel: WaxKernel) -> str | None:
+        if importlib.util.find_spec("polars") is None:
+            return "polars is not installed"
+        return None if kernel.polars is not None else f"polars has no {kernel.name}"
+
+    def encode(self) -> Any:
+        import polars as pl
+
+        self._values = pl.from_numpy(self.frame.to_numpy())
+        return self._values
+
+    def compute(self) -> Any:
+        self._out = self._values.select(self.kernel.polars())
+        return self._out
+
+    def format(self) -> pd.DataFrame:
+        return self._frame(self._out.to_numpy())
+
+    def end_to_end(self) -> pd.DataFrame:
+        import polars as pl
+
+        return self._frame(pl.from_numpy(self.frame.to_numpy()).select(self.kernel.polars()).to_numpy())
+
+
+class WaxeggRunner(Runner):
+    """``df.wax.<kernel>(..., backend=<name>, dtype=<frame dtype>)`` and its three stages.
+
+    ``dtype`` is passed so that float32 frames are computed in float32 (the accessor's default,
+    like pandas, returns float64).
+    """
+
+    stages = ("end_to_end", "encode", "compute", "format")
+    backend_name: str = "?"
+
+    def __init__(self, kernel: WaxKernel, frame: pd.DataFrame):
+        from waxegg.wax.backends import get_backend
+
+        super().__init__(kernel, frame)
+        register_wax_accessors()
+        self._impl = getattr(get_backend(self.backend_name), kernel.backend_method)
+        self._args = kernel.backend_args()
+
+    @classmethod
+    def for_backend(cls, name: str) -> type["WaxeggRunner"]:
+        """The runner class of registered backend ``name`` (``backend`` column ``waxegg-<name>``)."""
+        return _waxegg_runner_class(name)
+
+    @classmethod
+    def unavailable(cls, kernel: WaxKernel) -> str | None:
+        from waxegg.wax.backends import Backend, get_backend
+
+        impl = getattr(type(get_backend(cls.backend_name)), kernel.backend_method, None)
+        if impl is None or impl is getattr(Backend, kernel.backend_method, None):
+            return f"backend {cls.backend_name!r} has no {kernel.backend_method}"
+        return None
+
+    def encode(self) -> np.ndarray:
+        # The accessor's own encode step (frame -> time-first float array; a view when it can be).
+        from waxegg.wax.accessors import _numeric_frame_values
+
+        self._values = _numeric_frame_values(self.frame, self.dtype)
+        return self._values
+
+    def compute(self) -> np.ndarray:
+        self._out = self._impl(self._values, *self._args)
+        return self._out
+
+    def format(self) -> pd.DataFrame:
+        return self._frame(self._out)
+
+    def end_to_end(self) -> pd.DataFrame:
+        return self.kernel.accessor(self.frame, self.backend_name, self.dtype)
+
+
+@functools.lru_cache(maxsize=None)
+def _waxegg_runner_class(name: str) -> type[WaxeggRunner]:
+    # One class per backend name, made once: runner classes are compared and used as dict values.
+    return type(f"WaxeggRunner_{name}", (WaxeggRunner,), {"backend": f"waxegg-{name}", "backend_name": name})
+
+
+class ThreeStepRunner(Runner):
+    """The seed tutorial's 3-step workflow (:class:`WaxSeedWorkflow`) with the kernel's module."""
+
+    backend = THREE_STEP
+    stages = ("end_to_end", "encode", "compute", "format")
+
+    def __init__(self, kernel: WaxKernel, frame: pd.DataFrame):
+        super().__init__(kernel, frame)
+        self.workflow = WaxSeedWorkflow(frame, module=kernel.module)
+
+    @classmethod
+    def unavailable(cls, kernel: WaxKernel) -> str | None:
+        return None if kernel.module is not None else f"no Haiku module for {kernel.name}"
+
+    def encode(self) -> Any:
+        return self.workflow.encode()
+
+    def compute(self) -> Any:
+        return self.workflow.compute()
+
+    def format(self) -> pd.DataFrame:
+        return self.workflow.format()
+
+    def end_to_end(self) -> pd.DataFrame:
+        return self.workflow.run()
+
+
+def wax_runners() -> dict[str, type[Runner]]:
+    """Runner classes by backend column name: peers, one per registered waxegg backend, the 3-step."""
+    from waxegg.wax.backends import available_backends
+
+    runners: dict[str, type[Runner]] = {
+        "copy": CopyRunner, "pandas": PandasRunner, "numbagg": NumbaggRunner, "polars": PolarsRunner,
+    }
+    for name in available_backends():
+        cls = WaxeggRunner.for_backend(name)
+        runners[cls.backend] = cls
+    runners[THREE_STEP] = ThreeStepRunner
+    return runners
+
+
+def wax_reference(kernel: WaxKernel, frame: pd.DataFrame) -> np.ndarray:
+    """The reference result: the pandas call on the same values in float64."""
+    return kernel.pandas(frame.astype(np.float64)).to_numpy(dtype=np.float64)
+
+
+def peer_parity(T: int = 2_000, N: int = 16, nan_fraction: float = 0.2, seed: int = 1) -> dict[str, dict[str, Any]]:
+    """Semantics check of the peers against pandas ``ewm(alpha=0.1).mean()`` on data with NaNs.
+
+    For each peer and each pandas ``ignore_na`` the max abs error over positions where both are
+    numbers, and how many positions disagree on being NaN. (The sweep's own data has no NaNs, so
+    its ``max_abs_err`` column says nothing about missing-value semantics; this does.)
+    """
+    rng = np.random.default_rng(seed)
+    values = rng.standard_normal((T, N))
+    values[rng.random(values.shape) < nan_fraction] = np.nan
+    values[:5, 0] = np.nan  # a leading gap
+    frame = pd.DataFrame(values)
+    kernel = _ewm_mean_kernel(alpha=0.1)
+    peers: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
+    if NumbaggRunner.unavailable(kernel) is None:
+        peers["numbagg"] = kernel.numbagg
+    if PolarsRunner.unavailable(kernel) is None:
+        def polars_fn(v: np.ndarray) -> np.ndarray:
+            import polars as pl
+
+            return pl.from_numpy(v).select(kernel.polars()).to_numpy()
+
+        peers["polars"] = polars_fn
+    for name in sorted(set(wax_runners()) - set(PEERS) - {THREE_STEP}):
+        runner = wax_runners()[name]
+        if runner.unavailable(kernel) is None:
+            peers[name] = lambda v, r=runner: np.asarray(r(kernel, pd.DataFrame(v)).end_to_end())
+    report: dict[str, dict[str, Any]] = {}
+    for name, fn in peers.items():
+        out = np.asarray(fn(values), dtype=np.float64)
+        for ignore_na in (False, True):
+            ref = frame.ewm(alpha=0.1, ignore_na=ignore_na).mean().to_numpy()
+            both = ~np.isnan(out) & ~np.isnan(ref)
+            report.setdefault(name, {})[f"ignore_na={ignore_na}"] = {
+                "max_abs_err": float(np.max(np.abs(out[both] - ref[both]))) if both.any() else float("nan"),
+                "nan_mismatches": int(np.sum(np.isnan(out) != np.isnan(ref))),
+            }
+    return {"data": f"{T}x{N} float64, {nan_fraction:.0%} NaN, alpha=0.1", "peers": report}

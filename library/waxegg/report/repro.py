@@ -1,22 +1,94 @@
-"""``waxegg repro``: measure, store the results table, render figures and the page."""
+"""``waxegg repro``: measure the sweep, store the results, render every figure and the page.
+
+Layout of ``<out>`` (``reports/`` by default)::
+
+    index.html              the page: tables, figures, profiles, generated source, e-graph
+    results.csv, .json      the table the figures are drawn from, and its environment metadata
+    figures/*.png           drawn by waxegg.report.figures (deterministic)
+    artifacts/              line profiles, generated program, e-graph SVG (written while measuring)
+
+A measuring run also stores the table under ``<results>/v<schema>/<time>-<commit>.csv``.
+``--from-results`` redraws figures and page from ``<out>/results.csv`` without measuring.
+"""
 
 from __future__ import annotations
 
+import shutil
+import time
 from pathlib import Path
 
-from waxegg.report.seed import render_seed_stages, run_seed_stages
+from tqdm.auto import tqdm
 
-SEED_SIZE = dict(T=100_000, N=1000)
-QUICK_SIZE = dict(T=2_000, N=50)
+from waxegg.bench.grid import Grid, get_grid
+from waxegg.bench.sweep import read_results, run_sweep, write_results, write_table
+from waxegg.report.figures import render_figures
+from waxegg.report.page import render_page
+
+RESULTS_CSV = "results.csv"
+FIGURES = "figures"
 
 
-def run_repro(out: str | Path = "reports", *, quick: bool = False, from_results: bool = False) -> Path:
-    """Regenerate the report into ``out``; returns the folder."""
+def measure(out: Path, grid: Grid, *, results_dir: str | Path | None = "results", progress: bool = True) -> Path:
+    """Run the sweep of ``grid``, write the artefacts and ``<out>/results.csv``; returns that path."""
+    from waxegg.bench.egg_workloads import lda_data
+    from waxegg.report.profiles import write_artifacts
+
+    start = time.perf_counter()
+    result = run_sweep(grid, progress=progress)
+    accelerated = next(iter(result.accelerated.values()), None)
+    egg_n = next(iter(result.accelerated), None)
+    egg_data = lda_data(egg_n, grid.egg.n_features) if accelerated is not None and grid.egg is not None else None
+    artifacts = out / "artifacts"
+    if artifacts.exists():
+        shutil.rmtree(artifacts)  # no stale artefact from an earlier run may survive
+    with tqdm(total=1, desc="profiles and artefacts", disable=not progress) as bar:
+        result.env["artifacts"] = write_artifacts(
+            out, wax_size=grid.focus_size if grid.wax is not None else None, accelerated=accelerated,
+            egg_data=egg_data, progress=lambda what: bar.set_postfix_str(what, refresh=True))
+        bar.update(1)
+    result.env["measure_seconds"] = round(time.perf_counter() - start, 1)
+    if results_dir is not None:
+        write_results(result, results_dir)
+    csv, _ = write_table(result.table, result.env, out / RESULTS_CSV)
+    return csv
+
+
+def render(out: Path) -> Path:
+    """Redraw every figure and the page from ``<out>/results.csv``; returns ``index.html``."""
+    table, env = read_results(out / RESULTS_CSV)
+    figures_dir = out / FIGURES
+    if figures_dir.exists():
+        shutil.rmtree(figures_dir)  # figures the table no longer supports must not linger
+    figures = render_figures(table, env, figures_dir)
+    return render_page(table, env, out, figures)
+
+
+def run_repro(out: str | Path = "reports", *, quick: bool = False, from_results: bool = False,
+              grid: str | Grid | None = None, results_dir: str | Path | None = "results",
+              progress: bool = True) -> Path:
+    """Regenerate the report into ``out``; returns the folder.
+
+    Parameters
+    ----------
+    out
+        Report folder (created).
+    quick
+        Tiny sizes (grid ``quick``) for a smoke run.
+    from_results
+        Do not measure: redraw from ``<out>/results.csv``.
+    grid
+        A :class:`~waxegg.bench.grid.Grid` or a name in :data:`~waxegg.bench.grid.GRIDS`
+        (default ``default``, or ``quick`` with ``quick=True``).
+    results_dir
+        Where the versioned copy of the table goes (None: none).
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    csv = out / "wax_seed_stages.csv"
     if not from_results:
-        size = QUICK_SIZE if quick else SEED_SIZE
-        run_seed_stages(**size, dtype="float64").to_csv(csv, index=False)
-    render_seed_stages(csv, out / "wax_seed_stages.png")
+        if grid is None:
+            grid = "quick" if quick else "default"
+        if isinstance(grid, str):
+            grid = get_grid(grid)
+        measure(out, grid, results_dir=results_dir, progress=progress)
+    render(out)
     return out

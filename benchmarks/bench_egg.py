@@ -1,0 +1,86 @@
+"""egglog: the seed's LDA through trace / optimize / lower / codegen / compile, and the three functions.
+
+The pipeline runs once per n_samples in ``setup_cache`` (its stage times come from
+``waxegg.egg.StageTimes``, as in the sweep); the ``track_`` benchmarks report them with the e-graph
+sizes and errors. ``LDARun`` times original / extracted / numba in steady state.
+"""
+
+from __future__ import annotations
+
+from waxegg.bench.egg_workloads import accelerate_lda, accelerated_lda, egg_available, lda_functions
+from waxegg.bench.grid import EGG_FUNCTIONS, EGG_STAGES
+
+from .common import LDA_SAMPLES, lda_data
+
+
+def _skip_without_egg():
+    reason = egg_available()
+    if reason:
+        raise NotImplementedError(reason)
+
+
+class LDAPipeline:
+    """Seconds per pipeline stage (one real run each, Numba's disk cache off), e-graph sizes, errors."""
+
+    params = (LDA_SAMPLES,)
+    param_names = ["n_samples"]
+    timeout = 1200
+
+    def setup_cache(self):
+        _skip_without_egg()
+        out = {}
+        for n in LDA_SAMPLES:
+            acc = accelerate_lda(n, cache=False)
+            out[n] = {**acc.times.as_dict(), "egraph_nodes": acc.egraph_nodes, "egraph_classes": acc.egraph_classes,
+                      "max_abs_error": acc.max_abs_error, "max_abs_error_extracted": acc.max_abs_error_extracted}
+        return out
+
+    def track_egraph_nodes(self, cache, n_samples):
+        return cache[n_samples]["egraph_nodes"]
+
+    def track_egraph_classes(self, cache, n_samples):
+        return cache[n_samples]["egraph_classes"]
+
+    def track_max_abs_err_numba_vs_original(self, cache, n_samples):
+        return cache[n_samples]["max_abs_error"]
+
+    def track_max_abs_err_extracted_vs_original(self, cache, n_samples):
+        return cache[n_samples]["max_abs_error_extracted"]
+
+    track_egraph_nodes.unit = "nodes"
+    track_egraph_classes.unit = "classes"
+    track_max_abs_err_numba_vs_original.unit = "abs error"
+    track_max_abs_err_extracted_vs_original.unit = "abs error"
+
+
+def _stage_tracker(stage):
+    def track(self, cache, n_samples):
+        return cache[n_samples][stage]
+
+    track.unit = "seconds"
+    track.__name__ = f"track_{stage}"
+    return track
+
+
+for _stage in EGG_STAGES:
+    setattr(LDAPipeline, f"track_{_stage}", _stage_tracker(_stage))
+
+
+class LDARun:
+    """Steady-state original (scikit-learn) / extracted (generated NumPy) / numba, as in the tutorial."""
+
+    params = (LDA_SAMPLES, list(EGG_FUNCTIONS))
+    param_names = ["n_samples", "function"]
+    timeout = 600
+
+    def setup(self, n_samples, function):
+        _skip_without_egg()
+        self.X, self.y = lda_data(n_samples)
+        self.fn = lda_functions(accelerated_lda(n_samples))[function]
+        self.fn(self.X, self.y)
+
+    def time_run(self, n_samples, function):
+        self.fn(self.X, self.y)
+
+    def peakmem_run(self, n_samples, function):
+        self.fn(self.X, self.y)

@@ -1,0 +1,166 @@
+"""The grids: which sizes, dtypes, backends and stages the sweep (and asv) measure.
+
+Named grids (:data:`GRIDS`):
+
+- ``default`` -- what ``waxegg repro`` measures: WAX over T = 1e3..1e5 at N = 1000 in float64 and
+  float32 (the seed size T=1e5 x N=1000 included), egglog LDA over n_samples = 1e4..1e6 at 20 features
+  (the seed size 1e6 x 20 included); about 10 minutes on 2 cores.
+- ``seed`` -- the seed sizes only, float64 (the ordering check of the issue; ~4 minutes).
+- ``quick`` -- tiny sizes for smoke tests (~1 minute, mostly compilation).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+
+from waxegg.bench.workloads import WAX_STAGES
+
+#: Stages of the egglog pipeline (one-shot), in order, then the steady-state run of each function.
+EGG_STAGES = ("trace", "optimize", "lower", "codegen", "compile")
+EGG_FUNCTIONS = ("original", "extracted", "numba")
+
+
+@dataclass(frozen=True)
+class WaxGrid:
+    """WAX part of a sweep.
+
+    Attributes
+    ----------
+    sizes
+        ``(T, N)`` pairs, time steps by columns, measured smallest first.
+    dtypes
+        Input dtypes (each backend computes in it where it can; ``out_dtype`` records what came back).
+    kernels
+        Names from :func:`waxegg.bench.workloads.wax_kernels`.
+    backends
+        Backend column names (:func:`waxegg.bench.workloads.wax_runners`); ``None``: all of them.
+    stages
+        Stages to time among :data:`~waxegg.bench.workloads.WAX_STAGES`.
+    repeat, min_repeat, budget_s
+        Steady-state repeats per stage: ``repeat``, but stop after ``min_repeat`` once a stage has used
+        ``budget_s`` seconds (so that slow backends at big sizes do not dominate the run time).
+    """
+
+    sizes: tuple[tuple[int, int], ...]
+    dtypes: tuple[str, ...] = ("float64", "float32")
+    kernels: tuple[str, ...] = ("ewm_mean",)
+    backends: tuple[str, ...] | None = None
+    stages: tuple[str, ...] = WAX_STAGES
+    repeat: int = 7
+    min_repeat: int = 3
+    budget_s: float = 12.0
+
+    def __post_init__(self) -> None:
+        for T, N in self.sizes:
+            if int(T) < 1 or int(N) < 1:
+                raise ValueError(f"sizes must be positive (T, N) pairs, got {(T, N)}")
+        bad = [s for s in self.stages if s not in WAX_STAGES]
+        if bad:
+            raise ValueError(f"unknown WAX stages {bad}; known: {WAX_STAGES}")
+        if not 1 <= self.min_repeat <= self.repeat:
+            raise ValueError(f"need 1 <= min_repeat <= repeat, got min_repeat={self.min_repeat}, repeat={self.repeat}")
+
+
+@dataclass(frozen=True)
+class EggGrid:
+    """egglog part of a sweep: the seed's LDA over ``n_samples`` rows of ``n_features`` columns.
+
+    The pipeline (trace .. compile) runs once per size; ``original`` / ``extracted`` / ``numba`` are
+    then timed like the WAX stages (``repeat``, ``min_repeat``, ``budget_s``).
+    """
+
+    n_samples: tuple[int, ...]
+    n_features: int = 20
+    repeat: int = 7
+    min_repeat: int = 3
+    budget_s: float = 12.0
+
+    def __post_init__(self) -> None:
+        if any(int(n) < 4 for n in self.n_samples):
+            raise ValueError(f"n_samples must all be >= 4, got {self.n_samples}")
+        if not 1 <= self.min_repeat <= self.repeat:
+            raise ValueError(f"need 1 <= min_repeat <= repeat, got min_repeat={self.min_repeat}, repeat={self.repeat}")
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A whole sweep: a WAX part and an egglog part (either may be ``None``)."""
+
+    name: str
+    wax: WaxGrid | None = None
+    egg: EggGrid | None = None
+    #: The (T, N) at which the report's swarm and stage figures are drawn (the largest WAX size by default).
+    focus: tuple[int, int] | None = field(default=None)
+
+    @property
+    def focus_size(self) -> tuple[int, int] | None:
+        if self.focus is not None:
+            return self.focus
+        if self.wax is None or not self.wax.sizes:
+            return None
+        return max(self.wax.sizes, key=lambda s: s[0] * s[1])
+
+    def with_backends(self, backends: tuple[str, ...] | None) -> "Grid":
+        """This grid restricted to WAX ``backends``."""
+        return self if self.wax is None else replace(self, wax=replace(self.wax, backends=backends))
+
+
+SEED_WAX_SIZE = (100_000, 1000)
+SEED_EGG_SAMPLES = 1_000_000
+
+GRIDS: dict[str, Grid] = {
+    "default": Grid(
+        "default",
+        wax=WaxGrid(sizes=((1_000, 1000), (10_000, 1000), SEED_WAX_SIZE)),
+        egg=EggGrid(n_samples=(10_000, 100_000, SEED_EGG_SAMPLES)),
+    ),
+    "seed": Grid(
+        "seed",
+        wax=WaxGrid(sizes=(SEED_WAX_SIZE,), dtypes=("float64",), repeat=5),
+        egg=EggGrid(n_samples=(SEED_EGG_SAMPLES,), repeat=5),
+    ),
+    "quick": Grid(
+        "quick",
+        wax=WaxGrid(sizes=((500, 16), (5_000, 64)), repeat=3, budget_s=2.0),
+        egg=EggGrid(n_samples=(1_000,), repeat=3, budget_s=2.0),
+    ),
+}
+
+
+def get_grid(name: str) -> Grid:
+    """The named grid (see :data:`GRIDS`)."""
+    if name not in GRIDS:
+        raise ValueError(f"unknown grid {name!r}; known: {sorted(GRIDS)}")
+    return GRIDS[name]
+
+
+# --------------------------------------------------------------------------------------------
+# asv parameters
+# --------------------------------------------------------------------------------------------
+
+#: Set to 1 to add the big sizes to the asv suites (T up to 1e6 x N=1000 where memory allows).
+ASV_BIG_ENV = "WAXEGG_ASV_BIG"
+
+
+def asv_wax_sizes() -> list[tuple[int, int]]:
+    """(T, N) pairs of the asv WAX suites: small by default, big ones behind ``WAXEGG_ASV_BIG=1``.
+
+    A big size is kept only if four arrays of it in float64 (input, output, reference and one
+    temporary) fit in the memory available now.
+    """
+    sizes = [(10_000, 100), (100_000, 100)]
+    if os.environ.get(ASV_BIG_ENV, "") not in ("", "0"):
+        import psutil
+
+        available = psutil.virtual_memory().available
+        sizes += [s for s in ((100_000, 1000), (1_000_000, 1000)) if 4 * 8 * s[0] * s[1] < available]
+    return sizes
+
+
+def asv_egg_samples() -> list[int]:
+    """n_samples of the asv egglog suites (``WAXEGG_ASV_BIG=1`` adds the seed's 1e6)."""
+    sizes = [10_000, 100_000]
+    if os.environ.get(ASV_BIG_ENV, "") not in ("", "0"):
+        sizes.append(SEED_EGG_SAMPLES)
+    return sizes

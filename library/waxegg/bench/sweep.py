@@ -1,0 +1,366 @@
+"""The sweep runner: every (workload, backend, stage, size, dtype) of a grid, as one tidy table.
+
+One row per (workload, backend, stage, T, N, dtype, repeat), columns :data:`COLUMNS`:
+
+- ``seconds`` wall time of one call; ``peak_mem_bytes`` its peak resident memory above the start;
+- ``max_abs_err`` max ``|result - reference|`` of the stage's output (``reference`` names it; NaN for
+  stages whose output is not the final result);
+- ``status`` ``ok`` / ``skipped`` (package or kernel missing, ``error`` says why) / ``error`` (the
+  backend raised; ``error`` holds the exception and the sweep goes on).
+
+Stage ``compile`` is the first ``end_to_end`` call at that size in the process (compilation where
+the backend compiles; a first call otherwise). Every other stage gets one warm-up call, then
+best-of-k repeats. egglog rows: ``backend="egglog"`` with the pipeline stages (one run each, from
+:class:`waxegg.egg.StageTimes`; ``end_to_end`` is the whole pipeline with its peak memory), then
+``original`` / ``extracted`` / ``numba`` with stage ``run``. For egglog, ``T`` is n_samples and
+``N`` n_features.
+
+Results are written under ``<results>/v<SCHEMA_VERSION>/<UTC time>-<commit>.csv`` with a ``.json``
+of environment metadata beside (:func:`write_results`).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from waxegg.bench.egg_workloads import LDA, accelerate_lda, egg_available, lda_data, lda_functions
+from waxegg.bench.env import SCHEMA_VERSION, environment
+from waxegg.bench.grid import EggGrid, Grid, WaxGrid
+from waxegg.bench.timers import PeakMemory, measure
+from waxegg.bench.workloads import make_frame, max_abs_error, peer_parity, wax_kernels, wax_reference, wax_runners
+
+COLUMNS = (
+    "workload", "backend", "stage", "T", "N", "dtype", "out_dtype", "repeat", "seconds",
+    "peak_mem_bytes", "max_abs_err", "reference", "status", "error",
+)
+
+_ERROR_CHARS = 300
+_BIG_ELEMENTS = 1_000_000
+
+
+@dataclass
+class SweepResult:
+    """A sweep's table, its environment metadata, and what the egglog pipeline produced per size."""
+
+    table: pd.DataFrame
+    env: dict[str, Any]
+    egg: dict[int, dict[str, Any]] = field(default_factory=dict)
+    accelerated: dict[int, Any] = field(default_factory=dict, repr=False)
+    paths: tuple[Path, Path] | None = None
+
+
+def _error_text(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+    return text[:_ERROR_CHARS]
+
+
+def _out_dtype(result: Any) -> str:
+    if isinstance(result, pd.DataFrame):
+        return str(result.dtypes.iloc[0]) if result.shape[1] else ""
+    dtype = getattr(result, "dtype", None)
+    if dtype is None and isinstance(getattr(result, "dtypes", None), list) and result.dtypes:
+        dtype = result.dtypes[0]  # a polars DataFrame
+    return str(dtype).lower() if dtype is not None else ""
+
+
+def _row(**kw: Any) -> dict[str, Any]:
+    row = dict.fromkeys(COLUMNS, np.nan)
+    row.update(out_dtype="", reference="", status="ok", error="")
+    row.update(kw)
+    return row
+
+
+def _timing_rows(base: dict[str, Any], stage: str, seconds: list[float], peaks: list[int], **kw: Any) -> list[dict]:
+    return [_row(**base, stage=stage, repeat=i, seconds=s, peak_mem_bytes=p, **kw)
+            for i, (s, p) in enumerate(zip(seconds, peaks))]
+
+
+# --------------------------------------------------------------------------------------------
+# WAX
+# --------------------------------------------------------------------------------------------
+
+def _wax_units(grid: WaxGrid, runners: dict[str, type]) -> Iterator[tuple[str, tuple[int, int], str, str]]:
+    backends = list(runners) if grid.backends is None else list(grid.backends)
+    unknown = [b for b in backends if b not in runners]
+    if unknown:
+        raise ValueError(f"unknown WAX backends {unknown}; known: {list(runners)}")
+    kernels = wax_kernels()
+    for k in grid.kernels:
+        if k not in kernels:
+            raise ValueError(f"unknown WAX kernel {k!r}; known: {sorted(kernels)}")
+    for T, N in sorted(grid.sizes, key=lambda s: (s[0] * s[1], s)):
+        for dtype in grid.dtypes:
+            for kernel in grid.kernels:
+                for backend in backends:
+                    yield kernel, (int(T), int(N)), dtype, backend
+
+
+def _run_wax_backend(grid: WaxGrid, runner_cls: type, kernel: Any, frame: pd.DataFrame,
+                     reference: Callable[[], np.ndarray], base: dict[str, Any],
+                     progress: Callable[[str], None]) -> list[dict]:
+    rows: list[dict] = []
+    reason = runner_cls.unavailable(kernel)
+    if reason:
+        return [_row(**base, stage="end_to_end", repeat=0, status="skipped", error=reason)]
+    stage = "setup"
+    # A full garbage collection costs 0.1-0.3 s here; only worth it before big calls.
+    big = frame.size >= _BIG_ELEMENTS
+    try:
+        runner = runner_cls(kernel, frame)
+        ref_name = "" if runner.backend == "copy" else f"pandas {kernel.name} (float64)"
+        wanted = [s for s in grid.stages if s == "compile" or s in runner.stages]
+        if "compile" in wanted or "end_to_end" in wanted:
+            stage = "compile"
+            progress(f"{runner.backend} compile/end_to_end")
+            timing = measure(runner.end_to_end, grid.repeat, min_repeat=grid.min_repeat, budget_s=grid.budget_s,
+                             collect=big)
+            err = np.nan if runner.backend == "copy" else max_abs_error(timing.result, reference())
+            out_dtype = _out_dtype(timing.result)
+            timing.result = None
+            if "compile" in wanted:
+                rows += _timing_rows(base, "compile", [timing.first], [timing.first_peak],
+                                     max_abs_err=err, reference=ref_name, out_dtype=out_dtype)
+            if "end_to_end" in wanted:
+                rows += _timing_rows(base, "end_to_end", timing.repeats, timing.peaks,
+                                     max_abs_err=err, reference=ref_name, out_dtype=out_dtype)
+        for stage in [s for s in wanted if s not in ("compile", "end_to_end")]:
+            if stage != "encode" and "encode" not in wanted:
+                runner.encode()  # later stages read the previous stage's output
+            if stage == "format" and "compute" not in wanted:
+                runner.compute()
+            progress(f"{runner.backend} {stage}")
+            timing = measure(runner.stage(stage), grid.repeat, min_repeat=grid.min_repeat, budget_s=grid.budget_s,
+                             collect=big)
+            err, ref, out_dtype = np.nan, "", _out_dtype(timing.result)
+            if stage == "compute":
+                err, ref = max_abs_error(timing.result, reference()), ref_name
+            timing.result = None
+            rows += _timing_rows(base, stage, timing.repeats, timing.peaks, max_abs_err=err, reference=ref,
+                                 out_dtype=out_dtype)
+    except Exception as exc:  # a failing backend marks its rows and the sweep goes on
+        rows.append(_row(**base, stage=stage, repeat=0, status="error", error=_error_text(exc)))
+        traceback.print_exc()
+    finally:
+        runner = None
+        if big:
+            gc.collect()
+    return rows
+
+
+def _wax_rows(grid: WaxGrid, pbar: tqdm, runners: dict[str, type]) -> list[dict]:
+    rows: list[dict] = []
+    kernels = wax_kernels()
+    reference_cache: dict[tuple, np.ndarray] = {}
+    for kernel_name, (T, N), dtype, backend in _wax_units(grid, runners):
+        kernel = kernels[kernel_name]
+        key = (kernel_name, T, N, dtype)
+        if key not in reference_cache:
+            reference_cache.clear()  # one reference alive at a time (800 MB at the seed size)
+            gc.collect()
+        frame = make_frame(T, N, dtype)
+
+        def reference(kernel=kernel, frame=frame, key=key) -> np.ndarray:
+            if key not in reference_cache:
+                reference_cache[key] = wax_reference(kernel, frame)
+            return reference_cache[key]
+
+        base = dict(workload=kernel_name, backend=backend, T=T, N=N, dtype=dtype)
+        label = f"{kernel_name} T={T:,} N={N:,} {dtype}"
+        pbar.set_description(label)
+        rows += _run_wax_backend(grid, runners[backend], kernel, frame, reference, base,
+                                 lambda what: pbar.set_postfix_str(what, refresh=True))
+        pbar.update(1)
+    reference_cache.clear()
+    make_frame.cache_clear()
+    gc.collect()
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# egglog
+# --------------------------------------------------------------------------------------------
+
+def _egg_rows(grid: EggGrid, pbar: tqdm, keep: dict[int, Any], info: dict[int, dict]) -> list[dict]:
+    rows: list[dict] = []
+    reason = egg_available()
+    for n in sorted(grid.n_samples):
+        base = dict(workload=LDA, T=int(n), N=int(grid.n_features), dtype="float64")
+        pbar.set_description(f"lda n_samples={n:,}")
+        if reason:
+            rows.append(_row(**base, backend="egglog", stage="end_to_end", repeat=0, status="skipped", error=reason))
+            pbar.update(1)
+            continue
+        stage = "pipeline"
+        try:
+            X, y = lda_data(n, grid.n_features)
+            pbar.set_postfix_str("egglog pipeline", refresh=True)
+            gc.collect()
+            with PeakMemory() as peak:
+                acc = accelerate_lda(n, grid.n_features, cache=False)
+            times = acc.times.as_dict()
+            egg_err = acc.max_abs_error
+            for stage, seconds in times.items():
+                rows.append(_row(**base, backend="egglog", stage=stage, repeat=0, seconds=seconds,
+                                 max_abs_err=egg_err if stage == "compile" else np.nan,
+                                 reference="original" if stage == "compile" else ""))
+            rows.append(_row(**base, backend="egglog", stage="end_to_end", repeat=0, seconds=sum(times.values()),
+                             peak_mem_bytes=peak.peak_bytes, max_abs_err=egg_err, reference="original"))
+            info[int(n)] = {**acc.summary(), "source_file": acc.source_path.name,
+                            "specs": [repr(s) for s in acc.specs]}
+            reference = np.asarray(acc.original(X, y))
+            for stage, fn in lda_functions(acc).items():
+                pbar.set_postfix_str(f"{stage} run", refresh=True)
+                timing = measure(lambda fn=fn: fn(X, y), grid.repeat, min_repeat=grid.min_repeat,
+                                 budget_s=grid.budget_s)
+                err = max_abs_error(timing.result, reference)
+                out_dtype = _out_dtype(timing.result)
+                timing.result = None
+                rows += _timing_rows({**base, "backend": stage}, "run", timing.repeats, timing.peaks,
+                                     max_abs_err=err, reference="original", out_dtype=out_dtype)
+            keep.clear()  # only the largest size's pipeline is kept (for the report's artefacts)
+            keep[int(n)] = acc
+        except Exception as exc:
+            rows.append(_row(**base, backend="egglog", stage=stage, repeat=0, status="error", error=_error_text(exc)))
+            traceback.print_exc()
+        pbar.update(1)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# The sweep
+# --------------------------------------------------------------------------------------------
+
+def run_sweep(grid: Grid, *, progress: bool = True, runners: dict[str, type] | None = None) -> SweepResult:
+    """Measure every cell of ``grid``; a failing backend marks its rows and the sweep goes on.
+
+    Parameters
+    ----------
+    grid
+        What to measure (:data:`waxegg.bench.grid.GRIDS` has the named ones).
+    progress
+        Show a tqdm bar (cells done, the backend and stage being timed).
+    runners
+        Extra WAX runner classes by backend name (e.g. an implementation of your own to compare),
+        added to :func:`~waxegg.bench.workloads.wax_runners`; ``grid.wax.backends`` may name them.
+
+    Returns
+    -------
+    SweepResult
+        The table (columns :data:`COLUMNS`), the environment, per n_samples the egglog pipeline's
+        summary (``egg``) and the largest size's :class:`waxegg.egg.Accelerated` (``accelerated``).
+    """
+    env = environment()
+    env["grid"] = _grid_dict(grid)
+    all_runners = {**wax_runners(), **(runners or {})}
+    total = (len(list(_wax_units(grid.wax, all_runners))) if grid.wax else 0) + (len(grid.egg.n_samples) if grid.egg else 0)
+    rows: list[dict] = []
+    keep: dict[int, Any] = {}
+    egg_info: dict[int, dict] = {}
+    with tqdm(total=total, disable=not progress, unit="cell", dynamic_ncols=True) as pbar:
+        if grid.wax is not None:
+            pbar.set_description("peer semantics check")
+            env["parity"] = peer_parity()
+            rows += _wax_rows(grid.wax, pbar, all_runners)
+        if grid.egg is not None:
+            rows += _egg_rows(grid.egg, pbar, keep, egg_info)
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    table["commit"] = env["git"]["short"] + ("+dirty" if env["git"]["dirty"] else "")
+    env["egg"] = {str(k): v for k, v in egg_info.items()}
+    return SweepResult(table=table, env=env, egg=egg_info, accelerated=keep)
+
+
+def _grid_dict(grid: Grid) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    d = asdict(grid)
+    d["focus"] = list(grid.focus_size) if grid.focus_size else None
+    return d
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return None if not math.isfinite(float(obj)) else float(obj)
+    if isinstance(obj, (str, int, bool)) or obj is None:
+        return obj
+    return str(obj)
+
+
+def write_table(table: pd.DataFrame, env: dict[str, Any], csv: str | Path) -> tuple[Path, Path]:
+    """Write ``table`` to ``csv`` and ``env`` to the ``.json`` beside it (stable formatting)."""
+    csv = Path(csv)
+    csv.parent.mkdir(parents=True, exist_ok=True)
+    # Fixed float format: the same measurements always give the same bytes.
+    table.to_csv(csv, index=False, float_format="%.9g", lineterminator="\n")
+    meta = csv.with_suffix(".json")
+    meta.write_text(json.dumps(_jsonable(env), indent=2, sort_keys=True) + "\n")
+    return csv, meta
+
+
+def write_results(result: SweepResult, results_dir: str | Path = "results") -> tuple[Path, Path]:
+    """Store a sweep under ``<results_dir>/v<schema>/<UTC time>-<commit>.csv`` (+ ``.json``)."""
+    stamp = result.env["created_utc"].replace("-", "").replace(":", "")
+    commit = result.env["git"]["short"] + ("-dirty" if result.env["git"]["dirty"] else "")
+    path = Path(results_dir) / f"v{SCHEMA_VERSION}" / f"{stamp}-{commit}.csv"
+    result.paths = write_table(result.table, result.env, path)
+    return result.paths
+
+
+def read_results(csv: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A stored table and its metadata; refuses tables of another schema version."""
+    csv = Path(csv)
+    if not csv.is_file():
+        raise FileNotFoundError(f"no results table at {csv}")
+    meta_path = csv.with_suffix(".json")
+    env = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    version = env.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ValueError(f"{csv} has schema_version={version!r}; this waxegg reads {SCHEMA_VERSION}")
+    table = pd.read_csv(csv, keep_default_na=True, dtype={"error": str, "reference": str, "out_dtype": str})
+    for col in ("error", "reference", "out_dtype"):
+        table[col] = table[col].fillna("")
+    return table, env
+
+
+# --------------------------------------------------------------------------------------------
+# Summaries
+# --------------------------------------------------------------------------------------------
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    """Best-of-k seconds per (workload, backend, stage, T, N, dtype), with ``x copy`` and ``pandas / time``.
+
+    ``x_copy`` divides by the ``copy`` backend's best end-to-end time at the same size and dtype;
+    ``pandas_over`` is pandas' best end-to-end time over this row's (both NaN where there is none).
+    """
+    ok = table[table["status"] == "ok"]
+    keys = ["workload", "backend", "stage", "T", "N", "dtype"]
+    summary = (ok.groupby(keys, sort=False)
+               .agg(best_s=("seconds", "min"), median_s=("seconds", "median"), repeats=("seconds", "size"),
+                    peak_mem_mb=("peak_mem_bytes", lambda s: s.max() / 2**20), max_abs_err=("max_abs_err", "max"),
+                    out_dtype=("out_dtype", "first"))
+               .reset_index())
+    e2e = summary[summary["stage"] == "end_to_end"]
+    floor = e2e[e2e["backend"] == "copy"].set_index(["workload", "T", "N", "dtype"])["best_s"]
+    pandas_t = e2e[e2e["backend"] == "pandas"].set_index(["workload", "T", "N", "dtype"])["best_s"]
+    idx = pd.MultiIndex.from_frame(summary[["workload", "T", "N", "dtype"]])
+    summary["x_copy"] = summary["best_s"].to_numpy() / floor.reindex(idx).to_numpy()
+    summary["pandas_over"] = pandas_t.reindex(idx).to_numpy() / summary["best_s"].to_numpy()
+    problems = table[table["status"] != "ok"][keys + ["status", "error"]]
+    if len(problems):
+        summary = pd.concat([summary, problems], ignore_index=True)
+    return summary

@@ -1,0 +1,321 @@
+"""The report's figures, drawn from a results table alone (so ``--from-results`` redraws them).
+
+Rendering is deterministic: a fixed style and bundled font (DejaVu Sans), no software / date metadata
+in the files, and figures that depend only on the table and its metadata -- the same results give
+byte-identical PNGs. Every figure carries the stamp of :func:`waxegg.bench.env.stamp`.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+from waxegg.bench.env import stamp
+from waxegg.bench.grid import EGG_FUNCTIONS, EGG_STAGES
+
+WAX_STAGE_ORDER = ("encode", "compute", "format")
+STAGE_COLORS = {"encode": "#4c72b0", "compute": "#55a868", "format": "#c44e52",
+                "trace": "#4c72b0", "optimize": "#dd8452", "lower": "#937860", "codegen": "#8172b3",
+                "compile": "#c44e52", "run": "#55a868"}
+DPI = 100
+
+
+def _backend_order(backends: Any) -> list[str]:
+    """Floor, reference, peers, waxegg backends, the 3-step workflow."""
+    rank = {"copy": 0, "pandas": 1, "numbagg": 2, "polars": 3, "wax-3step": 9}
+    return sorted(set(backends), key=lambda b: (rank.get(b, 5), b))
+
+
+def _palette(backends: list[str]) -> dict[str, Any]:
+    import seaborn as sns
+
+    colors = sns.color_palette("tab10", n_colors=max(10, len(backends)))
+    fixed = {"copy": "#333333"}
+    return {b: fixed.get(b, colors[i % len(colors)]) for i, b in enumerate(backends)}
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    rc = {
+        "font.family": "DejaVu Sans",  # shipped with matplotlib: the same glyphs on every machine
+        "svg.hashsalt": "waxegg",
+        "svg.fonttype": "path",
+        "figure.dpi": DPI,
+        "savefig.dpi": DPI,
+        "axes.titlesize": 10,
+        "axes.labelsize": 9,
+        "xtick.labelsize": 8,
+        "ytick.labelsize": 8,
+        "legend.fontsize": 8,
+    }
+    with matplotlib.rc_context():
+        sns.set_theme(style="whitegrid", rc=rc)
+        try:
+            yield
+        finally:
+            plt.close("all")
+
+
+def _save(fig: Any, path: Path, env: dict[str, Any], *, dtype: str | None, extra: str = "") -> Path:
+    fig.text(0.005, 0.004, stamp(env, dtype=dtype, extra=extra), fontsize=6.5, color="#555555",
+             ha="left", va="bottom", linespacing=1.3)
+    fig.tight_layout(rect=(0, 0.055, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # No "Software" key: matplotlib would write its version; PNG has no date unless asked.
+    fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
+    return path
+
+
+def _fmt_size(T: int, N: int) -> str:
+    return f"T={int(T):,} x N={int(N):,}"
+
+
+# --------------------------------------------------------------------------------------------
+# WAX
+# --------------------------------------------------------------------------------------------
+
+def wax_swarm(table: pd.DataFrame, env: dict[str, Any], path: Path, *, workload: str, T: int, N: int,
+              dtype: str) -> Path | None:
+    """Swarm of every steady-state repeat per backend, one panel per stage (log seconds)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    data = table[(table["workload"] == workload) & (table["T"] == T) & (table["N"] == N) & (table["dtype"] == dtype)
+                 & (table["status"] == "ok") & (table["stage"] != "compile")]
+    if data.empty:
+        return None
+    stages = [s for s in ("end_to_end",) + WAX_STAGE_ORDER if s in set(data["stage"])]
+    backends = _backend_order(data["backend"])
+    palette = _palette(_backend_order(table["backend"][table["workload"] == workload]))
+    with _style():
+        fig, axes = plt.subplots(1, len(stages), figsize=(3.3 * len(stages) + 1, 4.6), squeeze=False, sharey=True)
+        for ax, stage in zip(axes[0], stages):
+            d = data[data["stage"] == stage]
+            order = [b for b in backends if b in set(d["backend"])]
+            sns.swarmplot(data=d, x="backend", y="seconds", hue="backend", order=order, hue_order=order,
+                          palette={b: palette[b] for b in order}, size=4, ax=ax, legend=False, log_scale=True)
+            ax.set_title(stage.replace("_", " "))
+            ax.set_xlabel("")
+            ax.tick_params(axis="x", rotation=40)
+            for label in ax.get_xticklabels():
+                label.set_horizontalalignment("right")
+        axes[0][0].set_ylabel("seconds per call (log)")
+        fig.suptitle(f"{workload}: repeated timings, {_fmt_size(T, N)}, {dtype}", fontsize=11)
+        return _save(fig, path, env, dtype=dtype, extra=_fmt_size(T, N))
+
+
+def wax_stages(table: pd.DataFrame, env: dict[str, Any], path: Path, *, workload: str, T: int, N: int,
+               dtype: str) -> Path | None:
+    """Stacked best-of-k encode / compute / format per backend beside its end to end; first call as text."""
+    import matplotlib.pyplot as plt
+
+    data = table[(table["workload"] == workload) & (table["T"] == T) & (table["N"] == N) & (table["dtype"] == dtype)
+                 & (table["status"] == "ok")]
+    if data.empty:
+        return None
+    best = data.groupby(["backend", "stage"])["seconds"].min().unstack("stage")
+    backends = _backend_order(best.index)
+    with _style():
+        fig, ax = plt.subplots(figsize=(1.3 * len(backends) + 3.0, 4.9))
+        x = np.arange(len(backends))
+        width = 0.38
+        labelled: set[str] = set()
+
+        def label(name: str) -> str | None:
+            if name in labelled:
+                return None
+            labelled.add(name)
+            return name
+
+        tops = []
+        for i, b in enumerate(backends):
+            row = best.loc[b]
+            bottom = 0.0
+            if all(s in row and pd.notna(row[s]) for s in WAX_STAGE_ORDER):
+                for s in WAX_STAGE_ORDER:
+                    ax.bar(x[i] - width / 2, row[s], width, bottom=bottom, color=STAGE_COLORS[s], label=label(s))
+                    bottom += row[s]
+            e2e = row.get("end_to_end", np.nan)
+            if pd.notna(e2e):
+                ax.bar(x[i] + width / 2, e2e, width, color="#999999", label=label("end to end"))
+            top = np.nanmax([bottom, e2e if pd.notna(e2e) else 0.0])
+            tops.append(top)
+            first = row.get("compile", np.nan)
+            if pd.notna(first):
+                ax.annotate(f"first\n{first:.3g} s", (x[i], top), xytext=(0, 3), textcoords="offset points",
+                            ha="center", va="bottom", fontsize=7, color="#333333")
+        ax.set_ylim(0, 1.22 * max(tops) if tops and max(tops) > 0 else 1)
+        ax.set_xticks(x, backends, rotation=20)
+        ax.set_ylabel("seconds (best of repeats)")
+        ax.set_title(f"{workload}: stages, {_fmt_size(T, N)}, {dtype}\n"
+                     "left bar: encode + compute + format timed apart; right bar: end to end; "
+                     "text: first call in the process", fontsize=9)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        return _save(fig, path, env, dtype=dtype, extra=_fmt_size(T, N))
+
+
+def wax_scaling(table: pd.DataFrame, env: dict[str, Any], path: Path, *, workload: str, dtype: str) -> Path | None:
+    """Best end-to-end seconds vs T x N (log-log) per backend, the copy floor drawn dashed; right: x copy."""
+    import matplotlib.pyplot as plt
+
+    data = table[(table["workload"] == workload) & (table["dtype"] == dtype) & (table["status"] == "ok")
+                 & (table["stage"] == "end_to_end")]
+    if data.empty:
+        return None
+    best = data.groupby(["backend", "T", "N"])["seconds"].min().reset_index()
+    best["elements"] = best["T"] * best["N"]
+    floor = best[best["backend"] == "copy"].set_index(["T", "N"])["seconds"]
+    best["x_copy"] = best["seconds"].to_numpy() / floor.reindex(pd.MultiIndex.from_frame(best[["T", "N"]])).to_numpy()
+    backends = _backend_order(best["backend"])
+    palette = _palette(_backend_order(table["backend"][table["workload"] == workload]))
+    with _style():
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.8))
+        for b in backends:
+            d = best[best["backend"] == b].sort_values("elements")
+            if b == "copy":
+                ax.plot(d["elements"], d["seconds"], "k--", lw=2.2, label="copy (memcpy floor)")
+                continue
+            ax.plot(d["elements"], d["seconds"], marker="o", color=palette[b], label=b)
+            ax2.plot(d["elements"], d["x_copy"], marker="o", color=palette[b], label=b)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("T x N (elements)")
+        ax.set_ylabel("seconds, end to end (best of repeats)")
+        ax.set_title(f"{workload} scaling, {dtype}")
+        ax.legend()
+        ax2.axhline(1.0, color="black", ls="--", lw=2.2, label="copy")
+        ax2.set_xscale("log")
+        ax2.set_yscale("log")
+        ax2.set_xlabel("T x N (elements)")
+        ax2.set_ylabel("time / copy time")
+        ax2.set_title("relative to the plain copy (lower is better)")
+        sizes = ", ".join(_fmt_size(T, N) for T, N in sorted(set(zip(best["T"], best["N"]))))
+        return _save(fig, path, env, dtype=dtype, extra=f"sizes: {sizes}")
+
+
+# --------------------------------------------------------------------------------------------
+# egglog
+# --------------------------------------------------------------------------------------------
+
+def egg_swarm(table: pd.DataFrame, env: dict[str, Any], path: Path, *, T: int) -> Path | None:
+    """The tutorial's swarm: repeated timings of original / extracted / numba at ``T`` samples."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    data = table[(table["workload"] == "lda") & (table["T"] == T) & (table["stage"] == "run") & (table["status"] == "ok")]
+    if data.empty:
+        return None
+    order = [f for f in EGG_FUNCTIONS if f in set(data["backend"])]
+    N = int(data["N"].iloc[0])
+    with _style():
+        fig, ax = plt.subplots(figsize=(5.5, 4.4))
+        sns.swarmplot(data=data, x="backend", y="seconds", order=order, hue="backend", hue_order=order,
+                      legend=False, size=5, ax=ax)
+        ax.set_xlabel("function")
+        ax.set_ylabel("seconds per call")
+        ax.set_ylim(bottom=0)
+        ax.set_title(f"LDA fit+transform, n_samples={T:,} x {N} features\n(original sklearn / extracted NumPy / numba)")
+        return _save(fig, path, env, dtype="float64", extra=f"X {T:,} x {N}")
+
+
+def egg_stages(table: pd.DataFrame, env: dict[str, Any], path: Path) -> Path | None:
+    """Stacked trace / optimize / lower / codegen / compile / run (numba, best) per n_samples."""
+    import matplotlib.pyplot as plt
+
+    data = table[(table["workload"] == "lda") & (table["status"] == "ok")]
+    pipe = data[data["backend"] == "egglog"].groupby(["T", "stage"])["seconds"].min().unstack("stage")
+    run = data[(data["backend"] == "numba") & (data["stage"] == "run")].groupby("T")["seconds"].min()
+    if pipe.empty:
+        return None
+    sizes = sorted(pipe.index)
+    N = int(data["N"].iloc[0])
+    with _style():
+        fig, ax = plt.subplots(figsize=(9, 1.0 + 0.75 * len(sizes) + 1.5))
+        y = np.arange(len(sizes))
+        left = np.zeros(len(sizes))
+        for stage in EGG_STAGES + ("run",):
+            vals = np.array([(run.get(n, np.nan) if stage == "run" else pipe.loc[n].get(stage, np.nan)) for n in sizes],
+                            dtype=float)
+            vals = np.nan_to_num(vals)
+            label = "run (numba, steady state)" if stage == "run" else stage
+            ax.barh(y, vals, left=left, color=STAGE_COLORS[stage], label=label, height=0.6)
+            left += vals
+        ax.set_yticks(y, [f"n_samples={n:,}" for n in sizes])
+        ax.set_xlabel("seconds")
+        ax.set_title(f"egglog pipeline stages for LDA ({N} features): one run each, then the compiled call")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        return _save(fig, path, env, dtype="float64")
+
+
+def egg_scaling(table: pd.DataFrame, env: dict[str, Any], path: Path) -> Path | None:
+    """Best run seconds vs n_samples (log-log) for original / extracted / numba."""
+    import matplotlib.pyplot as plt
+
+    data = table[(table["workload"] == "lda") & (table["stage"] == "run") & (table["status"] == "ok")]
+    if data["T"].nunique() < 2:
+        return None
+    best = data.groupby(["backend", "T"])["seconds"].min().reset_index()
+    with _style():
+        fig, ax = plt.subplots(figsize=(6.5, 4.6))
+        for f in EGG_FUNCTIONS:
+            d = best[best["backend"] == f].sort_values("T")
+            if len(d):
+                ax.plot(d["T"], d["seconds"], marker="o", label=f)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("n_samples")
+        ax.set_ylabel("seconds per call (best of repeats)")
+        ax.set_title("LDA fit+transform scaling")
+        ax.legend()
+        return _save(fig, path, env, dtype="float64")
+
+
+# --------------------------------------------------------------------------------------------
+# All of them
+# --------------------------------------------------------------------------------------------
+
+def focus_size(table: pd.DataFrame, env: dict[str, Any], workload: str) -> tuple[int, int] | None:
+    """The (T, N) of the swarm and stage figures: the grid's focus, else the largest measured."""
+    d = table[(table["workload"] == workload) & (table["status"] == "ok")]
+    if d.empty:
+        return None
+    focus = (env.get("grid") or {}).get("focus")
+    if focus and ((d["T"] == focus[0]) & (d["N"] == focus[1])).any():
+        return int(focus[0]), int(focus[1])
+    T, N = max(set(zip(d["T"], d["N"])), key=lambda s: (s[0] * s[1], s))
+    return int(T), int(N)
+
+
+def render_figures(table: pd.DataFrame, env: dict[str, Any], folder: str | Path) -> dict[str, Path]:
+    """Draw every figure the table supports into ``folder``; returns ``{key: path}`` in page order."""
+    folder = Path(folder)
+    made: dict[str, Path | None] = {}
+    for workload in sorted(set(table["workload"]) - {"lda"}):
+        size = focus_size(table, env, workload)
+        for dtype in sorted(set(table["dtype"][table["workload"] == workload]), reverse=True):  # float64 first
+            if size is not None:
+                made[f"{workload}_swarm_{dtype}"] = wax_swarm(
+                    table, env, folder / f"{workload}_swarm_{dtype}.png", workload=workload, T=size[0], N=size[1],
+                    dtype=dtype)
+                made[f"{workload}_stages_{dtype}"] = wax_stages(
+                    table, env, folder / f"{workload}_stages_{dtype}.png", workload=workload, T=size[0], N=size[1],
+                    dtype=dtype)
+            made[f"{workload}_scaling_{dtype}"] = wax_scaling(
+                table, env, folder / f"{workload}_scaling_{dtype}.png", workload=workload, dtype=dtype)
+    if (table["workload"] == "lda").any():
+        lda = table[(table["workload"] == "lda") & (table["status"] == "ok") & (table["stage"] == "run")]
+        if len(lda):
+            made["lda_swarm"] = egg_swarm(table, env, folder / "lda_swarm.png", T=int(lda["T"].max()))
+        made["lda_stages"] = egg_stages(table, env, folder / "lda_stages.png")
+        made["lda_scaling"] = egg_scaling(table, env, folder / "lda_scaling.png")
+    return {k: v for k, v in made.items() if v is not None}

@@ -1,0 +1,253 @@
+"""``index.html``: the tables, every figure, the line profiles, the generated program and the e-graph.
+
+The page depends only on the results table, its metadata and the artefact files, so re-rendering
+from stored results gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from waxegg.bench.env import stamp
+from waxegg.bench.grid import EGG_FUNCTIONS, EGG_STAGES
+from waxegg.bench.sweep import summarize
+from waxegg.report.figures import _backend_order, focus_size
+from waxegg.report.profiles import EGG_SOURCE, EGRAPH_SVG, LPROF_EGG, LPROF_WAX
+
+CSS = """
+body { font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em;
+       color: #222; line-height: 1.45; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 2em; }
+table { border-collapse: collapse; font-size: 0.85em; margin: .6em 0 1.2em; }
+th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: right; }
+th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+img { max-width: 100%; border: 1px solid #eee; margin: .4em 0 1.2em; }
+pre { background: #f7f7f7; border: 1px solid #e3e3e3; padding: .7em; overflow-x: auto; font-size: 0.78em; }
+.note { color: #555; font-size: 0.9em; } .stamp { color: #666; font-size: 0.8em; white-space: pre-line; }
+nav a { margin-right: 1em; }
+"""
+
+
+def _fmt_seconds(x: float) -> str:
+    if not np.isfinite(x):
+        return ""
+    if x >= 1:
+        return f"{x:.2f} s"
+    if x >= 1e-3:
+        return f"{x * 1e3:.1f} ms"
+    return f"{x * 1e6:.0f} µs"
+
+
+def _fmt_ratio(x: float) -> str:
+    return f"{x:.2f}" if np.isfinite(x) else ""
+
+
+def _fmt_err(x: float) -> str:
+    return f"{x:.1e}" if np.isfinite(x) else ""
+
+
+def _table_html(df: pd.DataFrame) -> str:
+    return df.to_html(index=False, escape=True, na_rep="", border=0)
+
+
+def wax_summary_table(table: pd.DataFrame, workload: str, T: int, N: int, dtype: str) -> pd.DataFrame:
+    """One row per backend at one size and dtype: stage times, ratios, error, peak memory."""
+    s = summarize(table[(table["workload"] == workload) & (table["T"] == T) & (table["N"] == N)
+                        & (table["dtype"] == dtype)])
+    if "status" in s.columns:  # summarize() appends skipped / failed cells; they have their own table
+        s = s[s["status"].isna()]
+    rows = []
+    for b in _backend_order(s["backend"]):
+        d = s[s["backend"] == b].set_index("stage")
+
+        def get(stage: str, col: str) -> float:
+            return float(d.loc[stage, col]) if stage in d.index else float("nan")
+
+        rows.append({
+            "backend": b,
+            "end to end": _fmt_seconds(get("end_to_end", "best_s")),
+            "x copy": _fmt_ratio(get("end_to_end", "x_copy")),
+            "pandas / this": _fmt_ratio(get("end_to_end", "pandas_over")),
+            "encode": _fmt_seconds(get("encode", "best_s")),
+            "compute": _fmt_seconds(get("compute", "best_s")),
+            "compute x copy": _fmt_ratio(get("compute", "x_copy")),
+            "format": _fmt_seconds(get("format", "best_s")),
+            "first call": _fmt_seconds(get("compile", "best_s")),
+            "max abs err vs pandas": _fmt_err(get("end_to_end", "max_abs_err")),
+            "peak MB (e2e)": f"{get('end_to_end', 'peak_mem_mb'):.0f}" if np.isfinite(get("end_to_end", "peak_mem_mb")) else "",
+            "out dtype": d["out_dtype"].iloc[0] if len(d) else "",
+            "repeats": int(get("end_to_end", "repeats")) if np.isfinite(get("end_to_end", "repeats")) else "",
+        })
+    return pd.DataFrame(rows)
+
+
+def egg_summary_table(table: pd.DataFrame, env: dict[str, Any]) -> pd.DataFrame:
+    """One row per n_samples: pipeline stage seconds, e-graph size, best run of each function, errors."""
+    data = table[(table["workload"] == "lda") & (table["status"] == "ok")]
+    rows = []
+    egg_info = env.get("egg", {})
+    for n in sorted(set(data["T"])):
+        d = data[data["T"] == n]
+        pipe = d[d["backend"] == "egglog"].groupby("stage")["seconds"].min()
+        run = d[d["stage"] == "run"].groupby("backend")["seconds"].min()
+        err = d[d["stage"] == "run"].groupby("backend")["max_abs_err"].max()
+        info = egg_info.get(str(n), {})
+        row: dict[str, Any] = {"n_samples x features": f"{int(n):,} x {int(d['N'].iloc[0])}"}
+        row.update({s: _fmt_seconds(float(pipe.get(s, np.nan))) for s in EGG_STAGES})
+        row["e-graph nodes / classes"] = (f"{info['egraph_nodes']:,} / {info['egraph_classes']:,}"
+                                          if "egraph_nodes" in info else "")
+        row.update({f"run {f}": _fmt_seconds(float(run.get(f, np.nan))) for f in EGG_FUNCTIONS})
+        orig = float(run.get("original", np.nan))
+        row["original / numba"] = _fmt_ratio(orig / float(run.get("numba", np.nan)))
+        row["max err numba"] = _fmt_err(float(err.get("numba", np.nan)))
+        row["max err extracted"] = _fmt_err(float(err.get("extracted", np.nan)))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def problems_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Skipped and failed cells with their reason."""
+    bad = table[table["status"] != "ok"]
+    return bad[["workload", "backend", "stage", "T", "N", "dtype", "status", "error"]].drop_duplicates()
+
+
+def parity_table(env: dict[str, Any]) -> pd.DataFrame:
+    parity = (env.get("parity") or {}).get("peers", {})
+    rows = []
+    for peer, cases in sorted(parity.items()):
+        for case, vals in sorted(cases.items()):
+            rows.append({"system": peer, "pandas reference": f"ewm(alpha=0.1, {case}).mean()",
+                         "max abs err (both numbers)": _fmt_err(vals.get("max_abs_err") or float("nan")),
+                         "positions NaN in one only": vals.get("nan_mismatches")})
+    return pd.DataFrame(rows)
+
+
+def _figure(name: str, figures: dict[str, Path], out: Path, caption: str) -> str:
+    path = figures.get(name)
+    if path is None:
+        return ""
+    rel = path.relative_to(out).as_posix()
+    return (f'<figure id="{name}"><a href="{rel}"><img src="{rel}" alt="{html.escape(caption)}"></a>'
+            f'<figcaption class="note">{html.escape(caption)} (<a href="{rel}">{rel}</a>)</figcaption></figure>\n')
+
+
+def _artifact(out: Path, name: str, status: dict[str, str]) -> tuple[str | None, str]:
+    path = out / "artifacts" / name
+    if path.is_file() and path.stat().st_size:
+        return f"artifacts/{name}", ""
+    return None, status.get(name, "not produced in this run")
+
+
+def render_page(table: pd.DataFrame, env: dict[str, Any], out: str | Path, figures: dict[str, Path]) -> Path:
+    """Write ``<out>/index.html`` linking every figure and artefact."""
+    out = Path(out)
+    status = env.get("artifacts", {})
+    git = env.get("git", {})
+    commit = git.get("short", "unknown") + (" (uncommitted changes)" if git.get("dirty") else "")
+    parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>waxegg report</title>"
+             f"<style>{CSS}</style></head><body>\n",
+             "<h1>waxegg: WAX streaming and egglog &rarr; Numba, measured</h1>\n",
+             f"<p class=\"stamp\">{html.escape(stamp(env))}</p>\n",
+             f"<p>Commit <code>{html.escape(commit)}</code>, grid <code>{html.escape(str((env.get('grid') or {}).get('name', '?')))}</code>. "
+             "Regenerate with <code>tox -e repro</code> (measures, about 10 minutes on 2 cores) or "
+             "<code>tox -e repro -- --from-results</code> (redraws from <a href=\"results.csv\">results.csv</a> "
+             "and <a href=\"results.json\">results.json</a> in seconds). Times are best of k repeats after a "
+             "warm-up; ratios are taken within this one run on a shared machine.</p>\n"]
+    nav = ['<nav><a href="#wax">WAX</a><a href="#egg">egglog</a><a href="#profiles">line profiles</a>'
+           '<a href="#problems">skipped / failed</a><a href="#files">files</a></nav>\n']
+    parts += nav
+
+    # ---- WAX
+    parts.append('<h2 id="wax">WAX: EWM mean on a T x N frame</h2>\n')
+    parts.append("<p class=\"note\">Backends: <b>copy</b> is <code>values.copy()</code>, the memory-bandwidth floor "
+                 "of a one-pass kernel; <b>pandas</b> is <code>df.ewm(alpha=0.1).mean()</code>, the reference; "
+                 "<b>numbagg</b> <code>move_exp_nanmean</code> and <b>polars</b> <code>ewm_mean</code> are peers; "
+                 "<b>waxegg-&lt;name&gt;</b> is <code>df.wax.ewm(alpha=0.1, backend=name, dtype=...).mean()</code>; "
+                 "<b>wax-3step</b> is the seed tutorial's encode / Haiku EWMA under <code>dynamic_unroll</code> / "
+                 "format (its transform is defined in the encode step as in the tutorial, so its end to end "
+                 "recompiles every call). Stage <i>first call</i> is the first end-to-end call at that size in "
+                 "the process (compilation where the backend compiles). Peak MB is resident memory above the "
+                 "level before the call.</p>\n")
+    for workload in sorted(set(table["workload"]) - {"lda"}):
+        size = focus_size(table, env, workload)
+        dtypes = sorted(set(table["dtype"][table["workload"] == workload]), reverse=True)
+        for dtype in dtypes:
+            if size is None:
+                continue
+            parts.append(f"<h3>{html.escape(workload)} at T={size[0]:,} x N={size[1]:,}, {dtype}</h3>\n")
+            parts.append(_table_html(wax_summary_table(table, workload, size[0], size[1], dtype)))
+            parts.append(_figure(f"{workload}_swarm_{dtype}", figures, out,
+                                 f"Every repeat per backend and stage, T={size[0]:,} x N={size[1]:,} {dtype}"))
+            parts.append(_figure(f"{workload}_stages_{dtype}", figures, out,
+                                 f"Stage breakdown encode / compute / format and first call, {dtype}"))
+        for dtype in dtypes:
+            parts.append(_figure(f"{workload}_scaling_{dtype}", figures, out,
+                                 f"Scaling with T x N, log-log, copy floor dashed, {dtype}"))
+    parity = parity_table(env)
+    if len(parity):
+        parts.append("<h3>Peer semantics on data with NaNs</h3>\n<p class=\"note\">"
+                     f"{html.escape((env.get('parity') or {}).get('data', ''))}. numbagg's "
+                     "<code>move_exp_nanmean</code> is pandas' <code>adjust=True, ignore_na=False</code>; polars treats "
+                     "NaN as a number (it propagates) and nulls give null outputs, so its NaN handling differs from "
+                     "pandas while values agree where both are numbers. The sweep's data has no NaNs.</p>\n")
+        parts.append(_table_html(parity))
+
+    # ---- egglog
+    parts.append('<h2 id="egg">egglog: scikit-learn LDA traced, optimised, lowered, generated, compiled</h2>\n')
+    egg_table = egg_summary_table(table, env)
+    if len(egg_table):
+        parts.append("<p class=\"note\">The seed tutorial's <code>LinearDiscriminantAnalysis().fit(X, y).transform(X)</code> "
+                     "on <code>make_classification(random_state=0)</code> data. Pipeline stages run once per size "
+                     "(compile is Numba's first call without its disk cache); <i>original</i> is scikit-learn with "
+                     "array-API dispatch on NumPy, <i>extracted</i> the generated NumPy program, <i>numba</i> the same "
+                     "program under <code>numba.njit</code>. Errors are max abs differences to the original.</p>\n")
+        parts.append(_table_html(egg_table))
+    else:
+        parts.append("<p>Not measured in this run.</p>\n")
+    for name, caption in (("lda_swarm", "Repeated timings, original / extracted / numba (as in the tutorial)"),
+                          ("lda_stages", "Pipeline stage breakdown per n_samples"),
+                          ("lda_scaling", "Steady-state time vs n_samples")):
+        parts.append(_figure(name, figures, out, caption))
+    svg, why = _artifact(out, EGRAPH_SVG, status)
+    parts.append("<h3>The optimisation e-graph</h3>\n")
+    parts.append(f'<p><a href="{svg}"><img src="{svg}" alt="e-graph" style="max-height:600px"></a></p>\n' if svg
+                 else f"<p class=\"note\">No e-graph picture: {html.escape(why)}</p>\n")
+    src, why = _artifact(out, EGG_SOURCE, status)
+    parts.append("<h3>The generated program</h3>\n")
+    parts.append(f'<p><a href="{src}">{src}</a></p><pre>{html.escape((out / src).read_text())}</pre>\n' if src
+                 else f"<p class=\"note\">No generated source: {html.escape(why)}</p>\n")
+
+    # ---- profiles
+    parts.append('<h2 id="profiles">Line profiles</h2>\n<p class="note">line_profiler output (times in ms) of one '
+                 "steady-state call, as the tutorial's <code>%lprun</code>.</p>\n")
+    for name, title in ((LPROF_EGG, "Generated egglog program (plain NumPy)"), (LPROF_WAX, "WAX end-to-end paths")):
+        path, why = _artifact(out, name, status)
+        parts.append(f"<h3>{title}</h3>\n")
+        parts.append(f'<p><a href="{path}">{path}</a></p><pre>{html.escape((out / path).read_text())}</pre>\n' if path
+                     else f"<p class=\"note\">Not produced: {html.escape(why)}</p>\n")
+
+    # ---- problems and files
+    parts.append('<h2 id="problems">Skipped or failed</h2>\n')
+    bad = problems_table(table)
+    parts.append(_table_html(bad) if len(bad) else "<p>None: every cell of the grid ran.</p>\n")
+    parts.append('<h2 id="files">Files</h2>\n<ul>\n<li><a href="results.csv">results.csv</a> (one row per workload, '
+                 'backend, stage, T, N, dtype, repeat)</li>\n<li><a href="results.json">results.json</a> (environment, '
+                 'grid, egglog details)</li>\n')
+    for key, path in figures.items():
+        rel = path.relative_to(out).as_posix()
+        parts.append(f'<li><a href="{rel}">{rel}</a></li>\n')
+    for name in (EGRAPH_SVG, EGG_SOURCE, LPROF_EGG, LPROF_WAX):
+        if (out / "artifacts" / name).is_file():
+            parts.append(f'<li><a href="artifacts/{name}">artifacts/{name}</a></li>\n')
+    parts.append("</ul>\n")
+    versions = json.dumps(env.get("versions", {}), sort_keys=True)
+    parts.append(f'<p class="stamp">versions: {html.escape(versions)}</p>\n</body></html>\n')
+    page = out / "index.html"
+    page.write_text("".join(parts), encoding="utf-8")
+    return page

@@ -1,0 +1,113 @@
+"""Artefacts measured beside the sweep: line profiles, the generated program, the e-graph picture.
+
+They need live objects (the accelerated LDA, a warm WAX path), so ``waxegg repro`` writes them while
+measuring; ``--from-results`` reuses the files. Absolute paths are rewritten to package-relative ones
+so that the text does not depend on where the package is installed.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+from waxegg.bench.timers import block
+
+#: Files under ``<out>/artifacts/``.
+LPROF_WAX = "lprof_wax.txt"
+LPROF_EGG = "lprof_egg.txt"
+EGG_SOURCE = "lda_generated.py"
+EGRAPH_SVG = "egraph_optimize.svg"
+
+
+def _relative_paths(text: str, extra: dict[str, str] | None = None) -> str:
+    for old, new in (extra or {}).items():
+        text = text.replace(old, new)
+    # .../site-packages/waxegg/x.py or .../library/waxegg/x.py -> waxegg/x.py
+    return re.sub(r"(?<=File: )\S*?/(waxegg/\S+\.py)", r"\1", text)
+
+
+def line_profile(call: Callable[[], Any], functions: list[Callable[..., Any]], *, title: str,
+                 extra_paths: dict[str, str] | None = None) -> str:
+    """line_profiler text (milliseconds) of one ``call()`` over ``functions``, as ``%lprun -f`` prints it."""
+    from line_profiler import LineProfiler
+
+    profiler = LineProfiler()
+    for fn in functions:
+        profiler.add_function(fn)
+    profiler.enable_by_count()
+    try:
+        block(call())
+    finally:
+        profiler.disable_by_count()
+    buffer = io.StringIO()
+    profiler.print_stats(stream=buffer, output_unit=1e-3, stripzeros=True)
+    return f"# {title}\n\n" + _relative_paths(buffer.getvalue(), extra_paths)
+
+
+def wax_line_profile(T: int, N: int, dtype: str = "float64") -> str:
+    """Line profiles of the WAX end-to-end paths at ``T x N``: the accessor (default backend) and the 3-step workflow.
+
+    Each path is called once unprofiled first so the profile shows steady state, not compilation.
+    """
+    from waxegg.bench.workloads import WaxSeedWorkflow, make_frame
+    from waxegg.wax import accessors
+    from waxegg.wax.backends import DEFAULT_BACKEND, get_backend
+
+    accessors.register_wax_accessors()
+    df = make_frame(T, N, dtype)
+    ewm = lambda: df.wax.ewm(alpha=0.1, dtype=dtype).mean()  # noqa: E731
+    block(ewm())
+    backend = type(get_backend(DEFAULT_BACKEND))
+    text = line_profile(
+        ewm,
+        [accessors.ExponentialMovingWindow.mean, accessors.ExponentialMovingWindow._kernel,
+         accessors._numeric_frame_values, backend.ewm_mean],
+        title=f"df.wax.ewm(alpha=0.1, dtype={dtype!r}).mean()  [backend {DEFAULT_BACKEND!r}, T={T:,} N={N:,} {dtype}]",
+    )
+    workflow = WaxSeedWorkflow(df)
+    workflow.run()
+    text += "\n\n" + line_profile(
+        workflow.run,
+        [WaxSeedWorkflow.run, WaxSeedWorkflow.encode, WaxSeedWorkflow.compute, WaxSeedWorkflow.format],
+        title=f"the seed's 3-step workflow (WaxSeedWorkflow.run)  [T={T:,} N={N:,} {dtype}]",
+    )
+    make_frame.cache_clear()
+    return text
+
+
+def egg_line_profile(accelerated: Any, X: Any, y: Any) -> str:
+    """The seed's ``%lprun -f fn fn(X, y)`` on the generated plain-NumPy LDA program."""
+    fn = accelerated.extracted
+    fn(X, y)
+    folder = str(Path(accelerated.source_path).parent)
+    return line_profile(lambda: fn(X, y), [fn],
+                        title=f"generated program {Path(accelerated.source_path).name}  [X {X.shape} {X.dtype}]",
+                        extra_paths={folder + "/": "<egg cache>/"})
+
+
+def write_artifacts(out: str | Path, *, wax_size: tuple[int, int] | None, wax_dtype: str = "float64",
+                    accelerated: Any = None, egg_data: tuple[Any, Any] | None = None,
+                    progress: Callable[[str], None] = print) -> dict[str, str]:
+    """Write whichever artefacts can be made into ``<out>/artifacts/``; returns ``{name: status}``."""
+    folder = Path(out) / "artifacts"
+    folder.mkdir(parents=True, exist_ok=True)
+    status: dict[str, str] = {}
+
+    def attempt(name: str, make: Callable[[], None]) -> None:
+        progress(f"artefact {name}")
+        try:
+            make()
+            status[name] = "ok"
+        except Exception as exc:  # an artefact that cannot be made is reported on the page
+            status[name] = f"{type(exc).__name__}: {exc}"[:300]
+
+    if wax_size is not None:
+        attempt(LPROF_WAX, lambda: (folder / LPROF_WAX).write_text(wax_line_profile(*wax_size, wax_dtype)))
+    if accelerated is not None:
+        attempt(EGG_SOURCE, lambda: (folder / EGG_SOURCE).write_text(accelerated.source))
+        attempt(EGRAPH_SVG, lambda: accelerated.write_egraph_svg(folder / EGRAPH_SVG))
+        if egg_data is not None:
+            attempt(LPROF_EGG, lambda: (folder / LPROF_EGG).write_text(egg_line_profile(accelerated, *egg_data)))
+    return status
