@@ -1,6 +1,7 @@
 """Streaming Haiku modules with state: one module per file, re-exported here."""
 
 from waxegg.wax.modules.apply_mask import ApplyMask
+from waxegg.wax.modules.arma import ARMA
 from waxegg.wax.modules.buffer import Buffer
 from waxegg.wax.modules.counter import Counter
 from waxegg.wax.modules.diff import Diff
@@ -9,17 +10,32 @@ from waxegg.wax.modules.ewmcov import EWMCov
 from waxegg.wax.modules.ewmvar import EWMVar
 from waxegg.wax.modules.ffill import Ffill
 from waxegg.wax.modules.fill_nan_inf import FillNanInf
+from waxegg.wax.modules.gym_feedback import GymFeedback, GymInfo, GymOutput, GymState
 from waxegg.wax.modules.has_changed import HasChanged
 from waxegg.wax.modules.lag import Lag
 from waxegg.wax.modules.mask_mean import MaskMean
 from waxegg.wax.modules.mask_normalize import MaskNormalize
 from waxegg.wax.modules.mask_std import MaskStd
 from waxegg.wax.modules.ohlc import OHLC, OHLCData
+from waxegg.wax.modules.online_supervised_learner import OnlineSupervisedLearner, OnlineSupervisedLearnerInfo
+from waxegg.wax.modules.optax_optimizer import OptaxOptimizer
 from waxegg.wax.modules.pct_change import PctChange
 from waxegg.wax.modules.rolling_mean import RollingMean
+from waxegg.wax.modules.snarimax import SNARIMAX
 from waxegg.wax.modules.update_on_event import UpdateOnEvent
+from waxegg.wax.modules.vmap import VMap
 
 __all__ = [
+    "ARMA",
+    "GymFeedback",
+    "GymInfo",
+    "GymOutput",
+    "GymState",
+    "OnlineSupervisedLearner",
+    "OnlineSupervisedLearnerInfo",
+    "OptaxOptimizer",
+    "SNARIMAX",
+    "VMap",
     "EWMA",
     "OHLC",
     "ApplyMask",
