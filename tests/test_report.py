@@ -74,7 +74,7 @@ def test_render_writes_linked_figures_from_results(small_results):
                      for dtype in ("float64", "float32")}
     html = page.read_text(encoding="utf-8")
     assert "results.csv" in html and "waxegg-numba" in html and "numbagg" in html
-    assert "ewm_mean at T=600 x N=8, float64" in html  # the focus size is the largest
+    assert "ewm_mean (EWM mean, alpha=0.1) at T=600 x N=8, float64" in html  # the focus size is the largest
     assert "Not measured in this run" in html  # no egglog part in this grid
 
 

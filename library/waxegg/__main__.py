@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -25,7 +26,7 @@ def _sweep(args: argparse.Namespace) -> int:
                       budget_s=base.budget_s)
         grid = Grid(f"{grid.name}-custom", wax=wax, egg=grid.egg if args.egg else None)
     elif not args.egg:
-        grid = Grid(grid.name, wax=grid.wax, egg=None, focus=grid.focus)
+        grid = replace(grid, egg=None)
     if args.backends:
         grid = grid.with_backends(tuple(args.backends))
     result = run_sweep(grid, progress=not args.no_progress)

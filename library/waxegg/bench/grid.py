@@ -2,9 +2,10 @@
 
 Named grids (:data:`GRIDS`):
 
-- ``default`` -- what ``waxegg repro`` measures: WAX over T = 1e3..1e5 at N = 1000 in float64 and
-  float32 (the seed size T=1e5 x N=1000 included), egglog LDA over n_samples = 1e4..1e6 at 20 features
-  (the seed size 1e6 x 20 included); about 10 minutes on 2 cores.
+- ``default`` -- what ``waxegg repro`` measures: WAX EWM mean over T = 1e3..1e5 at N = 1000 in
+  float64 and float32 (the seed size T=1e5 x N=1000 included), EWM variance and rolling mean at
+  T = 1e4 and 1e5 x N = 1000 in float64, egglog LDA over n_samples = 1e4..1e6 at 20 features (the
+  seed size 1e6 x 20 included).
 - ``seed`` -- the seed sizes only, float64 (the ordering check of the issue; ~4 minutes).
 - ``quick`` -- tiny sizes for smoke tests (~1 minute, mostly compilation).
 """
@@ -85,13 +86,22 @@ class EggGrid:
 
 @dataclass(frozen=True)
 class Grid:
-    """A whole sweep: a WAX part and an egglog part (either may be ``None``)."""
+    """A whole sweep: a WAX part and an egglog part (either may be ``None``).
+
+    ``extra_wax`` holds further WAX parts measured after ``wax`` (e.g. other kernels on fewer sizes).
+    """
 
     name: str
     wax: WaxGrid | None = None
     egg: EggGrid | None = None
     #: The (T, N) at which the report's swarm and stage figures are drawn (the largest WAX size by default).
     focus: tuple[int, int] | None = field(default=None)
+    extra_wax: tuple[WaxGrid, ...] = ()
+
+    @property
+    def wax_parts(self) -> tuple[WaxGrid, ...]:
+        """``wax`` and ``extra_wax``, in measuring order."""
+        return ((self.wax,) if self.wax is not None else ()) + tuple(self.extra_wax)
 
     @property
     def focus_size(self) -> tuple[int, int] | None:
@@ -102,8 +112,9 @@ class Grid:
         return max(self.wax.sizes, key=lambda s: s[0] * s[1])
 
     def with_backends(self, backends: tuple[str, ...] | None) -> "Grid":
-        """This grid restricted to WAX ``backends``."""
-        return self if self.wax is None else replace(self, wax=replace(self.wax, backends=backends))
+        """This grid restricted to WAX ``backends`` (in every WAX part)."""
+        return replace(self, wax=None if self.wax is None else replace(self.wax, backends=backends),
+                       extra_wax=tuple(replace(w, backends=backends) for w in self.extra_wax))
 
 
 SEED_WAX_SIZE = (100_000, 1000)
@@ -114,6 +125,9 @@ GRIDS: dict[str, Grid] = {
         "default",
         wax=WaxGrid(sizes=((1_000, 1000), (10_000, 1000), SEED_WAX_SIZE)),
         egg=EggGrid(n_samples=(10_000, 100_000, SEED_EGG_SAMPLES)),
+        # The modules that landed after EWMA, in float64 on two sizes (time budget of the default run).
+        extra_wax=(WaxGrid(sizes=((10_000, 1000), SEED_WAX_SIZE), dtypes=("float64",),
+                           kernels=("ewm_var", "rolling_mean"), repeat=5, budget_s=8.0),),
     ),
     "seed": Grid(
         "seed",

@@ -102,7 +102,8 @@ def _wax_units(grid: WaxGrid, runners: dict[str, type]) -> Iterator[tuple[str, t
         for dtype in grid.dtypes:
             for kernel in grid.kernels:
                 for backend in backends:
-                    yield kernel, (int(T), int(N)), dtype, backend
+                    if runners[backend].applies(kernels[kernel]):
+                        yield kernel, (int(T), int(N)), dtype, backend
 
 
 def _run_wax_backend(grid: WaxGrid, runner_cls: type, kernel: Any, frame: pd.DataFrame,
@@ -262,15 +263,18 @@ def run_sweep(grid: Grid, *, progress: bool = True, runners: dict[str, type] | N
     env = environment()
     env["grid"] = _grid_dict(grid)
     all_runners = {**wax_runners(), **(runners or {})}
-    total = (len(list(_wax_units(grid.wax, all_runners))) if grid.wax else 0) + (len(grid.egg.n_samples) if grid.egg else 0)
+    total = (sum(len(list(_wax_units(w, all_runners))) for w in grid.wax_parts)
+             + (len(grid.egg.n_samples) if grid.egg else 0))
     rows: list[dict] = []
     keep: dict[int, Any] = {}
     egg_info: dict[int, dict] = {}
     with tqdm(total=total, disable=not progress, unit="cell", dynamic_ncols=True) as pbar:
-        if grid.wax is not None:
+        if grid.wax_parts:
             pbar.set_description("peer semantics check")
             env["parity"] = peer_parity()
-            rows += _wax_rows(grid.wax, pbar, all_runners)
+            env["kernels"] = {k.name: k.title for k in wax_kernels().values()}
+        for part in grid.wax_parts:
+            rows += _wax_rows(part, pbar, all_runners)
         if grid.egg is not None:
             rows += _egg_rows(grid.egg, pbar, keep, egg_info)
     table = pd.DataFrame(rows, columns=list(COLUMNS))

@@ -164,11 +164,13 @@ def render_page(table: pd.DataFrame, env: dict[str, Any], out: str | Path, figur
     parts += nav
 
     # ---- WAX
-    parts.append('<h2 id="wax">WAX: EWM mean on a T x N frame</h2>\n')
+    parts.append('<h2 id="wax">WAX kernels on a T x N frame</h2>\n')
     parts.append("<p class=\"note\">Backends: <b>copy</b> is <code>values.copy()</code>, the memory-bandwidth floor "
                  "of a one-pass kernel; <b>pandas</b> is <code>df.ewm(alpha=0.1).mean()</code>, the reference; "
-                 "<b>numbagg</b> <code>move_exp_nanmean</code> and <b>polars</b> <code>ewm_mean</code> are peers; "
-                 "<b>waxegg-&lt;name&gt;</b> is <code>df.wax.ewm(alpha=0.1, backend=name, dtype=...).mean()</code>; "
+                 "<b>numbagg</b> (<code>move_exp_nanmean</code>, ...) and <b>polars</b> (<code>ewm_mean</code>, ...) are peers; "
+                 "<b>waxegg-&lt;name&gt;</b> is <code>df.wax.ewm(alpha=0.1, backend=name, dtype=...).mean()</code>, "
+                 "<b>waxegg</b> the accessor for kernels no backend implements (their Haiku module under "
+                 "<code>dynamic_unroll</code>); "
                  "<b>wax-3step</b> is the seed tutorial's encode / Haiku EWMA under <code>dynamic_unroll</code> / "
                  "format (its transform is defined in the encode step as in the tutorial, so its end to end "
                  "recompiles every call). Stage <i>first call</i> is the first end-to-end call at that size in "
@@ -180,7 +182,9 @@ def render_page(table: pd.DataFrame, env: dict[str, Any], out: str | Path, figur
         for dtype in dtypes:
             if size is None:
                 continue
-            parts.append(f"<h3>{html.escape(workload)} at T={size[0]:,} x N={size[1]:,}, {dtype}</h3>\n")
+            title = (env.get("kernels") or {}).get(workload, workload)
+            parts.append(f"<h3>{html.escape(workload)} ({html.escape(title)}) at T={size[0]:,} x N={size[1]:,}, "
+                         f"{dtype}</h3>\n")
             parts.append(_table_html(wax_summary_table(table, workload, size[0], size[1], dtype)))
             parts.append(_figure(f"{workload}_swarm_{dtype}", figures, out,
                                  f"Every repeat per backend and stage, T={size[0]:,} x N={size[1]:,} {dtype}"))
