@@ -103,3 +103,14 @@ def test_column_major_frame_matches_pandas_and_keeps_layout():
     got = df.wax.ewm(alpha=0.2).mean()
     np.testing.assert_allclose(got, df.ewm(alpha=0.2).mean(), atol=1e-12, rtol=0)
     assert got.to_numpy().flags.f_contiguous
+
+
+def test_float32_frame_stays_float32_and_ints_become_float64():
+    df32 = pd.DataFrame(np.random.default_rng(0).normal(size=(30, 2)).astype(np.float32))
+    assert df32.wax.ewm(alpha=0.3).mean().dtypes.eq(np.float32).all()
+    from waxegg.wax import EWMA
+
+    out = df32.wax.stream().apply(lambda x: EWMA(alpha=0.3)(x))
+    assert out.dtypes.eq(np.float32).all()
+    with pytest.raises(TypeError, match="floating dtype"):
+        df32.wax.ewm(alpha=0.3, dtype="int64").mean()

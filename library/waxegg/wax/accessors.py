@@ -47,9 +47,16 @@ def _numeric_frame_values(df: pd.DataFrame, dtype: Any = None) -> np.ndarray:
     if bad:
         raise TypeError(f"non-numeric columns {bad[:5]} (dtypes {[str(df.dtypes[c]) for c in bad[:5]]}); "
                         "select numeric columns first, or stream a Dataset to encode them")
-    target = np.dtype(dtype) if dtype is not None else np.result_type(*df.dtypes, np.float64) if len(df.columns) else np.float64
-    if target.kind != "f":
-        target = np.dtype(np.float64)
+    if dtype is not None:
+        target = np.dtype(dtype)
+        if target.kind != "f":
+            raise TypeError(f"dtype must be a floating dtype, got {target}")
+    else:
+        # Float columns keep their precision (float32 stays float32); integers compute in float64 like pandas.
+        target = np.result_type(*[np.dtype(t.numpy_dtype if hasattr(t, "numpy_dtype") else t) for t in df.dtypes]) \
+            if len(df.columns) else np.dtype(np.float64)
+        if target.kind != "f":
+            target = np.dtype(np.float64)
     if all(isinstance(t, np.dtype) for t in df.dtypes):
         # A single block of the target dtype comes back as a view of the frame's data: no copy.
         # (Passing na_value would force pandas to copy.)
@@ -69,6 +76,16 @@ def _float_values(values: np.ndarray, name: str, dtype: Any = None) -> np.ndarra
 def _time_dim_of(obj: xr.DataArray | xr.Dataset, local_time: str | None) -> str:
     ds = obj.to_dataset(name="__x__") if isinstance(obj, xr.DataArray) else obj
     return Stream(local_time=local_time).resolve_local_time(ds)
+
+
+def _dask_backed(obj: Any) -> bool:
+    # Dask-backed xarray objects stay lazy: waxegg.wax.chunked builds a dask graph of time chunks
+    # chained through the module state instead of loading them (.values would compute everything).
+    if not isinstance(obj, (xr.DataArray, xr.Dataset)):
+        return False
+    from waxegg.wax.chunked import is_dask_backed
+
+    return is_dask_backed(obj)
 
 
 def _like_dataarray(da: xr.DataArray, dim: str, values: np.ndarray) -> xr.DataArray:
@@ -101,6 +118,12 @@ class ExponentialMovingWindow:
     def mean(self) -> Any:
         """EWM mean along time, equal to pandas' ``ewm(...).mean()`` (float64 within 1e-12)."""
         obj = self._obj
+        if _dask_backed(obj):  # lazy; the backend's kernel when time is one chunk, else the chained EWMA
+            from waxegg.wax.backends.jax_backend import _ewma_transform
+            from waxegg.wax.chunked import lazy_time_map
+
+            return lazy_time_map(obj, _ewma_transform(self.params), dtype=self.dtype, local_time=self.local_time,
+                                 format_outputs=self.format_outputs, kernel=self._kernel)
         if isinstance(obj, pd.DataFrame):
             out = self._kernel(_numeric_frame_values(obj, self.dtype))
             return pd.DataFrame(out, index=obj.index, columns=obj.columns, copy=False) if self.format_outputs else out
@@ -196,6 +219,8 @@ def _ewm_var(self: "ExponentialMovingWindow", bias: bool = False) -> Any:
     every backend).
     """
     _check_bias(bias)
+    if _dask_backed(self._obj):
+        return _lazy_ewm_cov(self, self._obj, bias)
     return _map_time_kernel(self._obj, lambda v: _ewm_cov_kernel(v, v, self.params, bias), dtype=self.dtype,
                             local_time=self.local_time, format_outputs=self.format_outputs)
 
@@ -203,8 +228,17 @@ def _ewm_var(self: "ExponentialMovingWindow", bias: bool = False) -> Any:
 def _ewm_std(self: "ExponentialMovingWindow", bias: bool = False) -> Any:
     """EWM standard deviation, equal to pandas' ``ewm(...).std(bias=bias)``: ``zsqrt(var)``."""
     _check_bias(bias)
+    if _dask_backed(self._obj):
+        return _lazy_ewm_cov(self, self._obj, bias, post=_zsqrt)
     return _map_time_kernel(self._obj, lambda v: _zsqrt(_ewm_cov_kernel(v, v, self.params, bias)),
                             dtype=self.dtype, local_time=self.local_time, format_outputs=self.format_outputs)
+
+
+def _lazy_ewm_cov(self: "ExponentialMovingWindow", other: Any, bias: bool, post: Callable | None = None) -> Any:
+    from waxegg.wax.chunked import lazy_time_map
+
+    return lazy_time_map(self._obj, _ewmcov_transform(self.params, bias), dtype=self.dtype, local_time=self.local_time,
+                         format_outputs=self.format_outputs, other=other, post=post)
 
 
 def _check_bias(bias: Any) -> None:
@@ -225,6 +259,8 @@ def _ewm_cov(self: "ExponentialMovingWindow", other: Any = None, pairwise: bool 
     _check_bias(bias)
     obj, params, dtype = self._obj, self.params, self.dtype
     kernel = lambda x, y: _ewm_cov_kernel(x, y, params, bias)
+    if _dask_backed(obj) or _dask_backed(other):
+        return _lazy_ewm_cov(self, obj if other is None else other, bias)
     if isinstance(obj, (xr.DataArray, xr.Dataset)):
         return _xarray_cov(self, other, kernel)
     if not isinstance(obj, (pd.Series, pd.DataFrame)):
@@ -324,6 +360,11 @@ class Rolling:
         state machine) under ``dynamic_unroll``.
         """
         transformed = _rolling_mean_transform(self.window, self.min_periods)
+        if _dask_backed(self._obj):
+            from waxegg.wax.chunked import lazy_time_map
+
+            return lazy_time_map(self._obj, transformed, dtype=self.dtype, local_time=self.local_time,
+                                 format_outputs=self.format_outputs)
         return _map_time_kernel(self._obj, lambda v: _unroll_kernel(transformed, v, v.shape, v.dtype),
                                 dtype=self.dtype, local_time=self.local_time, format_outputs=self.format_outputs)
 
@@ -407,6 +448,11 @@ class ObjectStream:
         """
         if not callable(fn):
             raise TypeError(f"apply expects a callable, got {type(fn).__name__}")
+        if _dask_backed(self._obj):  # lazy: a dask graph chaining time chunks (waxegg.wax.chunked.stream_dask)
+            from waxegg.wax.chunked import stream_dask
+
+            return stream_dask(fn, self._obj, stream=self.stream, params=params, state=state, rng=rng,
+                               return_state=return_state, format_outputs=format_outputs)
         xs, statics, formatter = self._inputs()
         transformed = _transform(fn, statics)
         outputs, state = dynamic_unroll(transformed, xs, rng, params=params, state=state)
