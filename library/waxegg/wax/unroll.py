@@ -42,13 +42,15 @@ def _step_rng(rng: Any, step: Any) -> Any:
 
 
 @partial(jax.jit, static_argnums=0)
-def _scan(apply: Any, params: Any, state: Any, rng: Any, xs: Any) -> tuple[Any, Any]:
+def _scan(apply: Any, params: Any, state: Any, rng: Any, xs: Any, first_step: Any = 0) -> tuple[Any, Any]:
+    # ``first_step`` is traced (no recompilation per value): a run split into time chunks
+    # (waxegg.wax.chunked) continues the step count, so every step folds the same key into rng.
     def body(carry, x):
         state, step = carry
         out, state = apply(params, state, _step_rng(rng, step), x)
         return (state, step + 1), out
 
-    (state, _), outputs = jax.lax.scan(body, (state, 0), xs)
+    (state, _), outputs = jax.lax.scan(body, (state, first_step), xs)
     return outputs, state
 
 
