@@ -36,6 +36,8 @@ def wax_runner(kernel_name: str, size: str, dtype: str, backend: str, *, stages:
     """
     kernel = wax_kernels()[kernel_name]
     cls = wax_runners()[backend]
+    if not cls.applies(kernel):
+        raise NotImplementedError(f"{backend} has no {kernel_name}")
     reason = cls.unavailable(kernel)
     if reason:
         raise NotImplementedError(reason)

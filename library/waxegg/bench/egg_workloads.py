@@ -42,6 +42,22 @@ def lda_functions(accelerated: Any) -> dict[str, Callable[..., Any]]:
     return {"original": accelerated.original, "extracted": accelerated.extracted, "numba": accelerated.numba}
 
 
+def lda_functions_from_source(source: str, name: str, n_samples: int, n_features: int = 20) -> dict[str, Callable]:
+    """:func:`lda_functions` rebuilt from a generated module's source (no tracing or optimising).
+
+    For asv, whose ``setup_cache`` can hand only picklable values (the source) to the benchmark
+    processes; the Numba function loads from the disk cache that ``accelerate(cache=True)`` filled.
+    """
+    from waxegg.egg.codegen import load_source
+    from waxegg.egg.compile import compile_numba
+    from waxegg.egg.workloads import lda_fit_transform
+
+    extracted, _ = load_source(source, name)
+    X, y = lda_data(n_samples, n_features)
+    return {"original": lda_fit_transform, "extracted": extracted,
+            "numba": compile_numba(extracted, X, y, cache=True).fn}
+
+
 def egg_available() -> str | None:
     """Why the egglog workload cannot run here, or None."""
     try:
