@@ -148,6 +148,32 @@ def test_second_process_reuses_numba_cache(tmp_path: Path) -> None:
     assert runs[1]["compile"] < runs[0]["compile"]
 
 
+@pytest.mark.slow
+def test_second_process_reuses_the_program(tmp_path: Path) -> None:
+    # accelerate(reuse=True): a later process skips trace/optimize/lower/codegen and Numba compilation.
+    code = """
+        import json, time
+        import numpy as np
+        import waxegg.egg as we
+        from waxegg.egg import workloads
+        K = np.random.default_rng(0).standard_normal((30, 30))
+        start = time.perf_counter()
+        acc = we.accelerate(workloads.kernel_center, K + K.T, reuse=True)
+        print(json.dumps({"reused": acc.reused, "hit": acc.numba_cache_hit, "wall": time.perf_counter() - start,
+                          "optimize": acc.times.optimize, "err": acc.max_abs_error, "nodes": acc.egraph_nodes}))
+    """
+    env = {"WAXEGG_CACHE_DIR": str(tmp_path)}
+    runs = []
+    for _ in range(2):
+        out = _run_python(code, env)
+        assert out.returncode == 0, out.stderr
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert runs[0]["reused"] is False and runs[0]["optimize"] > 0
+    assert runs[1]["reused"] is True and runs[1]["hit"] is True and runs[1]["optimize"] == 0.0
+    assert runs[1]["err"] < 1e-10 and runs[1]["nodes"] == runs[0]["nodes"] > 0
+    assert runs[1]["wall"] < runs[0]["wall"]
+
+
 def test_codegen_names_the_untranslatable_piece(tmp_path: Path) -> None:
     # egglog's array API has `log`, but its program generator has no NumPy translation for it.
     def log1(X):

@@ -69,3 +69,15 @@ def ruleset_rules(ruleset: Any) -> list[Any]:
     """The mutable list of rule declarations of an egglog ``Ruleset`` (after running deferred generators)."""
     ruleset.__egg_decls__  # noqa: B018 -- materialises the rules registered with @ruleset.register
     return ruleset.__egg_ruleset__.rules
+
+
+def numba_geqrf(dtype: Any) -> tuple[Any, int]:
+    """Numba's LAPACK ``xgeqrf`` binding for ``dtype`` and its kind code, for use inside an ``@overload``.
+
+    Private in Numba (``numba.np.linalg``) but the binding its ``np.linalg.qr`` has used since 0.2x; reached only
+    here. Calling it keeps the caller cacheable, unlike a ctypes pointer to SciPy's ``cython_lapack``.
+    """
+    from numba.np import linalg  # noqa: PLC0415
+
+    linalg.ensure_lapack()
+    return linalg._LAPACK().numba_ez_geqrf(dtype), ord(linalg.get_blas_kind(dtype, "qr"))  # noqa: SLF001

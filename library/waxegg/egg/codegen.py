@@ -10,19 +10,21 @@ machine code in a later process.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
 import re
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from waxegg.egg import _compat
 from waxegg.egg.errors import CodegenError
+from waxegg.egg.rewrites import program_rules, shared_masked_selections
 
 __all__ = ["Generated", "cache_dir", "codegen", "generate_source", "load_source"]
 
@@ -32,7 +34,7 @@ Specialised to: {assumptions}
 """
 
 import numpy as np
-
+{imports}
 
 def {name}({params}):
 {body}
@@ -96,6 +98,7 @@ def generate_source(
     name: str,
     fn_name: str = "",
     assumptions: str = "",
+    rewrites: Iterable[str] = (),
 ) -> str:
     """Translate ``expr`` into the source of a module defining ``def name(*params)``.
 
@@ -109,15 +112,48 @@ def generate_source(
         Function name.
     fn_name, assumptions
         Recorded in the module docstring.
+    rewrites
+        waxegg rewrites in effect (:mod:`waxegg.egg.rewrites`): ``"share_masked"`` changes the translation of
+        array-indexed selections, ``"svd_without_u"`` adds the translation of ``svd_s_vt``.
 
     Returns
     -------
     str
     """
+    from egglog.exp.array_api_program_gen import (  # noqa: PLC0415
+        array_api_program_gen_combined_ruleset,
+        eval_program_ruleset,
+    )
+
+    rewrites = tuple(rewrites)
+    extra = program_rules(rewrites)
+    rules = array_api_program_gen_combined_ruleset if extra is None else array_api_program_gen_combined_ruleset | extra
+    schedule = (rules | eval_program_ruleset).saturate()
+    sharing = shared_masked_selections() if "share_masked" in rewrites else contextlib.nullcontext()
+    with sharing:
+        statements, result = _run_program_gen(expr, schedule, fn_name)
+    body_lines = [*statements.splitlines(), f"return {result}"]
+    body = "\n".join(f"    {line}" if line.strip() else "" for line in body_lines)
+    # Helpers (waxegg.egg.kernels) are imported only by programs that call them, so a program generated
+    # without waxegg's rewrites is byte-for-byte egglog's.
+    imports = "from waxegg.egg import kernels as _k\n" if "_k." in body else ""
+    return _MODULE_TEMPLATE.format(
+        fn_name=fn_name or name,
+        egglog_version=_compat.EGGLOG_VERSION,
+        assumptions=assumptions or "nothing",
+        name=name,
+        params=", ".join(params),
+        body=body,
+        imports=imports,
+    )
+
+
+def _run_program_gen(expr: Any, schedule: Any, fn_name: str) -> tuple[str, str]:
+    """Run the program-generation ``schedule`` on ``expr``; return (statements, result expression) as text."""
     from egglog import EGraph  # noqa: PLC0415
     from egglog.bindings import EggSmolError  # noqa: PLC0415
     from egglog.exp.array_api import OptionalIntOrTuple, TupleInt  # noqa: PLC0415
-    from egglog.exp.array_api_program_gen import array_api_program_gen_schedule, ndarray_program  # noqa: PLC0415
+    from egglog.exp.array_api_program_gen import ndarray_program  # noqa: PLC0415
 
     program = ndarray_program(expr)
     egraph = EGraph()
@@ -126,7 +162,7 @@ def generate_source(
     # seeds ``sum(x, axis=0)`` is left untranslated whenever the expression happens to contain no ``axis=None``
     # anywhere (e.g. ``standard_scale``). Registering the two constants changes nothing else.
     egraph.register(program.compile(), OptionalIntOrTuple.none, TupleInt(()))
-    egraph.run(array_api_program_gen_schedule)
+    egraph.run(schedule)
     try:
         statements = egraph.extract(program.statements).value
         result = egraph.extract(program.expr).value
@@ -136,16 +172,7 @@ def generate_source(
         hint = untranslated.group(0) if untranslated else leftover[:300]
         msg = f"{fn_name}: no NumPy translation for part of the expression; first untranslated piece: {hint}"
         raise CodegenError(msg) from exc
-    body_lines = [*statements.splitlines(), f"return {result}"]
-    body = "\n".join(f"    {line}" if line.strip() else "" for line in body_lines)
-    return _MODULE_TEMPLATE.format(
-        fn_name=fn_name or name,
-        egglog_version=_compat.EGGLOG_VERSION,
-        assumptions=assumptions or "nothing",
-        name=name,
-        params=", ".join(params),
-        body=body,
-    )
+    return statements, result
 
 
 def load_source(source: str, name: str, *, directory: Path | None = None) -> tuple[Callable[..., Any], Path]:
@@ -184,6 +211,7 @@ def codegen(
     fn_name: str = "fn",
     assumptions: str = "",
     directory: Path | None = None,
+    rewrites: Iterable[str] = (),
 ) -> Generated:
     """Generate, cache and import the plain-NumPy function computing ``expr``.
 
@@ -199,6 +227,8 @@ def codegen(
         Human-readable assumptions, recorded in the module docstring.
     directory
         Where to write the module (default :func:`cache_dir`).
+    rewrites
+        waxegg rewrites in effect (see :func:`generate_source`).
 
     Returns
     -------
@@ -215,6 +245,6 @@ def codegen(
             raise ValueError(msg)
         params.append(match["name"])
     name = _python_name(fn_name)
-    source = generate_source(expr, params, name=name, fn_name=fn_name, assumptions=assumptions)
+    source = generate_source(expr, params, name=name, fn_name=fn_name, assumptions=assumptions, rewrites=rewrites)
     fn, path = load_source(source, name, directory=directory)
     return Generated(source=source, fn=fn, path=path, name=name)

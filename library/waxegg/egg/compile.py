@@ -40,7 +40,9 @@ class Compiled:
     result: np.ndarray = field(repr=False)
 
 
-def compile_numba(fn: Callable[..., Any], *example_arrays: np.ndarray, cache: bool = True) -> Compiled:
+def compile_numba(
+    fn: Callable[..., Any], *example_arrays: np.ndarray, cache: bool = True, parallel: bool = False
+) -> Compiled:
     """Compile ``fn`` with ``numba.njit`` and call it once on ``example_arrays``.
 
     Parameters
@@ -51,6 +53,10 @@ def compile_numba(fn: Callable[..., Any], *example_arrays: np.ndarray, cache: bo
         Arguments for the first call.
     cache
         Use Numba's on-disk cache.
+    parallel
+        ``numba.njit(parallel=True)``: fuse whole-array expressions into loop nests and run them and the
+        reductions on ``numba.config.NUMBA_NUM_THREADS`` threads. Not used by :func:`waxegg.egg.accelerate`
+        (see :mod:`waxegg.egg.rewrites`).
 
     Returns
     -------
@@ -58,7 +64,7 @@ def compile_numba(fn: Callable[..., Any], *example_arrays: np.ndarray, cache: bo
     """
     import numba  # noqa: PLC0415 -- importing numba costs ~0.5 s; only pay when compiling
 
-    jitted = numba.njit(cache=cache)(fn)
+    jitted = numba.njit(cache=cache, parallel=parallel)(fn)
     with warnings.catch_warnings():
         # The generated code multiplies transposed (non-contiguous) views with ``@``; Numba warns that this is
         # slower than contiguous input on every compile. It is the expression the rules chose; not actionable here.

@@ -8,25 +8,35 @@ subsume the originals so extraction cannot pick them back).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from waxegg.egg.optimize import EGraphRun, run_and_extract
+from waxegg.egg.rewrites import svd_rules
 
 __all__ = ["lower"]
 
 
-def lower(expr: Any) -> EGraphRun:
+def lower(expr: Any, *, rewrites: Iterable[str] = ()) -> EGraphRun:
     """Run ``egglog.exp.array_api_numba.array_api_numba_schedule`` and extract the Numba-friendly expression.
 
     Parameters
     ----------
     expr
         An ``NDArray`` expression, normally the output of :func:`waxegg.egg.optimize.optimize`.
+    rewrites
+        waxegg rewrites to saturate together with egglog's (see :mod:`waxegg.egg.rewrites`); only
+        ``"svd_without_u"`` acts at this stage, other names are ignored here.
 
     Returns
     -------
     EGraphRun
     """
-    from egglog.exp.array_api_numba import array_api_numba_schedule  # noqa: PLC0415
+    from egglog.exp.array_api import array_api_combined_ruleset  # noqa: PLC0415
+    from egglog.exp.array_api_numba import array_api_numba_ruleset, array_api_numba_schedule  # noqa: PLC0415
 
-    return run_and_extract(expr, array_api_numba_schedule, stage="lower")
+    if "svd_without_u" in rewrites:
+        schedule = (array_api_combined_ruleset | array_api_numba_ruleset | svd_rules()).saturate()
+    else:
+        schedule = array_api_numba_schedule
+    return run_and_extract(expr, schedule, stage="lower")

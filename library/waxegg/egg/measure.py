@@ -21,7 +21,15 @@ import numpy as np
 from waxegg.egg.pipeline import accelerate, max_abs_error
 from waxegg.egg.workloads import lda_fit_transform, make_lda_data
 
-__all__ = ["best_of", "measure_lda"]
+__all__ = ["ABLATION", "ablation_lda", "best_of", "cached_start", "measure_lda"]
+
+# Rewrite sets compared by :func:`ablation_lda`: egglog alone, each waxegg rewrite alone, all of them.
+ABLATION: dict[str, tuple[str, ...]] = {
+    "egglog only": (),
+    "+share_masked": ("share_masked",),
+    "+svd_without_u": ("svd_without_u",),
+    "all": ("svd_without_u", "share_masked"),
+}
 
 
 def best_of(calls: dict[str, Callable[[], Any]], *, repeat: int = 5) -> dict[str, float]:
@@ -39,7 +47,9 @@ def best_of(calls: dict[str, Callable[[], Any]], *, repeat: int = 5) -> dict[str
     return {name: min(ts) for name, ts in times.items()}
 
 
-def measure_lda(n_samples: int = 1_000_000, n_classes: int = 2, *, repeat: int = 5) -> dict[str, Any]:
+def measure_lda(
+    n_samples: int = 1_000_000, n_classes: int = 2, *, repeat: int = 5, rewrites: str | Sequence[str] = "all"
+) -> dict[str, Any]:
     """Accelerate the seed LDA on ``make_lda_data(n_samples, n_classes)`` and time all three versions.
 
     Returns
@@ -49,7 +59,7 @@ def measure_lda(n_samples: int = 1_000_000, n_classes: int = 2, *, repeat: int =
         best-of-``repeat`` seconds ``original_s``, ``extracted_s``, ``numba_s``, ``copy_s`` plus ratios.
     """
     X, y = make_lda_data(n_samples, n_classes)
-    acc = accelerate(lda_fit_transform, X, y)
+    acc = accelerate(lda_fit_transform, X, y, rewrites=rewrites)
     reference = lda_fit_transform(X, y)
     for label, fn in (("extracted", acc.extracted), ("numba", acc.numba)):
         out = fn(X, y)  # also the warm-up call
@@ -83,6 +93,87 @@ def measure_lda(n_samples: int = 1_000_000, n_classes: int = 2, *, repeat: int =
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
     }
+
+
+def ablation_lda(
+    n_samples: int, n_classes: int, *, repeat: int = 3, variants: dict[str, tuple[str, ...]] | None = None
+) -> list[dict[str, Any]]:
+    """Time the original and, per rewrite set, the extracted and Numba programs -- all interleaved in one loop.
+
+    Returns one row per variant: ``variant``, ``compile_s`` (first Numba call), ``extracted_s``, ``numba_s``,
+    ``original_s`` (the same for every row: one measurement), ``max_abs_error`` and the speed-ups
+    ``original / extracted`` and ``original / numba``.
+    """
+    variants = ABLATION if variants is None else variants
+    X, y = make_lda_data(n_samples, n_classes)
+    reference = lda_fit_transform(X, y)
+    accs = {name: accelerate(lda_fit_transform, X, y, rewrites=rw or "none") for name, rw in variants.items()}
+    calls: dict[str, Callable[[], Any]] = {"original": lambda: lda_fit_transform(X, y)}
+    for name, acc in accs.items():
+        for label, fn in (("extracted", acc.extracted), ("numba", acc.numba)):
+            out = fn(X, y)  # check before timing; also the warm-up
+            if not np.allclose(out, reference):
+                msg = f"{name} {label} disagrees with the original (max abs error {max_abs_error(out, reference)})"
+                raise AssertionError(msg)
+            calls[f"{name}|{label}"] = (lambda f: lambda: f(X, y))(fn)
+    steady = best_of(calls, repeat=repeat)
+    rows = []
+    for name, acc in accs.items():
+        ext, nb = steady[f"{name}|extracted"], steady[f"{name}|numba"]
+        rows.append(
+            {
+                "n_samples": n_samples,
+                "n_classes": n_classes,
+                "variant": name,
+                "rewrites": ",".join(acc.rewrites) or "none",
+                "compile_s": acc.times.compile,
+                "numba_cache_hit": acc.numba_cache_hit,
+                "original_s": steady["original"],
+                "extracted_s": ext,
+                "numba_s": nb,
+                "original_over_extracted": steady["original"] / ext,
+                "original_over_numba": steady["original"] / nb,
+                "max_abs_error": acc.max_abs_error,
+            }
+        )
+    return rows
+
+
+_CACHED_START = """
+import json, time
+t0 = time.perf_counter()
+import waxegg.egg as we
+from waxegg.egg.workloads import lda_fit_transform, make_lda_data
+X, y = make_lda_data({n}, {k})
+t1 = time.perf_counter()
+acc = we.accelerate(lda_fit_transform, X, y, reuse=True, verify=False)
+t2 = time.perf_counter()
+print(json.dumps({{"import_and_data_s": t1 - t0, "first_result_s": t2 - t1, "reused": acc.reused,
+                  "numba_cache_hit": acc.numba_cache_hit, "compile_s": acc.times.compile}}))
+"""
+
+
+def cached_start(n_samples: int, n_classes: int, *, cache_dir: str | None = None) -> list[dict[str, Any]]:
+    """Run ``accelerate(..., reuse=True)`` in two fresh processes sharing a cache directory.
+
+    The first process generates and compiles (cold); the second finds the program and Numba's machine code on
+    disk. ``first_result_s`` is the wall time of the ``accelerate`` call (to the first Numba result), after
+    imports and data generation.
+    """
+    import subprocess  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    library = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONPATH=library + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    with tempfile.TemporaryDirectory() as tmp:
+        env["WAXEGG_CACHE_DIR"] = cache_dir or tmp
+        code = _CACHED_START.format(n=n_samples, k=n_classes)
+        runs = []
+        for label in ("cold", "cached"):
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+            runs.append({"run": label, **json.loads(out.stdout.strip().splitlines()[-1])})
+    return runs
 
 
 def main(argv: Sequence[str] | None = None) -> None:

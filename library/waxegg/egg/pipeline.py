@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from time import perf_counter
@@ -11,13 +11,15 @@ from typing import Any
 import numpy as np
 
 from waxegg.egg import _compat
-from waxegg.egg.codegen import codegen
+from waxegg.egg.codegen import codegen, load_source
 from waxegg.egg.compile import compile_numba
 from waxegg.egg.errors import VerificationError
 from waxegg.egg.lower import lower
 from waxegg.egg.optimize import optimize
 from waxegg.egg.render import egraph_dot, write_egraph_svg
-from waxegg.egg.trace import ArgSpec, trace
+from waxegg.egg.reuse import lookup_program, program_key, record_program
+from waxegg.egg.rewrites import resolve_rewrites
+from waxegg.egg.trace import ArgSpec, arg_specs, trace
 
 __all__ = ["Accelerated", "StageTimes", "accelerate", "max_abs_error"]
 
@@ -70,6 +72,12 @@ class Accelerated:
         ``verify=False``).
     numba_cache_hit
         Whether the compile stage loaded machine code from Numba's disk cache.
+    rewrites
+        The waxegg rewrites applied (:data:`waxegg.egg.rewrites.ALL_REWRITES` order); ``()`` is egglog alone.
+    reused
+        Whether the generated program came from an earlier run (``accelerate(..., reuse=True)``): then the egglog
+        stages did not run, their times are 0, ``traced``/``optimized``/``lowered`` are ``None``, the e-graph
+        sizes are the recorded ones and :meth:`egraph_dot` is unavailable.
     """
 
     original: Callable[..., Any] = field(repr=False)
@@ -91,6 +99,8 @@ class Accelerated:
     max_abs_error: float
     max_abs_error_extracted: float
     numba_cache_hit: bool
+    rewrites: tuple[str, ...] = ()
+    reused: bool = False
     _egraphs: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def egraph_dot(self, *, stage: str = "optimize", **dot_options: Any) -> str:
@@ -126,6 +136,8 @@ class Accelerated:
             "max_abs_error": self.max_abs_error,
             "max_abs_error_extracted": self.max_abs_error_extracted,
             "numba_cache_hit": self.numba_cache_hit,
+            "rewrites": ",".join(self.rewrites) or "none",
+            "reused": self.reused,
             "egglog": _compat.EGGLOG_VERSION,
             "sklearn": sklearn.__version__,
             "numba": numba.__version__,
@@ -186,6 +198,8 @@ def accelerate(
     atol: float = 1e-8,
     cache: bool = True,
     cache_dir: Path | None = None,
+    rewrites: str | Iterable[str] | None = "all",
+    reuse: bool = False,
 ) -> Accelerated:
     """Trace, optimise, lower, generate and Numba-compile ``fn`` for arrays like ``example_arrays``.
 
@@ -208,6 +222,15 @@ def accelerate(
         Let Numba cache machine code on disk next to the generated module.
     cache_dir
         Where generated modules go (default ``$WAXEGG_CACHE_DIR`` or ``~/.cache/waxegg/egg``).
+    rewrites
+        waxegg's rewrites to apply on top of egglog's rules, by name (see :mod:`waxegg.egg.rewrites`):
+        ``"all"`` (default), ``"none"`` (egglog's own rules and code generator only), or a subset such as
+        ``("svd_without_u", "share_masked")`` for an ablation.
+    reuse
+        Look the program up by (``fn``'s module, name and source, the assumptions, the rewrites, the library
+        versions) in ``cache_dir`` and, when an earlier run generated it, skip tracing and the egglog stages: only
+        the module import and Numba's disk-cache load remain (``Accelerated.reused``). Off by default so that
+        stage timings always measure the stages.
 
     Returns
     -------
@@ -220,6 +243,15 @@ def accelerate(
     VerificationError
         The generated code disagrees with ``fn``.
     """
+    enabled = resolve_rewrites(rewrites)
+    if reuse:
+        start = perf_counter()
+        specs = arg_specs(fn, example_arrays, names=names, isfinite=isfinite, value_sets=value_sets)
+        key = program_key(fn, specs, enabled)
+        record = lookup_program(key, directory=cache_dir)
+        if record is not None:
+            lookup_s = perf_counter() - start
+            return _from_record(record, fn, example_arrays, specs, enabled, lookup_s, verify, rtol, atol, cache)
     _import_stage_modules()
     times: dict[str, float] = {}
 
@@ -230,12 +262,17 @@ def accelerate(
     optimized = optimize(traced.expr)
     times["optimize"] = optimized.seconds  # saturate + extract; counting the e-graph's size is not included
 
-    lowered = lower(optimized.expr)
+    lowered = lower(optimized.expr, rewrites=enabled)
     times["lower"] = lowered.seconds
 
     start = perf_counter()
     generated = codegen(
-        lowered.expr, traced.inputs, fn_name=traced.fn_name, assumptions=_describe(traced.specs), directory=cache_dir
+        lowered.expr,
+        traced.inputs,
+        fn_name=traced.fn_name,
+        assumptions=_describe(traced.specs),
+        directory=cache_dir,
+        rewrites=enabled,
     )
     times["codegen"] = perf_counter() - start
 
@@ -248,6 +285,17 @@ def accelerate(
         err_extracted = _check("extracted NumPy", traced.fn_name, generated.fn(*example_arrays), reference, rtol, atol)
         err = _check("Numba", traced.fn_name, compiled.result, reference, rtol, atol)
 
+    if reuse:
+        record_program(
+            key,
+            {
+                "source_path": str(generated.path),
+                "name": generated.name,
+                "egraph": [optimized.n_nodes, optimized.n_classes, optimized.iterations],
+                "lowered": [lowered.n_nodes, lowered.n_classes, lowered.iterations],
+            },
+            directory=cache_dir,
+        )
     return Accelerated(
         original=fn,
         extracted=generated.fn,
@@ -268,5 +316,57 @@ def accelerate(
         max_abs_error=err,
         max_abs_error_extracted=err_extracted,
         numba_cache_hit=compiled.cache_hit,
+        rewrites=enabled,
         _egraphs={"optimize": optimized.egraph, "lower": lowered.egraph},
+    )
+
+
+def _from_record(
+    record: dict[str, Any],
+    fn: Callable[..., Any],
+    example_arrays: Sequence[np.ndarray],
+    specs: tuple[ArgSpec, ...],
+    enabled: tuple[str, ...],
+    lookup_s: float,
+    verify: bool,
+    rtol: float,
+    atol: float,
+    cache: bool,
+) -> Accelerated:
+    """The reuse path of :func:`accelerate`: import the recorded program and load Numba's cached machine code."""
+    start = perf_counter()
+    path = Path(record["source_path"])
+    extracted, _ = load_source(path.read_text(), record["name"], directory=path.parent)
+    codegen_s = perf_counter() - start
+    compiled = compile_numba(extracted, *example_arrays, cache=cache)
+    fn_name = getattr(fn, "__qualname__", None) or type(fn).__name__
+    err = err_extracted = float("nan")
+    if verify:
+        reference = fn(*example_arrays)
+        err_extracted = _check("extracted NumPy", fn_name, extracted(*example_arrays), reference, rtol, atol)
+        err = _check("Numba", fn_name, compiled.result, reference, rtol, atol)
+    nodes, classes, iterations = record["egraph"]
+    lowered_nodes, lowered_classes, lowered_iterations = record["lowered"]
+    return Accelerated(
+        original=fn,
+        extracted=extracted,
+        numba=compiled.fn,
+        traced=None,
+        optimized=None,
+        lowered=None,
+        source=path.read_text(),
+        source_path=path,
+        specs=specs,
+        times=StageTimes(trace=lookup_s, optimize=0.0, lower=0.0, codegen=codegen_s, compile=compiled.first_call_seconds),
+        egraph_nodes=nodes,
+        egraph_classes=classes,
+        iterations=iterations,
+        lowered_nodes=lowered_nodes,
+        lowered_classes=lowered_classes,
+        lowered_iterations=lowered_iterations,
+        max_abs_error=err,
+        max_abs_error_extracted=err_extracted,
+        numba_cache_hit=compiled.cache_hit,
+        rewrites=enabled,
+        reused=True,
     )
