@@ -113,3 +113,13 @@ def test_series_dataarray_dataset(frame):
     ds = xr.Dataset({"a": da, "b": da * 2})
     got = ds.wax.ewm(alpha=0.2).mean()
     assert_same(got["b"].values.T, (frame * 2).ewm(alpha=0.2).mean())
+
+
+@pytest.mark.parametrize("backend", available_backends())
+@pytest.mark.parametrize("alpha", [0.5, 0.3])
+def test_adjust_false_after_gaps_follows_pandas_rule_at_alpha_half(backend, alpha):
+    # mirrors: Series.ewm(alpha, adjust=False).mean(); pandas 3.1 blends alpha=0.5 differently
+    # after missing values (found by the property test; see _params.pandas_half_alpha_blend).
+    s = pd.Series([np.nan, 1.0, np.nan, 0.0, np.nan, np.nan, 2.0, 3.0])
+    got = s.wax.ewm(alpha=alpha, adjust=False, backend=backend).mean()
+    assert_same(got, s.ewm(alpha=alpha, adjust=False).mean())

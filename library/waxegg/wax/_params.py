@@ -8,6 +8,7 @@ non-finite values, which pandas lets through to produce silent NaNs.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -35,6 +36,26 @@ class EWMParams:
     adjust: bool
     ignore_na: bool
     min_periods: int
+    #: pandas' own blend rule for ``adjust=False, alpha=0.5`` (see :func:`pandas_half_alpha_blend`).
+    half_alpha_blend: bool = False
+
+
+@functools.lru_cache(maxsize=1)
+def pandas_half_alpha_blend() -> bool:
+    """Whether this pandas blends ``adjust=False, alpha=0.5`` as ``ow * mean + (1 - ow) * x``.
+
+    Measured on pandas 3.1.1: for ``com == 1`` exactly (``alpha == 0.5``), ``adjust=False``,
+    ``ignore_na=False``, a value after a gap of k missing values is blended with the decayed old
+    weight ``ow = 0.5 ** (k + 1)`` and new weight ``1 - ow``, whereas every other alpha uses the
+    documented ``(ow * mean + alpha * x) / (ow + alpha)``. ``Series([1, nan, 0]).ewm(alpha=0.5,
+    adjust=False).mean()`` ends in 0.25 instead of 1/3. We probe pandas once and follow it, so
+    that parity holds whichever rule the installed pandas uses.
+    """
+    import numpy as np
+    import pandas as pd
+
+    last = pd.Series([1.0, np.nan, 0.0]).ewm(alpha=0.5, adjust=False).mean().iloc[-1]
+    return bool(last == 0.25)
 
 
 def _check_finite(name: str, value: float) -> float:
@@ -108,4 +129,5 @@ def ewm_params(
         ignore_na=ignore_na,
         # pandas: "min_periods=max(int(min_periods), 1)"; the first value needs one observation anyway.
         min_periods=max(int(min_periods), 1),
+        half_alpha_blend=(not adjust) and c == 1.0 and pandas_half_alpha_blend(),
     )

@@ -28,7 +28,10 @@ def ewma_step(x, mean, old_wt, nobs, params: EWMParams):
     old_wt = jnp.where(decay, old_wt * old_wt_factor, old_wt)
     update = has_mean & is_obs
     # pandas skips the update when the value equals the mean, which keeps constant series exact.
-    blended = (old_wt * mean + new_wt * x) / (old_wt + new_wt)
+    if params.half_alpha_blend:
+        blended = old_wt * mean + (1.0 - old_wt) * x
+    else:
+        blended = (old_wt * mean + new_wt * x) / (old_wt + new_wt)
     mean = jnp.where(update & (mean != x), blended, mean)
     if params.adjust:
         old_wt = jnp.where(update, old_wt + new_wt, old_wt)
