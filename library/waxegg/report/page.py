@@ -123,7 +123,8 @@ def parity_table(env: dict[str, Any]) -> pd.DataFrame:
     for peer, cases in sorted(parity.items()):
         for case, vals in sorted(cases.items()):
             rows.append({"system": peer, "pandas reference": f"ewm(alpha=0.1, {case}).mean()",
-                         "max abs err (both numbers)": _fmt_err(vals.get("max_abs_err") or float("nan")),
+                         "max abs err (both numbers)": _fmt_err(float("nan") if vals.get("max_abs_err") is None
+                                                               else vals["max_abs_err"]),
                          "positions NaN in one only": vals.get("nan_mismatches")})
     return pd.DataFrame(rows)
 
