@@ -54,11 +54,18 @@ def _scan(apply: Any, params: Any, state: Any, rng: Any, xs: Any, first_step: An
     return outputs, state
 
 
-def init_params_state(transformed: Any, xs: Any, rng: Any = None) -> tuple[Any, Any]:
-    """Initial ``(params, state)`` of ``transformed`` for the first step of ``xs``."""
+def init_params_state(transformed: Any, xs: Any, rng: Any = None, *, params: Any = None,
+                      state: Any = None) -> tuple[Any, Any]:
+    """``(params, state)`` to start ``transformed`` on ``xs`` from.
+
+    Given ones are kept; missing ones come from ``transformed.init`` on the first step of ``xs``.
+    """
+    if params is not None and state is not None:
+        return params, state
     t = _as_with_state(transformed)
     with x64_context():
-        return t.init(rng, _first(xs))
+        p0, s0 = t.init(rng, _first(xs))
+    return (p0 if params is None else params), (s0 if state is None else state)
 
 
 def dynamic_unroll(
@@ -88,11 +95,8 @@ def dynamic_unroll(
         Outputs stacked along a new leading time axis, and the state after the last step.
     """
     t = _as_with_state(transformed)
+    params, state = init_params_state(t, xs, rng, params=params, state=state)
     with x64_context():
-        if params is None or state is None:
-            p0, s0 = t.init(rng, _first(xs))
-            params = p0 if params is None else params
-            state = s0 if state is None else state
         return _scan(t.apply, params, state, rng, xs)
 
 
@@ -106,11 +110,8 @@ def static_unroll(
 ) -> tuple[Any, Any]:
     """Same contract as :func:`dynamic_unroll`, with a Python loop over the steps (reference)."""
     t = _as_with_state(transformed)
+    params, state = init_params_state(t, xs, rng, params=params, state=state)
     with x64_context():
-        if params is None or state is None:
-            p0, s0 = t.init(rng, _first(xs))
-            params = p0 if params is None else params
-            state = s0 if state is None else state
         n = jax.tree_util.tree_leaves(xs)[0].shape[0]
         outputs = []
         for step in range(n):
