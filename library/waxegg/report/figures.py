@@ -67,9 +67,16 @@ def _style() -> Iterator[None]:
 
 
 def _save(fig: Any, path: Path, env: dict[str, Any], *, dtype: str | None, extra: str = "") -> Path:
-    fig.text(0.005, 0.004, stamp(env, dtype=dtype, extra=extra), fontsize=6.5, color="#555555",
-             ha="left", va="bottom", linespacing=1.3)
-    fig.tight_layout(rect=(0, 0.055, 1, 1))
+    import textwrap
+
+    width_in, height_in = fig.get_size_inches()
+    # ~19 characters per inch at 6.5 pt: wrap so that narrow figures keep the whole stamp.
+    lines = [part for line in stamp(env, dtype=dtype, extra=extra).splitlines()
+             for part in textwrap.wrap(line, width=max(40, int(width_in * 19)), break_on_hyphens=False)]
+    fig.text(0.005, 0.004, "\n".join(lines), fontsize=6.5, color="#555555", ha="left", va="bottom",
+             linespacing=1.3)
+    bottom = (len(lines) * 6.5 * 1.3 + 6) / (height_in * 72)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     # No "Software" key: matplotlib would write its version; PNG has no date unless asked.
     fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
@@ -218,7 +225,7 @@ def egg_swarm(table: pd.DataFrame, env: dict[str, Any], path: Path, *, T: int) -
     order = [f for f in EGG_FUNCTIONS if f in set(data["backend"])]
     N = int(data["N"].iloc[0])
     with _style():
-        fig, ax = plt.subplots(figsize=(5.5, 4.4))
+        fig, ax = plt.subplots(figsize=(6.5, 4.8))
         sns.swarmplot(data=data, x="backend", y="seconds", order=order, hue="backend", hue_order=order,
                       legend=False, size=5, ax=ax)
         ax.set_xlabel("function")
