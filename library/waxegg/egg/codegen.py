@@ -24,6 +24,7 @@ from typing import Any
 
 from waxegg.egg import _compat
 from waxegg.egg.errors import CodegenError
+from waxegg.egg.fuse import fuse_program
 from waxegg.egg.rewrites import program_rules, shared_masked_selections
 
 __all__ = ["Generated", "cache_dir", "codegen", "generate_source", "load_source"]
@@ -132,6 +133,7 @@ def generate_source(
     sharing = shared_masked_selections() if "share_masked" in rewrites else contextlib.nullcontext()
     with sharing:
         statements, result = _run_program_gen(expr, schedule, fn_name)
+    statements, result = fuse_program(statements, result, rewrites)
     body_lines = [*statements.splitlines(), f"return {result}"]
     body = "\n".join(f"    {line}" if line.strip() else "" for line in body_lines)
     # Helpers (waxegg.egg.kernels) are imported only by programs that call them, so a program generated

@@ -4,6 +4,13 @@
 the extracted NumPy version and the Numba version of a generated program run the same algorithm. ``qr_r`` is a
 plain NumPy function with a Numba ``overload`` (Numba's own ``np.linalg.qr`` also forms ``Q``, which we never
 need).
+
+The fused kernels (``masked_mean``, ``masked_concat_sub``, ``mean0``, ``mean_sq_dev``, ``svd_s_vt_scaled``,
+``sub_matmul``, ``all_finite``, ``same_value_set``; inserted by the ``fuse_*`` rewrites of
+:mod:`waxegg.egg.fuse`) are each defined as the NumPy expression they replace -- so the extracted program computes
+exactly what it did before fusion -- with a Numba ``overload`` that, for float64 2-D data, runs one parallel loop
+nest over the rows instead (:mod:`waxegg.egg._loops`): no boolean-mask copies, no broadcast temporaries, one pass
+where NumPy makes two to four. Other dtypes or shapes compile the NumPy expression unchanged.
 """
 
 from __future__ import annotations
@@ -14,7 +21,19 @@ from numba.extending import overload, register_jitable
 
 from waxegg.egg import _compat
 
-__all__ = ["lapack_svd_threshold", "qr_r", "svd_s_vt"]
+__all__ = [
+    "all_finite",
+    "lapack_svd_threshold",
+    "masked_concat_sub",
+    "masked_mean",
+    "mean0",
+    "mean_sq_dev",
+    "qr_r",
+    "same_value_set",
+    "sub_matmul",
+    "svd_s_vt",
+    "svd_s_vt_scaled",
+]
 
 
 def qr_r(a: np.ndarray) -> np.ndarray:
@@ -31,14 +50,32 @@ def _qr_r_numba(a):
     # A ctypes pointer to SciPy's dgeqrf would work too but makes the caller uncacheable (a "dynamic global").
     if not (isinstance(a, types.Array) and a.ndim == 2 and a.dtype in (types.float32, types.float64)):
         return None
-    geqrf, kind = _compat.numba_geqrf(a.dtype)
-
     def impl(a):
         m, n = a.shape
-        k = min(m, n)
         f = np.empty((n, m), dtype=a.dtype).T  # a Fortran-ordered copy: dgeqrf overwrites its input
         f[:, :] = a
-        tau = np.empty(max(k, 1), dtype=a.dtype)
+        return qr_r_overwrite(f)
+
+    return impl
+
+
+def qr_r_overwrite(f: np.ndarray) -> np.ndarray:
+    """``qr_r(f)`` for a Fortran-ordered ``f`` that may be overwritten (in Numba it is: no copy is made)."""
+    return qr_r(f)
+
+
+@overload(qr_r_overwrite)
+def _qr_r_overwrite_numba(f):
+    if not (isinstance(f, types.Array) and f.ndim == 2 and f.dtype in (types.float32, types.float64)):
+        return None
+    if f.layout != "F":
+        return lambda f: qr_r(f)
+    geqrf, kind = _compat.numba_geqrf(f.dtype)
+
+    def impl(f):
+        m, n = f.shape
+        k = min(m, n)
+        tau = np.empty(max(k, 1), dtype=f.dtype)
         if m * n > 0 and geqrf(kind, m, n, f.ctypes, m, tau.ctypes) < 0:
             raise ValueError("dgeqrf: illegal argument")
         return np.triu(f[:k, :])
@@ -69,3 +106,206 @@ def svd_s_vt(a):
         return s, vt
     _, s, vt = np.linalg.svd(qr_r(a), full_matrices=False)
     return s, vt
+
+
+# -- fused kernels -----------------------------------------------------------------------------------------------
+# Each Python body below is, character for character, the NumPy the fusion rewrite removed from the program.
+
+
+def _is_f64(t: object, ndim: int) -> bool:
+    return isinstance(t, types.Array) and t.ndim == ndim and t.dtype == types.float64
+
+
+def _is_bool1(t: object) -> bool:
+    return isinstance(t, types.Array) and t.ndim == 1 and t.dtype == types.boolean
+
+
+def masked_mean(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``np.sum(x[m], axis=0) / np.array(x[m].shape[0])``: column means of the rows a boolean mask selects."""
+    selected = x[m]
+    return np.sum(selected, axis=0) / np.array(selected.shape[0])
+
+
+@overload(masked_mean)
+def _masked_mean_numba(x, m):
+    if _is_f64(x, 2) and _is_bool1(m):
+        from waxegg.egg import _loops  # noqa: PLC0415
+
+        def impl(x, m):
+            if m.shape[0] != x.shape[0]:
+                raise IndexError("masked_mean: mask length differs from the number of rows")
+            return _loops.masked_mean(x, m)
+
+        return impl
+
+    def generic(x, m):
+        selected = x[m]
+        return np.sum(selected, axis=0) / selected.shape[0]
+
+    return generic
+
+
+def masked_concat_sub(x: np.ndarray, masks: tuple, rows: tuple) -> np.ndarray:
+    """``np.concatenate((x[masks[0]] - rows[0], x[masks[1]] - rows[1], ...), axis=0)``.
+
+    Each class's rows minus that class's row vector, stacked class after class in input order.
+    """
+    return np.concatenate(tuple(x[m] - r for m, r in zip(masks, rows, strict=True)), axis=0)
+
+
+@overload(masked_concat_sub)
+def _masked_concat_sub_numba(x, masks, rows):
+    ok = (
+        _is_f64(x, 2)
+        and isinstance(masks, types.UniTuple)
+        and isinstance(rows, types.UniTuple)
+        and masks.count == rows.count
+        and _is_bool1(masks.dtype)
+        and _is_f64(rows.dtype, 1)
+    )
+    if not ok:
+        return None  # no generic version: Numba cannot type a generator over heterogeneous tuples anyway
+    from waxegg.egg import _loops  # noqa: PLC0415
+
+    k = masks.count
+
+    def impl(x, masks, rows):
+        n, d = x.shape
+        mask_arr = np.empty((k, n), dtype=np.bool_)
+        row_arr = np.empty((k, d))
+        for c in range(k):
+            if masks[c].shape[0] != n or rows[c].shape[0] != d:
+                raise IndexError("masked_concat_sub: a mask or row does not match x's shape")
+            mask_arr[c] = masks[c]
+            row_arr[c] = rows[c]
+        return _loops.masked_concat_sub(x, mask_arr, row_arr)
+
+    return impl
+
+
+def mean0(a: np.ndarray) -> np.ndarray:
+    """``np.sum(a, axis=0) / np.array(a.shape[0])``: column means."""
+    return np.sum(a, axis=0) / np.array(a.shape[0])
+
+
+@overload(mean0)
+def _mean0_numba(a):
+    if _is_f64(a, 2):
+        from waxegg.egg import _loops  # noqa: PLC0415
+
+        return lambda a: _loops.mean0(a)
+    return lambda a: np.sum(a, axis=0) / a.shape[0]
+
+
+def mean_sq_dev(a: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Mean over axis 0 of ``(a - m) ** 2`` (the variance about ``m``), as egglog lowers ``std``'s inside."""
+    squared = np.square(a - np.expand_dims(m, 0))
+    return np.sum(squared, axis=0) / np.array(squared.shape[0])
+
+
+@overload(mean_sq_dev)
+def _mean_sq_dev_numba(a, m):
+    if _is_f64(a, 2) and _is_f64(m, 1):
+        from waxegg.egg import _loops  # noqa: PLC0415
+
+        def impl(a, m):
+            if m.shape[0] != a.shape[1]:
+                raise IndexError("mean_sq_dev: m's length differs from a's number of columns")
+            return _loops.mean_sq_dev(a, m)
+
+        return impl
+    return lambda a, m: np.sum(np.square(a - np.expand_dims(m, 0)), axis=0) / a.shape[0]
+
+
+@register_jitable
+def _float_itself(c):
+    return c
+
+
+@register_jitable
+def _float_of_0d(c):
+    return c.item()
+
+
+def svd_s_vt_scaled(a: np.ndarray, s: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``svd_s_vt(c * (a / s))``: ``(S, Vt)`` of a matrix whose columns are divided by ``s`` and scaled by ``c``."""
+    return svd_s_vt(c * (a / s))
+
+
+@overload(svd_s_vt_scaled)
+def _svd_s_vt_scaled_numba(a, s, c):
+    scalar = isinstance(c, types.Float) or (isinstance(c, types.Array) and c.ndim == 0 and c.dtype == types.float64)
+    if not (_is_f64(a, 2) and _is_f64(s, 1) and scalar):
+        return lambda a, s, c: svd_s_vt(c * (a / s))
+    from waxegg.egg import _loops  # noqa: PLC0415
+
+    as_float = _float_itself if isinstance(c, types.Float) else _float_of_0d
+
+    def impl(a, s, c):
+        m, n = a.shape
+        if s.shape[0] != n:
+            raise IndexError("svd_s_vt_scaled: s's length differs from a's number of columns")
+        # The matrix the QR reads, built in its own (Fortran) layout in one pass; same numbers as `c * (a / s)`.
+        f = _loops.scaled_fortran(a, s, as_float(c))
+        if n == 0 or m < lapack_svd_threshold(n):
+            _, sv, vt = np.linalg.svd(f, full_matrices=False)
+            return sv, vt
+        _, sv, vt = np.linalg.svd(qr_r_overwrite(f), full_matrices=False)
+        return sv, vt
+
+    return impl
+
+
+def sub_matmul(x: np.ndarray, v: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``(x - v) @ w``: centre the rows by ``v`` and project, without the centred copy."""
+    return (x - v) @ w
+
+
+@overload(sub_matmul)
+def _sub_matmul_numba(x, v, w):
+    if _is_f64(x, 2) and _is_f64(v, 1) and _is_f64(w, 2):
+        from waxegg.egg import _loops  # noqa: PLC0415
+
+        def impl(x, v, w):
+            if v.shape[0] != x.shape[1] or w.shape[0] != x.shape[1]:
+                raise ValueError("sub_matmul: shapes of x, v and w do not align")
+            return _loops.sub_matmul(x, v, w)
+
+        return impl
+    return lambda x, v, w: (x - v) @ w
+
+
+def all_finite(x: np.ndarray) -> bool:
+    """``np.all(np.isfinite(x))``."""
+    return np.all(np.isfinite(x))
+
+
+@overload(all_finite)
+def _all_finite_numba(x):
+    if _is_f64(x, 2):
+        from waxegg.egg import _loops  # noqa: PLC0415
+
+        return lambda x: _loops.all_finite(x)
+    return lambda x: np.all(np.isfinite(x))
+
+
+def same_value_set(y: np.ndarray, values: tuple) -> bool:
+    """``set(np.unique(y)) == set(values)``."""
+    return set(np.unique(y)) == set(values)
+
+
+@overload(same_value_set)
+def _same_value_set_numba(y, values):
+    if not (isinstance(y, types.Array) and y.ndim == 1 and isinstance(values, types.UniTuple)):
+        return None
+    from waxegg.egg import _loops  # noqa: PLC0415
+
+    k = values.count
+
+    def impl(y, values):
+        arr = np.empty(k, dtype=y.dtype)
+        for c in range(k):
+            arr[c] = values[c]
+        return _loops.same_value_set(y, arr)
+
+    return impl

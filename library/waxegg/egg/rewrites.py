@@ -12,6 +12,11 @@ name               stage      what
                               mask or integer array, which NumPy always copies) is assigned to a variable once
                               and reused, instead of being re-selected wherever it is used (egglog's generator
                               inlines every ``x[key]``).
+``fuse_*``         codegen    fusion passes over the generated statements (:mod:`waxegg.egg.fuse`): chains of
+                              whole-array NumPy statements become one call of a fused kernel whose Python body is
+                              the removed NumPy and whose Numba version is one parallel loop nest
+                              (``fuse_masked``, ``fuse_moments``, ``fuse_scale_svd``, ``fuse_sub_matmul``,
+                              ``fuse_checks``).
 =================  =========  ==================================================================================
 
 ``compile_numba(..., parallel=True)`` (Numba's ParallelAccelerator) is not offered as a rewrite: on the LDA program
@@ -32,7 +37,15 @@ from waxegg.egg import _compat
 
 __all__ = ["ALL_REWRITES", "program_rules", "resolve_rewrites", "shared_masked_selections", "svd_rules"]
 
-ALL_REWRITES: tuple[str, ...] = ("svd_without_u", "share_masked")
+ALL_REWRITES: tuple[str, ...] = (
+    "svd_without_u",
+    "share_masked",
+    "fuse_masked",
+    "fuse_moments",
+    "fuse_scale_svd",
+    "fuse_sub_matmul",
+    "fuse_checks",
+)
 
 
 def resolve_rewrites(rewrites: str | Iterable[str] | None) -> tuple[str, ...]:

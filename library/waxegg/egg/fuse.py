@@ -1,0 +1,258 @@
+"""Fusion passes over the generated program: chains of whole-array NumPy statements become one kernel call.
+
+egglog's program generator writes one NumPy statement per array operation (``_7 = X[_0]``,
+``_8 = np.sum(_7, axis=0)``, ``_9 = _8 / np.array(_7.shape[0])``). Each statement is a full pass over its operand
+and most allocate a temporary of the data's size; Numba compiles them one by one, and its whole-array broadcasts are
+slower than NumPy's. These passes find such chains in the statement list and replace them by a call to a fused
+kernel of :mod:`waxegg.egg.kernels` whose Python body *is* the removed NumPy (so the extracted program computes the
+same numbers) and whose Numba version is one parallel loop nest.
+
+A chain is rewritten only when every intermediate it removes is used nowhere else (counted over the whole body and
+the returned expression) and no input of the chain is updated in place (``name[...] = ...``) between the chain's
+first and last statement, because the kernel reads its inputs where the chain ended.
+
+=====================  ==========================================================================================
+rewrite                statements -> call
+=====================  ==========================================================================================
+``fuse_masked``        ``S = np.sum(X[M], axis=0)``; ``R = S / np.array(X[M].shape[0])`` -> ``_k.masked_mean(X, M)``
+                       and ``np.concatenate((X[M0] - r0, X[M1] - r1, ...), axis=0)`` ->
+                       ``_k.masked_concat_sub(X, (M0, M1, ...), (r0, r1, ...))`` (``X[M]`` inline or named by
+                       ``share_masked``); selections left unused are dropped: no masked copies remain
+``fuse_moments``       ``np.sum(A, axis=0) / np.array(A.shape[0])`` -> ``_k.mean0(A)``, and the
+                       expand_dims / subtract / square / sum / divide chain of a lowered ``std`` ->
+                       ``_k.mean_sq_dev(A, m)``
+``fuse_scale_svd``     ``B = A / s``; ``C = c * B``; ``_k.svd_s_vt(C)`` -> ``_k.svd_s_vt_scaled(A, s, c)``: the scaled
+                       matrix is written straight into the column-major buffer LAPACK's QR overwrites
+``fuse_sub_matmul``    ``D = X - v``; ``D @ W`` -> ``_k.sub_matmul(X, v, W)``: centre-and-project, no centred copy
+``fuse_checks``        the input assertions ``np.all(np.isfinite(X))`` -> ``_k.all_finite(X)`` and
+                       ``set(np.unique(y)) == set(values)`` -> ``_k.same_value_set(y, values)`` (no sort)
+=====================  ==========================================================================================
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+__all__ = ["FUSIONS", "fuse_program"]
+
+_ASSIGN = re.compile(r"^(?P<name>_\d+) = (?P<expr>.+)$")
+# An operand: a name, optionally indexed once (``_6[0, :,]``), or a NumPy constant call without nested calls.
+_ATOM = r"(?:\w+(?:\[[^\[\]=]*\])?|np\.array\([^()]*\))"
+_SELECTION = re.compile(r"^(?P<x>\w+)\[(?P<m>\w+)\]$")
+
+
+@dataclass
+class _Body:
+    """The generated statements (one per line, unindented) and the returned expression."""
+
+    lines: list[str]
+    result: str
+
+    def assignment(self, name: str) -> tuple[int, str] | None:
+        """(line index, expression) of ``name = expression`` (generated names are assigned once)."""
+        for k, line in enumerate(self.lines):
+            match = _ASSIGN.match(line)
+            if match and match["name"] == name:
+                return k, match["expr"]
+        return None
+
+    def uses(self, name: str) -> int:
+        """Occurrences of ``name`` outside its own assignment's left-hand side."""
+        pattern = re.compile(rf"(?<![\w.]){re.escape(name)}\b")
+        count = len(pattern.findall(self.result))
+        for line in self.lines:
+            match = _ASSIGN.match(line)
+            text = match["expr"] if match and match["name"] == name else line
+            count += len(pattern.findall(text))
+        return count
+
+    def updated_between(self, text: str, start: int, stop: int) -> bool:
+        """Whether a name appearing in ``text`` is updated in place by a line in ``start .. stop``."""
+        names = set(re.findall(r"(?<![\w.])([A-Za-z_]\w*)", text)) - {"np", "_k"}
+        for line in self.lines[start : stop + 1]:
+            target = re.match(r"^(\w+)\[.*\] = ", line)
+            if target and target[1] in names:
+                return True
+        return False
+
+    def selection(self, operand: str) -> tuple[str, str, int | None] | None:
+        """``(X, M, line)`` when ``operand`` is ``X[M]`` itself (line None) or a name assigned ``X[M]``."""
+        match = _SELECTION.match(operand)
+        if match:
+            return match["x"], match["m"], None
+        found = self.assignment(operand) if re.fullmatch(r"_\d+", operand) else None
+        if found and (match := _SELECTION.match(found[1])):
+            return match["x"], match["m"], found[0]
+        return None
+
+    def single_use(self, name: str, allowed: int = 1) -> bool:
+        return re.fullmatch(r"_\d+", name) is not None and self.uses(name) == allowed
+
+    def drop(self, indices: Iterable[int]) -> None:
+        for k in sorted(set(indices), reverse=True):
+            del self.lines[k]
+
+    def drop_dead_selections(self, names: Iterable[str]) -> None:
+        """Remove ``name = X[M]`` lines whose name a fusion left unused (selections have no side effects)."""
+        dead = []
+        for name in names:
+            found = self.assignment(name)
+            if found and _SELECTION.match(found[1]) and self.uses(name) == 0:
+                dead.append(found[0])
+        self.drop(dead)
+
+
+def _earliest(*indices: int | None) -> int:
+    return min(k for k in indices if k is not None)
+
+
+def _fuse_masked(body: _Body) -> None:
+    selections: set[str] = set()
+    # column means of a masked selection
+    k = 0
+    while k < len(body.lines):
+        match = _ASSIGN.match(body.lines[k])
+        pattern = r"^(?P<s>_\d+) / np\.array\((?P<e>\w+(?:\[\w+\])?)\.shape\[0\]\)$"
+        m = re.match(pattern, match["expr"]) if match else None
+        found = body.assignment(m["s"]) if m else None
+        sel = body.selection(m["e"]) if m else None
+        if m and found and sel and found[1] == f"np.sum({m['e']}, axis=0)" and body.single_use(m["s"]):
+            x, mask, sel_line = sel
+            if not body.updated_between(f"{x} {mask}", _earliest(sel_line, found[0]), k):
+                body.lines[k] = f"{match['name']} = _k.masked_mean({x}, {mask})"
+                if sel_line is not None:
+                    selections.add(m["e"])
+                body.drop([found[0]])
+                k = 0
+                continue
+        k += 1
+    # per-class centring, stacked
+    while _fuse_one_concat(body, selections):
+        pass
+    body.drop_dead_selections(selections)
+
+
+def _fuse_one_concat(body: _Body, selections: set[str]) -> bool:
+    for k, line in enumerate(body.lines):
+        match = _ASSIGN.match(line)
+        m = re.match(r"^np\.concatenate\(\((?P<parts>[^()]*)\), axis=0\)$", match["expr"]) if match else None
+        if not m:
+            continue
+        parts = [p.strip() for p in m["parts"].split(",") if p.strip()]
+        pieces, ok = [], bool(parts)
+        for part in parts:
+            found = body.assignment(part) if body.single_use(part) else None
+            d = re.match(rf"^(?P<e>\w+(?:\[\w+\])?) - (?P<r>{_ATOM})$", found[1]) if found else None
+            sel = body.selection(d["e"]) if d else None
+            if not (found and d and sel):
+                ok = False
+                break
+            pieces.append((found[0], d["e"], d["r"], sel))
+        if not ok or len({p[3][0] for p in pieces}) != 1:
+            continue
+        # each row is read where its subtraction was, each selection where it was made: neither may change since
+        if any(
+            body.updated_between(p[2], p[0], k)
+            or body.updated_between(f"{p[3][0]} {p[3][1]}", _earliest(p[0], p[3][2]), k)
+            for p in pieces
+        ):
+            continue
+        x = pieces[0][3][0]
+        masks = "".join(f"{p[3][1]}, " for p in pieces)
+        rows = "".join(f"{p[2]}, " for p in pieces)
+        body.lines[k] = f"{match['name']} = _k.masked_concat_sub({x}, ({masks}), ({rows}))"
+        selections.update(p[1] for p in pieces if p[3][2] is not None)
+        body.drop(p[0] for p in pieces)
+        return True
+    return False
+
+
+def _fuse_moments(body: _Body) -> None:
+    changed = True
+    while changed:
+        changed = False
+        for k, line in enumerate(body.lines):
+            match = _ASSIGN.match(line)
+            m = re.match(r"^(?P<s>_\d+) / np\.array\((?P<a>_\d+|\w+)\.shape\[0\]\)$", match["expr"]) if match else None
+            if not m or not body.single_use(m["s"]):
+                continue
+            found = body.assignment(m["s"])
+            if found is None:
+                continue
+            a = m["a"]
+            if found[1] == f"np.sum({a}, axis=0)":
+                # the variance chain ends the same way, with `a` the squared deviations: try it first
+                sq = body.assignment(a) if body.single_use(a, 2) else None
+                sq_m = re.match(r"^np\.square\((?P<d>_\d+)\)$", sq[1]) if sq else None
+                dev = body.assignment(sq_m["d"]) if sq_m and body.single_use(sq_m["d"]) else None
+                dev_m = re.match(r"^(?P<a>\w+) - (?P<e>_\d+)$", dev[1]) if dev else None
+                exp = body.assignment(dev_m["e"]) if dev_m and body.single_use(dev_m["e"]) else None
+                exp_m = re.match(r"^np\.expand_dims\((?P<m>\w+), 0\)$", exp[1]) if exp else None
+                if sq and dev and exp and exp_m and not body.updated_between(f"{dev_m['a']} {exp_m['m']}", exp[0], k):
+                    body.lines[k] = f"{match['name']} = _k.mean_sq_dev({dev_m['a']}, {exp_m['m']})"
+                    body.drop([found[0], sq[0], dev[0], exp[0]])
+                    changed = True
+                    break
+                if not body.updated_between(a, found[0], k):
+                    body.lines[k] = f"{match['name']} = _k.mean0({a})"
+                    body.drop([found[0]])
+                    changed = True
+                    break
+
+
+def _fuse_scale_svd(body: _Body) -> None:
+    for k, line in enumerate(body.lines):
+        match = _ASSIGN.match(line)
+        m = re.match(r"^_k\.svd_s_vt\((?P<c>_\d+)\)$", match["expr"]) if match else None
+        scaled = body.assignment(m["c"]) if m and body.single_use(m["c"]) else None
+        sm = re.match(rf"^(?P<c>{_ATOM}) \* (?P<b>_\d+)$", scaled[1]) if scaled else None
+        div = body.assignment(sm["b"]) if sm and body.single_use(sm["b"]) else None
+        dm = re.match(rf"^(?P<a>\w+) / (?P<s>{_ATOM})$", div[1]) if div else None
+        if not dm or body.updated_between(f"{dm['a']} {dm['s']} {sm['c']}", div[0], k):
+            continue
+        body.lines[k] = f"{match['name']} = _k.svd_s_vt_scaled({dm['a']}, {dm['s']}, {sm['c']})"
+        body.drop([scaled[0], div[0]])
+        _fuse_scale_svd(body)
+        return
+
+
+def _fuse_sub_matmul(body: _Body) -> None:
+    for k, line in enumerate(body.lines):
+        match = _ASSIGN.match(line)
+        m = re.match(rf"^(?P<d>_\d+) @ (?P<w>{_ATOM})$", match["expr"]) if match else None
+        sub = body.assignment(m["d"]) if m and body.single_use(m["d"]) else None
+        sm = re.match(rf"^(?P<x>\w+) - (?P<v>{_ATOM})$", sub[1]) if sub else None
+        if not sm or body.updated_between(f"{sm['x']} {sm['v']} {m['w']}", sub[0], k):
+            continue
+        body.lines[k] = f"{match['name']} = _k.sub_matmul({sm['x']}, {sm['v']}, {m['w']})"
+        body.drop([sub[0]])
+        _fuse_sub_matmul(body)
+        return
+
+
+def _fuse_checks(body: _Body) -> None:
+    for k, line in enumerate(body.lines):
+        line = re.sub(r"^assert np\.all\(np\.isfinite\((\w+)\)\)$", r"assert _k.all_finite(\1)", line)
+        line = re.sub(r"^assert set\(np\.unique\((\w+)\)\) == set\((\([^()]*\))\)$", r"assert _k.same_value_set(\1, \2)", line)
+        body.lines[k] = line
+
+
+# Applied in this order (masked means before plain means, so a selection's mean becomes a masked one).
+FUSIONS: dict[str, Callable[[_Body], None]] = {
+    "fuse_masked": _fuse_masked,
+    "fuse_moments": _fuse_moments,
+    "fuse_scale_svd": _fuse_scale_svd,
+    "fuse_sub_matmul": _fuse_sub_matmul,
+    "fuse_checks": _fuse_checks,
+}
+
+
+def fuse_program(statements: str, result: str, rewrites: Iterable[str]) -> tuple[str, str]:
+    """Apply the enabled ``fuse_*`` rewrites to a generated body; returns (statements, result)."""
+    body = _Body(statements.splitlines(), result)
+    for name, fusion in FUSIONS.items():
+        if name in rewrites:
+            fusion(body)
+    return "\n".join(body.lines) + ("\n" if body.lines else ""), body.result
