@@ -91,7 +91,8 @@ def _timing_rows(base: dict[str, Any], stage: str, seconds: list[float], peaks: 
 
 def _wax_units(grid: WaxGrid, runners: dict[str, type]) -> Iterator[tuple[str, tuple[int, int], str, str]]:
     backends = list(runners) if grid.backends is None else list(grid.backends)
-    unknown = [b for b in backends if b not in runners]
+    unknown = [b for b in backends + list(grid.exclude_backends) if b not in runners]
+    backends = [b for b in backends if b not in grid.exclude_backends]
     if unknown:
         raise ValueError(f"unknown WAX backends {unknown}; known: {list(runners)}")
     kernels = wax_kernels()
