@@ -18,7 +18,8 @@ import numpy as np
 # Rows per block: 16384 x 20 float64 = 2.6 MB, a few per core of L2/L3; fixed so results do not depend on threads.
 BLOCK = 1 << 14
 
-_jit = numba.njit(parallel=True, cache=True, error_model="numpy", nogil=True)
+# No nogil: holding the GIL keeps two Python threads from launching parallel loops at once (see kernels).
+_jit = numba.njit(parallel=True, cache=True, error_model="numpy")
 
 
 @numba.njit(cache=True)

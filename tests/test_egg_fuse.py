@@ -1,0 +1,245 @@
+"""The fusion rewrites of :mod:`waxegg.egg.fuse` on program text, and the fused kernels of :mod:`waxegg.egg.kernels`.
+
+Program-level checks on the seed LDA (result unchanged against scikit-learn and against the unfused program) are in
+``test_egg_rewrites.py``; these tests need no egglog run. Each fused kernel is checked against the NumPy expression
+it stands for, in Python and in Numba (the parallel loop path and the fallback path), including empty and
+overlapping masks, and for bitwise determinism across thread counts.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+from waxegg.egg import kernels
+from waxegg.egg.fuse import FUSIONS, fuse_program
+from waxegg.egg.rewrites import ALL_REWRITES
+
+# The statements egglog + share_masked generate for 2-class LDA (abridged to the fused parts; names as generated).
+LDA_BODY = """\
+assert np.all(np.isfinite(X))
+assert set(np.unique(y)) == set((0, 1, ))
+_0 = y == np.array(0)
+_2 = y == np.array(1)
+_6 = np.zeros((2, 20, ), dtype=np.dtype(np.float64))
+_7 = X[_0]
+_8 = np.sum(_7, axis=0)
+_9 = _8 / np.array(_7.shape[0])
+_6[0, :,] = _9
+_10 = X[_2]
+_11 = np.sum(_10, axis=0)
+_12 = _11 / np.array(_10.shape[0])
+_6[1, :,] = _12
+_13 = _5 @ _6
+_14 = X - _13
+_16 = _7 - _6[0, :,]
+_17 = _10 - _6[1, :,]
+_18 = np.concatenate((_16, _17, ), axis=0)
+_19 = np.sum(_18, axis=0)
+_20 = _19 / np.array(_18.shape[0])
+_21 = np.expand_dims(_20, 0)
+_22 = _18 - _21
+_23 = np.square(_22)
+_24 = np.sum(_23, axis=0)
+_25 = _24 / np.array(_23.shape[0])
+_26 = np.sqrt(_25)
+_27 = _26 == np.array(0)
+_26[_27] = np.array(float(1))
+_28 = _18 / _26
+_29 = _15 * _28
+_30 = _k.svd_s_vt(_29)
+_48 = _14 @ _47
+"""
+
+
+def _fused(rewrites: tuple[str, ...], body: str = LDA_BODY, result: str = "_48[:, :1,]") -> list[str]:
+    statements, out = fuse_program(body, result, rewrites)
+    assert out == result
+    return statements.splitlines()
+
+
+def test_every_fusion_is_a_selectable_rewrite() -> None:
+    assert set(FUSIONS) <= set(ALL_REWRITES)
+    assert _fused(()) == LDA_BODY.splitlines()
+
+
+def test_fuse_masked_program_text() -> None:
+    lines = _fused(("fuse_masked",))
+    assert "_9 = _k.masked_mean(X, _0)" in lines and "_12 = _k.masked_mean(X, _2)" in lines
+    assert "_18 = _k.masked_concat_sub(X, (_0, _2, ), (_6[0, :,], _6[1, :,], ))" in lines
+    # the sums, the per-class differences and, now unused, the masked copies are gone; the rest is untouched
+    removed = {"_7", "_8", "_10", "_11", "_16", "_17"}
+    assert not [line for line in lines if line.split(" = ")[0] in removed]
+    assert len(lines) == len(LDA_BODY.splitlines()) - len(removed)
+    assert "_6[0, :,] = _9" in lines and "_19 = np.sum(_18, axis=0)" in lines
+
+
+def test_fuse_masked_with_inline_selections() -> None:
+    # without share_masked egglog writes X[_0] at every use
+    body = "_8 = np.sum(X[_0], axis=0)\n_9 = _8 / np.array(X[_0].shape[0])\n_16 = X[_0] - _6[0, :,]\n_18 = np.concatenate((_16, ), axis=0)\n"
+    assert _fused(("fuse_masked",), body, "_18") == [
+        "_9 = _k.masked_mean(X, _0)",
+        "_18 = _k.masked_concat_sub(X, (_0, ), (_6[0, :,], ))",
+    ]
+
+
+def test_fuse_masked_keeps_a_selection_used_elsewhere_and_respects_updates() -> None:
+    body = "_7 = X[_0]\n_8 = np.sum(_7, axis=0)\n_9 = _8 / np.array(_7.shape[0])\n"
+    assert _fused(("fuse_masked",), body, "_9 + _7") == ["_7 = X[_0]", "_9 = _k.masked_mean(X, _0)"]
+    # the sum is used twice: not a chain
+    assert _fused(("fuse_masked",), body, "_9 + _8") == body.splitlines()
+    # X changes in place between the selection and the mean: the kernel would read the new X
+    updated = "_7 = X[_0]\nX[_1] = np.array(0.0)\n_8 = np.sum(_7, axis=0)\n_9 = _8 / np.array(_7.shape[0])\n"
+    assert _fused(("fuse_masked",), updated, "_9") == updated.splitlines()
+
+
+def test_fuse_moments_program_text() -> None:
+    lines = _fused(("fuse_moments",))
+    assert "_20 = _k.mean0(_18)" in lines and "_25 = _k.mean_sq_dev(_18, _20)" in lines
+    for gone in ("_19", "_21", "_22", "_23", "_24"):
+        assert not any(line.startswith(f"{gone} = ") for line in lines)
+    # masked sums are means of selections, also rewritten when fuse_masked is off
+    assert "_9 = _k.mean0(_7)" in lines
+
+
+def test_fuse_moments_leaves_shared_deviations() -> None:
+    body = "_21 = np.expand_dims(_20, 0)\n_22 = _18 - _21\n_23 = np.square(_22)\n_24 = np.sum(_23, axis=0)\n_25 = _24 / np.array(_23.shape[0])\n"
+    lines = _fused(("fuse_moments",), body, "_25 + _22")  # the deviations are returned too
+    assert "_22 = _18 - _21" in lines and not any("mean_sq_dev" in line for line in lines)
+    assert "_25 = _k.mean0(_23)" in lines
+
+
+def test_fuse_scale_svd_program_text() -> None:
+    lines = _fused(("fuse_scale_svd",))
+    assert "_30 = _k.svd_s_vt_scaled(_18, _26, _15)" in lines
+    assert not any(line.startswith(("_28 = ", "_29 = ")) for line in lines)
+    # the in-place update of the scale happens before the division, so the fusion may read it at the call
+    assert lines.index("_26[_27] = np.array(float(1))") < lines.index("_30 = _k.svd_s_vt_scaled(_18, _26, _15)")
+    updated = "_28 = _18 / _26\n_26[_27] = np.array(float(1))\n_29 = _15 * _28\n_30 = _k.svd_s_vt(_29)\n"
+    assert _fused(("fuse_scale_svd",), updated, "_30") == updated.splitlines()
+
+
+def test_fuse_sub_matmul_and_checks_program_text() -> None:
+    lines = _fused(("fuse_sub_matmul", "fuse_checks"))
+    assert "_48 = _k.sub_matmul(X, _13, _47)" in lines and not any(line.startswith("_14 = ") for line in lines)
+    assert lines[:2] == ["assert _k.all_finite(X)", "assert _k.same_value_set(y, (0, 1, ))"]
+    assert _fused(("fuse_sub_matmul",), LDA_BODY, "_48 + _14") == LDA_BODY.splitlines()
+
+
+def test_all_fusions_together() -> None:
+    lines = _fused(ALL_REWRITES)
+    assert not any("X[" in line for line in lines)  # no masked copies left
+    assert sum("_k." in line for line in lines) == 9  # 2 checks, 2 masked means, concat, 2 moments, svd, matmul
+
+
+# -- kernels ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    n = 3 * (1 << 14) + 123  # several parallel blocks and a partial one
+    return rng.standard_normal((n, 5)) * 3 + 1, rng.integers(0, 3, n)
+
+
+def _jit(fn):  # noqa: ANN001, ANN202
+    return numba.njit(fn)
+
+
+_masked_mean = _jit(lambda x, m: kernels.masked_mean(x, m))
+_concat = _jit(lambda x, a, b, r, s: kernels.masked_concat_sub(x, (a, b), (r, s)))
+_mean0 = _jit(lambda a: kernels.mean0(a))
+_msd = _jit(lambda a, m: kernels.mean_sq_dev(a, m))
+_svd_scaled = _jit(lambda a, s, c: kernels.svd_s_vt_scaled(a, s, c))
+_sub_matmul = _jit(lambda x, v, w: kernels.sub_matmul(x, v, w))
+_finite = _jit(lambda x: kernels.all_finite(x))
+_value_set = _jit(lambda y: kernels.same_value_set(y, (0, 1, 2)))
+
+
+def test_masked_kernels_match_numpy(data) -> None:
+    X, y = data
+    for c in range(3):
+        expected = np.sum(X[y == c], axis=0) / np.array(X[y == c].shape[0])
+        np.testing.assert_array_equal(kernels.masked_mean(X, y == c), expected)
+        np.testing.assert_allclose(_masked_mean(X, y == c), expected, rtol=1e-13)
+    r0, r1 = X[:2]
+    # overlapping masks: a row in both classes appears in both blocks, as np.concatenate has it
+    a, b = y == 0, y <= 1
+    expected = np.concatenate((X[a] - r0, X[b] - r1), axis=0)
+    np.testing.assert_array_equal(kernels.masked_concat_sub(X, (a, b), (r0, r1)), expected)
+    np.testing.assert_array_equal(_concat(X, a, b, r0, r1), expected)  # no arithmetic beyond the subtraction
+
+
+def test_masked_kernels_empty_class_and_no_rows() -> None:
+    X = np.arange(12.0).reshape(6, 2)
+    none = np.zeros(6, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(kernels.masked_mean(X, none)).all()
+    assert np.isnan(_masked_mean(X, none)).all()  # 0 / 0 as in NumPy, not ZeroDivisionError
+    assert _concat(X, none, none, X[0], X[1]).shape == (0, 2)
+    assert _mean0(np.empty((0, 3))).shape == (3,)
+    with pytest.raises(IndexError, match="mask length"):
+        _masked_mean(X, np.ones(5, dtype=bool))
+
+
+def test_moment_kernels_match_numpy(data) -> None:
+    X, _ = data
+    mean = np.sum(X, axis=0) / np.array(X.shape[0])
+    var = np.sum(np.square(X - np.expand_dims(mean, 0)), axis=0) / np.array(X.shape[0])
+    np.testing.assert_array_equal(kernels.mean0(X), mean)
+    np.testing.assert_array_equal(kernels.mean_sq_dev(X, mean), var)
+    np.testing.assert_allclose(_mean0(X), mean, rtol=1e-13)
+    np.testing.assert_allclose(_msd(X, mean), var, rtol=1e-12)
+
+
+def test_svd_s_vt_scaled_is_bitwise_the_unfused_chain(data) -> None:
+    X, _ = data
+    s, c = X.std(axis=0), np.sqrt(np.asarray(np.array(1 / len(X))))
+    s_ref, vt_ref = kernels.svd_s_vt(c * (X / s))
+    for fn in (kernels.svd_s_vt_scaled, _svd_scaled):
+        s1, vt1 = fn(X, s, c)
+        assert np.array_equal(s1, s_ref) and np.array_equal(vt1, vt_ref), fn  # signs included
+    s2, vt2 = _svd_scaled(X[:7], s, c)  # not tall: LAPACK's own SVD of the scaled matrix
+    _, s_small, vt_small = np.linalg.svd(c * (X[:7] / s), full_matrices=False)
+    np.testing.assert_allclose(s2, s_small, rtol=1e-13)
+    np.testing.assert_allclose(np.abs(vt2), np.abs(vt_small), atol=1e-12)
+
+
+def test_sub_matmul_and_checks_match_numpy(data) -> None:
+    X, y = data
+    v, w = X[3], np.random.default_rng(0).standard_normal((5, 2))
+    np.testing.assert_array_equal(kernels.sub_matmul(X, v, w), (X - v) @ w)
+    np.testing.assert_allclose(_sub_matmul(X, v, w), (X - v) @ w, rtol=1e-12, atol=1e-12)
+    assert _finite(X) and kernels.all_finite(X)
+    bad = X.copy()
+    bad[-1, 4] = np.inf
+    assert not _finite(bad) and not kernels.all_finite(bad)
+    assert _value_set(y) and kernels.same_value_set(y, (0, 1, 2))
+    assert not _value_set(np.where(y == 2, 1, y))  # a value never seen
+    assert not _value_set(np.where(y == 2, 5, y))  # a value outside the set
+    assert kernels.same_value_set(y, (2, 1, 0, 0))
+
+
+def test_fallback_paths_compile_the_numpy_expression() -> None:
+    X32 = np.arange(12, dtype=np.float32).reshape(6, 2)
+    m = np.array([True, False, True, True, False, False])
+    np.testing.assert_allclose(_masked_mean(X32, m), np.sum(X32[m], axis=0) / 3, rtol=1e-6)
+    np.testing.assert_allclose(_mean0(X32), X32.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(_sub_matmul(X32, X32[0], X32[:2].T), (X32 - X32[0]) @ X32[:2].T, rtol=1e-6)
+    assert _finite(X32[0])  # 1-D
+
+
+def test_parallel_reductions_do_not_depend_on_the_thread_count(data) -> None:
+    X, y = data
+    previous = numba.get_num_threads()
+    results = []
+    try:
+        for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(threads)
+            results.append((_masked_mean(X, y == 1), _mean0(X), _msd(X, X[0])))
+    finally:
+        numba.set_num_threads(previous)
+    for got in results[1:]:
+        for a, b in zip(got, results[0], strict=True):
+            assert np.array_equal(a, b)
