@@ -225,7 +225,8 @@ def accelerate(
     rewrites
         waxegg's rewrites to apply on top of egglog's rules, by name (see :mod:`waxegg.egg.rewrites`):
         ``"all"`` (default), ``"none"`` (egglog's own rules and code generator only), or a subset such as
-        ``("svd_without_u", "share_masked")`` for an ablation.
+        ``("svd_without_u", "share_masked")`` for an ablation. The ``fuse_*`` rewrites (:mod:`waxegg.egg.fuse`)
+        replace chains of NumPy statements by fused kernels that run as parallel loop nests under Numba.
     reuse
         Look the program up by (``fn``'s module, name and source, the assumptions, the rewrites, the library
         versions) in ``cache_dir`` and, when an earlier run generated it, skip tracing and the egglog stages: only

@@ -19,9 +19,11 @@ name               stage      what
                               ``fuse_checks``).
 =================  =========  ==================================================================================
 
-``compile_numba(..., parallel=True)`` (Numba's ParallelAccelerator) is not offered as a rewrite: on the LDA program
-its array analysis rejects the ``(n, d) - (1, d)`` broadcast egglog's ``mean(keepdims)`` lowering emits, and with
-that line changed by hand it was slower than the serial build on the 2-core machine (2.95 s vs 2.42 s at 1e6).
+``compile_numba(..., parallel=True)`` (Numba's ParallelAccelerator on the whole program) is not used: on the LDA
+program its array analysis rejects the ``(n, d) - (1, d)`` broadcast egglog's ``mean(keepdims)`` lowering emits, and
+with that line changed by hand it was slower than the serial build on the 2-core machine (2.95 s vs 2.42 s at 1e6).
+The ``fuse_*`` kernels run their own ``prange`` loops instead (:mod:`waxegg.egg._loops`), with per-block partial
+sums added in block order, so results do not depend on the thread count.
 
 Each is correct for any program, not only LDA; ``tests/test_egg_rewrites.py`` checks each on its own.
 """
