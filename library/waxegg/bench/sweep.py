@@ -125,7 +125,7 @@ def _run_wax_backend(grid: WaxGrid, runner_cls: type, kernel: Any, frame: pd.Dat
             stage = "compile"
             progress(f"{runner.backend} compile/end_to_end")
             timing = measure(runner.end_to_end, grid.repeat, min_repeat=grid.min_repeat, budget_s=grid.budget_s,
-                             collect=big)
+                             collect=big, before=lambda: runner.before_call("end_to_end"))
             err = np.nan if runner.backend == "copy" else max_abs_error(timing.result, reference())
             out_dtype = _out_dtype(timing.result)
             timing.result = None
@@ -142,7 +142,7 @@ def _run_wax_backend(grid: WaxGrid, runner_cls: type, kernel: Any, frame: pd.Dat
                 runner.compute()
             progress(f"{runner.backend} {stage}")
             timing = measure(runner.stage(stage), grid.repeat, min_repeat=grid.min_repeat, budget_s=grid.budget_s,
-                             collect=big)
+                             collect=big, before=lambda stage=stage: runner.before_call(stage))
             err, ref, out_dtype = np.nan, "", _out_dtype(timing.result)
             if stage == "compute":
                 err, ref = max_abs_error(timing.result, reference()), ref_name
@@ -156,6 +156,9 @@ def _run_wax_backend(grid: WaxGrid, runner_cls: type, kernel: Any, frame: pd.Dat
         runner = None
         if big:
             gc.collect()
+            import jax
+
+            jax.clear_caches()  # compiled programs of this backend (with captured data) go too
     return rows
 
 

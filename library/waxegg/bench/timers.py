@@ -163,6 +163,7 @@ def measure(
     min_repeat: int | None = None,
     budget_s: float | None = None,
     collect: bool = True,
+    before: Callable[[], Any] | None = None,
 ) -> Timing:
     """Time ``fn``: the first call (includes compilation), then ``repeat`` steady-state calls.
 
@@ -181,6 +182,8 @@ def measure(
         seconds in total (keeps slow backends at big sizes from dominating a sweep).
     collect
         Full garbage collection before the first call (later calls collect only after a long call).
+    before
+        Called, untimed, before every call (e.g. to free what the previous call left cached).
 
     ``Timing.result`` is the last call's result; earlier results are dropped before the next call
     so that two large outputs are never alive at once (which would distort the peak memory).
@@ -190,6 +193,8 @@ def measure(
     min_repeat = repeat if min_repeat is None else min_repeat
     if not 1 <= min_repeat <= repeat:
         raise ValueError(f"min_repeat must be in [1, repeat={repeat}], got {min_repeat}")
+    if before is not None:
+        before()
     sample = time_once(fn, memory=memory, collect=collect)
     spent = sample.seconds
     timing = Timing(first=sample.seconds, first_peak=sample.peak_bytes)
@@ -201,6 +206,8 @@ def measure(
             break
         collect = sample.seconds > _COLLECT_ABOVE_S
         sample = None  # drop the previous result before the next call
+        if before is not None:
+            before()
         sample = time_once(fn, memory=memory, collect=collect)
         spent += sample.seconds
         timing.repeats.append(sample.seconds)

@@ -319,6 +319,9 @@ class Runner:
     def end_to_end(self) -> Any:
         raise NotImplementedError
 
+    def before_call(self, stage: str) -> None:
+        """Run untimed before each timed call of ``stage`` (default: nothing)."""
+
     def _frame(self, out: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(out, index=self.frame.index, columns=self.frame.columns, copy=False)
 
@@ -502,6 +505,15 @@ class ThreeStepRunner(Runner):
     @classmethod
     def applies(cls, kernel: WaxKernel) -> bool:
         return kernel.module is not None
+
+    def before_call(self, stage: str) -> None:
+        # Each encode() defines a new transform that captures the data as a constant; JAX keeps every
+        # compiled one (dynamic_unroll's jit takes the transform as a static argument), ~1-2x the data
+        # each. Free them before a call that makes a new one, or repeats run out of memory at T=1e5 x N=1000.
+        if stage in ("compile", "end_to_end", "encode"):
+            import jax
+
+            jax.clear_caches()
 
     def encode(self) -> Any:
         return self.workflow.encode()

@@ -230,7 +230,8 @@ def render_page(table: pd.DataFrame, env: dict[str, Any], out: str | Path, figur
 
     # ---- profiles
     parts.append('<h2 id="profiles">Line profiles</h2>\n<p class="note">line_profiler output (times in ms) of one '
-                 "steady-state call, as the tutorial's <code>%lprun</code>.</p>\n")
+                 "call, as the tutorial's <code>%lprun</code>: the generated program and the accessor after a "
+                 "warm-up call; the 3-step workflow as it runs (it compiles on every run).</p>\n")
     for name, title in ((LPROF_EGG, "Generated egglog program (plain NumPy)"), (LPROF_WAX, "WAX end-to-end paths")):
         path, why = _artifact(out, name, status)
         parts.append(f"<h3>{title}</h3>\n")
