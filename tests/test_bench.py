@@ -49,6 +49,18 @@ def test_measure_stops_at_the_budget_after_min_repeat():
     assert len(calls) == 3
 
 
+def test_measure_calls_before_ahead_of_every_call_untimed():
+    events = []
+
+    def before():
+        events.append("before")
+        time.sleep(0.05)  # not billed to the call
+
+    timing = measure(lambda: events.append("call"), repeat=2, before=before)
+    assert events == ["before", "call"] * 3
+    assert timing.first < 0.04 and max(timing.repeats) < 0.04
+
+
 def test_measure_rejects_bad_repeats():
     with pytest.raises(ValueError, match="repeat must be >= 1, got 0"):
         measure(lambda: None, repeat=0)
@@ -286,7 +298,7 @@ def test_results_are_versioned_with_environment_metadata(tiny_sweep, tmp_path):
 
 @pytest.mark.slow
 def test_sweep_runs_the_egglog_lda_pipeline():
-    result = run_sweep(Grid("egg", egg=EggGrid(n_samples=(300,), repeat=2)), progress=False)
+    result = run_sweep(Grid("egg", egg=EggGrid(n_samples=(300,), repeat=2, min_repeat=2)), progress=False)
     table = result.table
     assert (table["status"] == "ok").all(), table[table["status"] != "ok"]["error"].tolist()
     assert (table["workload"] == LDA).all()

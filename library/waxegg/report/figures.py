@@ -110,7 +110,7 @@ def wax_swarm(table: pd.DataFrame, env: dict[str, Any], path: Path, *, workload:
             d = data[data["stage"] == stage]
             order = [b for b in backends if b in set(d["backend"])]
             sns.swarmplot(data=d, x="backend", y="seconds", hue="backend", order=order, hue_order=order,
-                          palette={b: palette[b] for b in order}, size=4, ax=ax, legend=False, log_scale=True)
+                          palette={b: palette[b] for b in order}, size=3, ax=ax, legend=False, log_scale=True)
             ax.set_title(stage.replace("_", " "))
             ax.set_xlabel("")
             ax.tick_params(axis="x", rotation=40)
