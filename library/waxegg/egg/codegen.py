@@ -138,7 +138,7 @@ def generate_source(
     body = "\n".join(f"    {line}" if line.strip() else "" for line in body_lines)
     # Helpers (waxegg.egg.kernels) are imported only by programs that call them, so a program generated
     # without waxegg's rewrites is byte-for-byte egglog's.
-    imports = "from waxegg.egg import kernels as _k\n" if "_k." in body else ""
+    imports = f"from waxegg.egg import kernels as _k  # kernels {_kernels_digest()}\n" if "_k." in body else ""
     return _MODULE_TEMPLATE.format(
         fn_name=fn_name or name,
         egglog_version=_compat.EGGLOG_VERSION,
@@ -148,6 +148,20 @@ def generate_source(
         body=body,
         imports=imports,
     )
+
+
+def _kernels_digest() -> str:
+    """Hash of the kernel sources a generated program links in.
+
+    Numba's disk cache of a function is invalidated only by changes to the function's own file, not to the
+    functions it calls; naming the kernels' version in the generated source (so in its file name) keeps a program
+    compiled against older kernels from being loaded.
+    """
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in ("kernels.py", "_loops.py", "_compat.py"):
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _run_program_gen(expr: Any, schedule: Any, fn_name: str) -> tuple[str, str]:
