@@ -207,7 +207,11 @@ def _dask_run_fresh(n_workers: int, T: int, N: int) -> float:
     import sys
 
     code = f"import runpy; print(runpy.run_path({str(Path(__file__).resolve())!r})['dask_run']({n_workers}, {T}, {N}))"
-    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=1500)
+    # The child sees what this process imports from (asv may add the package through sys.path only).
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=1500, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"dask_run({n_workers}, {T}, {N}) failed in a fresh interpreter:\n{done.stderr[-2000:]}")
     return float(done.stdout.strip().splitlines()[-1])
 
 
