@@ -183,3 +183,26 @@ def test_to_store_failure_leaves_nothing(tmp_path):
     with pytest.raises(OSError, match="disk went away"):
         to_store(result, tmp_path / "out.zarr")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_numba_kernel_from_dask_threads_with_workqueue_layer():
+    # Regression: with waxegg.egg imported (it selects Numba's workqueue layer, which aborts on
+    # concurrent parallel launches), dask's threads calling the EWM kernel crashed the process.
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import waxegg.egg.kernels, numba
+        import numpy as np, pandas as pd, xarray as xr, dask.array as da
+        from waxegg.wax import register_wax_accessors
+        register_wax_accessors()
+        x = xr.DataArray(da.random.default_rng(0).standard_normal((500, 256), chunks=(500, 32)), dims=("time", "a"))
+        got = x.wax.ewm(alpha=0.1).mean().compute(scheduler="threads")
+        ref = pd.DataFrame(x.values).ewm(alpha=0.1).mean().to_numpy()
+        print(float(np.abs(got.values - ref).max()), numba.threading_layer())
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    err, layer = done.stdout.split()[-2:]
+    assert float(err) <= 1e-12

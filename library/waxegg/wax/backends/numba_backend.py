@@ -23,6 +23,8 @@ copy taken in the same run; the machine was shared, so see the benchmark suite f
 
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
 
@@ -31,6 +33,12 @@ from waxegg.wax.backends import register_backend
 from waxegg.wax.backends._base import Backend
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
+
+# One parallel launch at a time. The kernel already uses every Numba thread, so concurrent calls
+# (dask's threaded scheduler runs one per block) gain nothing, and Numba's workqueue threading
+# layer -- which waxegg.egg selects to keep OpenMP's spinning threads off LAPACK -- aborts the
+# process on concurrent launches.
+_LAUNCH = threading.Lock()
 
 #: Tile of a column-major input transposed at once: 64 columns x 64 steps (2 x 32 KiB buffers).
 _TILE_N = 64
@@ -159,7 +167,8 @@ class NumbaBackend(Backend):
         # Constants in the data's dtype: a float32 stream computes in float32 (16 SIMD lanes, half
         # the bytes), to float32 precision; pandas would upcast to float64.
         ft = flat.dtype.type
-        _ewm_mean_2d(flat, out, ft(1.0 - params.alpha), ft(1.0 if params.adjust else params.alpha), ft(1.0),
-                     params.adjust, params.ignore_na, params.half_alpha_blend, params.min_periods, nblocks,
-                     colmajor)
+        with _LAUNCH:
+            _ewm_mean_2d(flat, out, ft(1.0 - params.alpha), ft(1.0 if params.adjust else params.alpha), ft(1.0),
+                         params.adjust, params.ignore_na, params.half_alpha_blend, params.min_periods, nblocks,
+                         colmajor)
         return out.reshape(shape)
