@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import haiku as hk
 import jax.numpy as jnp
 
@@ -72,6 +74,13 @@ def ewmcov_step(x, y, mean_x, mean_y, cov, sum_wt, sum_wt2, old_wt, nobs, params
     return output, mean_x, mean_y, cov, sum_wt, sum_wt2, old_wt, nobs
 
 
+def validate_cov_options(owner: str, bias: Any, **window: Any) -> EWMParams:
+    """Check ``bias`` and the window options (pandas rules) of ``owner``; return the window params."""
+    if not isinstance(bias, bool):
+        raise TypeError(f"{owner}: bias must be a bool, got {bias!r}")
+    return ewm_params(**window)
+
+
 class EWMCov(hk.Module):
     """Exponentially weighted moving covariance, matching ``pandas ewm(...).cov(other, bias=...)``.
 
@@ -106,10 +115,9 @@ class EWMCov(hk.Module):
         name: str | None = None,
     ):
         super().__init__(name=name)
-        if not isinstance(bias, bool):
-            raise TypeError(f"{type(self).__name__}: bias must be a bool, got {bias!r}")
-        self.params = ewm_params(com=com, span=span, halflife=halflife, alpha=alpha,
-                                 min_periods=min_periods, adjust=adjust, ignore_na=ignore_na)
+        self.params = validate_cov_options(type(self).__name__, bias, com=com, span=span, halflife=halflife,
+                                           alpha=alpha, min_periods=min_periods, adjust=adjust,
+                                           ignore_na=ignore_na)
         self.bias = bias
 
     def __call__(self, x, y):

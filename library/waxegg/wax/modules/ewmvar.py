@@ -5,9 +5,8 @@ from __future__ import annotations
 import haiku as hk
 import jax.numpy as jnp
 
-from waxegg.wax._params import ewm_params
 from waxegg.wax.modules._util import as_floating
-from waxegg.wax.modules.ewmcov import EWMCov
+from waxegg.wax.modules.ewmcov import EWMCov, validate_cov_options
 
 
 class EWMVar(hk.Module):
@@ -37,11 +36,10 @@ class EWMVar(hk.Module):
         super().__init__(name=name)
         self._kwargs = dict(alpha=alpha, adjust=adjust, com=com, min_periods=min_periods, ignore_na=ignore_na,
                             bias=bias, span=span, halflife=halflife)
-        if not isinstance(bias, bool):
-            raise TypeError(f"{type(self).__name__}: bias must be a bool, got {bias!r}")
         # Validate now (errors at construction, naming the bad option), not at the first call.
-        self.params = ewm_params(com=com, span=span, halflife=halflife, alpha=alpha,
-                                 min_periods=min_periods, adjust=adjust, ignore_na=ignore_na)
+        self.params = validate_cov_options(type(self).__name__, bias, com=com, span=span, halflife=halflife,
+                                           alpha=alpha, min_periods=min_periods, adjust=adjust,
+                                           ignore_na=ignore_na)
         self.std = std
 
     def __call__(self, x):
