@@ -101,6 +101,25 @@ def test_make_frame_is_seeded_cached_and_typed():
         make_frame(0, 2)
 
 
+def test_make_frame_layouts_are_the_seeds_column_major_or_row_major():
+    f = make_frame(40, 5, seed=3)
+    c = make_frame(40, 5, seed=3, layout="C")
+    assert f.to_numpy().flags.f_contiguous and not f.to_numpy().flags.c_contiguous
+    assert c.to_numpy().flags.c_contiguous and not c.to_numpy().flags.f_contiguous
+    pd.testing.assert_frame_equal(f, c)
+    # the seed builds its frame with pd.DataFrame(values, index=...): the default layout is that one's
+    seed_like = pd.DataFrame(c.to_numpy().copy(), index=c.index)
+    assert seed_like.to_numpy().flags.f_contiguous == f.to_numpy().flags.f_contiguous
+    with pytest.raises(ValueError, match="layout must be one of"):
+        make_frame(5, 2, layout="K")
+
+
+def test_copy_floor_keeps_the_frames_memory_order():
+    runner = wax_runners()["copy"](wax_kernels()["ewm_mean"], make_frame(30, 4))
+    out = runner.end_to_end()
+    assert out.flags.f_contiguous and not out.flags.c_contiguous
+
+
 def test_max_abs_error_handles_nans_shapes_and_chunks():
     ref = np.arange(20_000, dtype=np.float64).reshape(10_000, 2)
     res = ref.copy()
@@ -275,6 +294,19 @@ def test_summary_ratios_are_relative_to_copy_and_pandas(tiny_sweep):
     best = tiny_sweep.table.query("backend == 'copy' and stage == 'end_to_end' and T == 400 and dtype == 'float64'")
     assert row["x_copy"] == pytest.approx(row["best_s"] / best["seconds"].min())
     assert set(s[s["status"] == "error"]["backend"]) == {"broken"}
+
+
+def test_sweep_over_both_layouts_keeps_them_apart():
+    grid = Grid("layouts", wax=WaxGrid(sizes=((200, 4),), dtypes=("float64",), layouts=("F", "C"), repeat=2,
+                                       min_repeat=1, backends=("copy", "waxegg-numba")))
+    table = run_sweep(grid, progress=False).table
+    assert set(table["layout"]) == {"F", "C"}
+    assert (table[table["stage"] == "compute"]["max_abs_err"] < 1e-12).all()
+    s = summarize(table)
+    copy = s[(s["backend"] == "copy") & (s["stage"] == "end_to_end")]
+    assert sorted(copy["layout"]) == ["C", "F"] and np.allclose(copy["x_copy"], 1.0)
+    with pytest.raises(ValueError, match="unknown layouts"):
+        WaxGrid(sizes=((10, 2),), layouts=("A",))
 
 
 def test_results_are_versioned_with_environment_metadata(tiny_sweep, tmp_path):

@@ -12,7 +12,7 @@ import matplotlib.image
 import pytest
 
 from waxegg.__main__ import main
-from waxegg.bench import Grid, WaxGrid, run_sweep
+from waxegg.bench import SCHEMA_VERSION, Grid, WaxGrid, run_sweep
 from waxegg.bench.sweep import write_table
 from waxegg.report.profiles import EGG_SOURCE, EGRAPH_SVG, LPROF_EGG, LPROF_WAX
 from waxegg.report.repro import RESULTS_CSV, render
@@ -104,7 +104,7 @@ def test_repro_quick_end_to_end_then_from_results(tmp_path):
     assert "Line #" in lprof and "% Time" in lprof and "<egg cache>/" in lprof
     wax = (out / "artifacts" / LPROF_WAX).read_text()
     assert "File: waxegg/wax/accessors.py" in wax and "WaxSeedWorkflow.run" in wax
-    assert len(list((tmp_path / "results" / "v1").glob("*.csv"))) == 1
+    assert len(list((tmp_path / "results" / f"v{SCHEMA_VERSION}").glob("*.csv"))) == 1
     before = _digest(out)
     assert main(["repro", "--from-results", "--out", str(out), "--no-progress"]) == 0
     assert _digest(out) == before

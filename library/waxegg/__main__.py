@@ -17,11 +17,12 @@ def _sweep(args: argparse.Namespace) -> int:
     from waxegg.bench.sweep import run_sweep, summarize, write_results
 
     grid = get_grid(args.grid)
-    if args.T or args.N or args.dtype:
+    if args.T or args.N or args.dtype or args.layout:
         if args.T is None or args.N is None:
             raise SystemExit("--T and --N go together")
         base = grid.wax or WaxGrid(sizes=())
-        wax = WaxGrid(sizes=((args.T, args.N),), dtypes=tuple(args.dtype or ("float64",)), kernels=base.kernels,
+        wax = WaxGrid(sizes=((args.T, args.N),), dtypes=tuple(args.dtype or ("float64",)),
+                      layouts=tuple(args.layout or ("F",)), kernels=base.kernels,
                       repeat=args.repeat or base.repeat, min_repeat=min(base.min_repeat, args.repeat or base.repeat),
                       budget_s=base.budget_s)
         grid = Grid(f"{grid.name}-custom", wax=wax, egg=grid.egg if args.egg else None)
@@ -32,7 +33,7 @@ def _sweep(args: argparse.Namespace) -> int:
     result = run_sweep(grid, progress=not args.no_progress)
     paths = write_results(result, args.results_dir)
     summary = summarize(result.table)
-    cols = ["workload", "backend", "stage", "T", "N", "dtype", "out_dtype", "best_s", "x_copy", "pandas_over",
+    cols = ["workload", "backend", "stage", "T", "N", "dtype", "layout", "out_dtype", "best_s", "x_copy", "pandas_over",
             "max_abs_err", "peak_mem_mb", "repeats"]
     with pd.option_context("display.width", 200, "display.max_rows", 500, "display.max_columns", 30,
                            "display.float_format", "{:.4g}".format):
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--T", type=int, help="one WAX size instead of the grid's: time steps")
     sweep.add_argument("--N", type=int, help="... and columns")
     sweep.add_argument("--dtype", action="append", help="float64 / float32 (repeatable; with --T/--N)")
+    sweep.add_argument("--layout", action="append", choices=["F", "C"],
+                       help="input frame memory order: F (column-major, pandas' default) / C (repeatable; with --T/--N)")
     sweep.add_argument("--repeat", type=int, help="steady-state repeats (with --T/--N)")
     sweep.add_argument("--backends", nargs="+", help="WAX backends to run (default: all)")
     sweep.add_argument("--egg", action="store_true", help="also run the grid's egglog LDA part")

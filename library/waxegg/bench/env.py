@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 #: Bumped whenever the results table's columns or meaning change.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Distributions whose versions the report quotes (absent ones are recorded as null).
 PACKAGES = (

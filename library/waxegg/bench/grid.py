@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 
-from waxegg.bench.workloads import WAX_STAGES
+from waxegg.bench.workloads import LAYOUTS, WAX_STAGES
 
 #: Stages of the egglog pipeline (one-shot), in order, then the steady-state run of each function.
 EGG_STAGES = ("trace", "optimize", "lower", "codegen", "compile")
@@ -32,6 +32,9 @@ class WaxGrid:
         ``(T, N)`` pairs, time steps by columns, measured smallest first.
     dtypes
         Input dtypes (each backend computes in it where it can; ``out_dtype`` records what came back).
+    layouts
+        Memory orders of the input frame (:data:`waxegg.bench.workloads.LAYOUTS`): ``F`` (column-major,
+        what pandas 3 builds from a 2-D array, as in the seed) by default, ``C`` (row-major) on request.
     kernels
         Names from :func:`waxegg.bench.workloads.wax_kernels`.
     backends
@@ -47,6 +50,7 @@ class WaxGrid:
 
     sizes: tuple[tuple[int, int], ...]
     dtypes: tuple[str, ...] = ("float64", "float32")
+    layouts: tuple[str, ...] = ("F",)
     kernels: tuple[str, ...] = ("ewm_mean",)
     backends: tuple[str, ...] | None = None
     exclude_backends: tuple[str, ...] = ()
@@ -59,6 +63,9 @@ class WaxGrid:
         for T, N in self.sizes:
             if int(T) < 1 or int(N) < 1:
                 raise ValueError(f"sizes must be positive (T, N) pairs, got {(T, N)}")
+        bad_layouts = [x for x in self.layouts if x not in LAYOUTS]
+        if bad_layouts:
+            raise ValueError(f"unknown layouts {bad_layouts}; known: {LAYOUTS}")
         bad = [s for s in self.stages if s not in WAX_STAGES]
         if bad:
             raise ValueError(f"unknown WAX stages {bad}; known: {WAX_STAGES}")

@@ -1,6 +1,9 @@
 """The sweep runner: every (workload, backend, stage, size, dtype) of a grid, as one tidy table.
 
-One row per (workload, backend, stage, T, N, dtype, repeat), columns :data:`COLUMNS`:
+One row per (workload, backend, stage, T, N, dtype, layout, repeat), columns :data:`COLUMNS`:
+
+- ``layout`` the memory order of the WAX input frame's values (``F``: column-major, what pandas 3
+  builds from a 2-D array, the seed's frame; ``C``: row-major); empty for egglog rows;
 
 - ``seconds`` wall time of one call; ``peak_mem_bytes`` its peak resident memory above the start;
 - ``max_abs_err`` max ``|result - reference|`` of the stage's output (``reference`` names it; NaN for
@@ -40,7 +43,7 @@ from waxegg.bench.timers import PeakMemory, measure
 from waxegg.bench.workloads import make_frame, max_abs_error, peer_parity, wax_kernels, wax_reference, wax_runners
 
 COLUMNS = (
-    "workload", "backend", "stage", "T", "N", "dtype", "out_dtype", "repeat", "seconds",
+    "workload", "backend", "stage", "T", "N", "dtype", "layout", "out_dtype", "repeat", "seconds",
     "peak_mem_bytes", "max_abs_err", "reference", "status", "error",
 )
 
@@ -75,7 +78,7 @@ def _out_dtype(result: Any) -> str:
 
 def _row(**kw: Any) -> dict[str, Any]:
     row = dict.fromkeys(COLUMNS, np.nan)
-    row.update(out_dtype="", reference="", status="ok", error="")
+    row.update(layout="", out_dtype="", reference="", status="ok", error="")
     row.update(kw)
     return row
 
@@ -89,7 +92,7 @@ def _timing_rows(base: dict[str, Any], stage: str, seconds: list[float], peaks: 
 # WAX
 # --------------------------------------------------------------------------------------------
 
-def _wax_units(grid: WaxGrid, runners: dict[str, type]) -> Iterator[tuple[str, tuple[int, int], str, str]]:
+def _wax_units(grid: WaxGrid, runners: dict[str, type]) -> Iterator[tuple[str, tuple[int, int], str, str, str]]:
     backends = list(runners) if grid.backends is None else list(grid.backends)
     unknown = [b for b in backends + list(grid.exclude_backends) if b not in runners]
     backends = [b for b in backends if b not in grid.exclude_backends]
@@ -101,10 +104,11 @@ def _wax_units(grid: WaxGrid, runners: dict[str, type]) -> Iterator[tuple[str, t
             raise ValueError(f"unknown WAX kernel {k!r}; known: {sorted(kernels)}")
     for T, N in sorted(grid.sizes, key=lambda s: (s[0] * s[1], s)):
         for dtype in grid.dtypes:
-            for kernel in grid.kernels:
-                for backend in backends:
-                    if runners[backend].applies(kernels[kernel]):
-                        yield kernel, (int(T), int(N)), dtype, backend
+            for layout in grid.layouts:
+                for kernel in grid.kernels:
+                    for backend in backends:
+                        if runners[backend].applies(kernels[kernel]):
+                            yield kernel, (int(T), int(N)), dtype, layout, backend
 
 
 def _run_wax_backend(grid: WaxGrid, runner_cls: type, kernel: Any, frame: pd.DataFrame,
@@ -166,21 +170,21 @@ def _wax_rows(grid: WaxGrid, pbar: tqdm, runners: dict[str, type]) -> list[dict]
     rows: list[dict] = []
     kernels = wax_kernels()
     reference_cache: dict[tuple, np.ndarray] = {}
-    for kernel_name, (T, N), dtype, backend in _wax_units(grid, runners):
+    for kernel_name, (T, N), dtype, layout, backend in _wax_units(grid, runners):
         kernel = kernels[kernel_name]
-        key = (kernel_name, T, N, dtype)
+        key = (kernel_name, T, N, dtype)  # the reference does not depend on the layout
         if key not in reference_cache:
             reference_cache.clear()  # one reference alive at a time (800 MB at the seed size)
             gc.collect()
-        frame = make_frame(T, N, dtype)
+        frame = make_frame(T, N, dtype, layout=layout)
 
         def reference(kernel=kernel, frame=frame, key=key) -> np.ndarray:
             if key not in reference_cache:
                 reference_cache[key] = wax_reference(kernel, frame)
             return reference_cache[key]
 
-        base = dict(workload=kernel_name, backend=backend, T=T, N=N, dtype=dtype)
-        label = f"{kernel_name} T={T:,} N={N:,} {dtype}"
+        base = dict(workload=kernel_name, backend=backend, T=T, N=N, dtype=dtype, layout=layout)
+        label = f"{kernel_name} T={T:,} N={N:,} {dtype} {layout}"
         pbar.set_description(label)
         rows += _run_wax_backend(grid, runners[backend], kernel, frame, reference, base,
                                  lambda what: pbar.set_postfix_str(what, refresh=True))
@@ -350,22 +354,24 @@ def read_results(csv: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
 # --------------------------------------------------------------------------------------------
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    """Best-of-k seconds per (workload, backend, stage, T, N, dtype), with ``x copy`` and ``pandas / time``.
+    """Best-of-k seconds per (workload, backend, stage, T, N, dtype, layout), with ``x copy`` and ``pandas / time``.
 
-    ``x_copy`` divides by the ``copy`` backend's best end-to-end time at the same size and dtype;
+    ``x_copy`` divides by the ``copy`` backend's best end-to-end time at the same size, dtype and layout;
     ``pandas_over`` is pandas' best end-to-end time over this row's (both NaN where there is none).
     """
+    table = table.assign(layout=table["layout"].fillna("") if "layout" in table else "")  # "" reads back as NaN
     ok = table[table["status"] == "ok"]
-    keys = ["workload", "backend", "stage", "T", "N", "dtype"]
+    keys = ["workload", "backend", "stage", "T", "N", "dtype", "layout"]
     summary = (ok.groupby(keys, sort=False)
                .agg(best_s=("seconds", "min"), median_s=("seconds", "median"), repeats=("seconds", "size"),
                     peak_mem_mb=("peak_mem_bytes", lambda s: s.max() / 2**20), max_abs_err=("max_abs_err", "max"),
                     out_dtype=("out_dtype", "first"))
                .reset_index())
     e2e = summary[summary["stage"] == "end_to_end"]
-    floor = e2e[e2e["backend"] == "copy"].set_index(["workload", "T", "N", "dtype"])["best_s"]
-    pandas_t = e2e[e2e["backend"] == "pandas"].set_index(["workload", "T", "N", "dtype"])["best_s"]
-    idx = pd.MultiIndex.from_frame(summary[["workload", "T", "N", "dtype"]])
+    same = ["workload", "T", "N", "dtype", "layout"]
+    floor = e2e[e2e["backend"] == "copy"].set_index(same)["best_s"]
+    pandas_t = e2e[e2e["backend"] == "pandas"].set_index(same)["best_s"]
+    idx = pd.MultiIndex.from_frame(summary[same])
     summary["x_copy"] = summary["best_s"].to_numpy() / floor.reindex(idx).to_numpy()
     summary["pandas_over"] = pandas_t.reindex(idx).to_numpy() / summary["best_s"].to_numpy()
     problems = table[table["status"] != "ok"][keys + ["status", "error"]]

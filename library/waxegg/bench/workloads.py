@@ -8,7 +8,7 @@ The first ``end_to_end`` call in a process is the ``compile`` stage.
 
 Backends (the ``backend`` column of the results):
 
-- ``copy`` -- ``values.copy()``, the memory-bandwidth floor of a one-pass kernel;
+- ``copy`` -- ``values.copy(order="K")``, the memory-bandwidth floor of a one-pass kernel;
 - ``pandas`` -- the reference (``df.ewm(...).mean()``);
 - ``numbagg``, ``polars`` -- peers, skipped with a reason when not installed;
 - ``waxegg-<name>`` -- ``df.wax.ewm(..., backend=<name>)`` for every name in
@@ -48,18 +48,30 @@ THREE_STEP = "wax-3step"
 # Data
 # --------------------------------------------------------------------------------------------
 
+#: Memory layouts :func:`make_frame` can build: ``"F"`` is what ``pd.DataFrame(values, index=...)``
+#: builds in pandas 3 (the seed's frame; pandas copies a 2-D array into one column-major block),
+#: ``"C"`` wraps the row-major array without a copy.
+LAYOUTS = ("F", "C")
+
+
 @functools.lru_cache(maxsize=4)
-def make_frame(T: int, N: int, dtype: str = "float64", seed: int = 0) -> pd.DataFrame:
+def make_frame(T: int, N: int, dtype: str = "float64", seed: int = 0, layout: str = "F") -> pd.DataFrame:
     """The seed's data: ``T x N`` standard normals indexed by seconds from 1970 (cached per key).
 
+    ``layout`` (:data:`LAYOUTS`) is the memory order of ``frame.to_numpy()``: column-major by default,
+    like the seed's ``pd.DataFrame(values, index=...)`` under pandas 3, or row-major (``"C"``).
     Callers must not modify the returned frame.
     """
     if T < 1 or N < 1:
         raise ValueError(f"T and N must be >= 1, got T={T}, N={N}")
     if np.dtype(dtype).kind != "f":
         raise ValueError(f"dtype must be a floating dtype, got {dtype!r}")
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     rng = np.random.default_rng(seed)
     values = rng.standard_normal((T, N), dtype=np.dtype(dtype).type)
+    if layout == "F":
+        values = np.asfortranarray(values)
     return pd.DataFrame(values, index=pd.date_range("1970", periods=T, freq="s"), copy=False)
 
 
@@ -327,7 +339,8 @@ class Runner:
 
 
 class CopyRunner(Runner):
-    """``values.copy()``: reads and writes each element once, the floor for a one-pass kernel."""
+    """``values.copy(order="K")``: reads and writes each element once in the frame's memory order, the
+    floor for a one-pass kernel (a plain ``.copy()`` of a column-major frame's values would transpose)."""
 
     backend = "copy"
 
@@ -336,7 +349,7 @@ class CopyRunner(Runner):
         self._values = frame.to_numpy()
 
     def end_to_end(self) -> np.ndarray:
-        return self._values.copy()
+        return self._values.copy(order="K")
 
 
 class PandasRunner(Runner):

@@ -166,8 +166,15 @@ def render_page(table: pd.DataFrame, env: dict[str, Any], out: str | Path, figur
 
     # ---- WAX
     parts.append('<h2 id="wax">WAX kernels on a T x N frame</h2>\n')
-    parts.append("<p class=\"note\">Backends: <b>copy</b> is <code>values.copy()</code>, the memory-bandwidth floor "
-                 "of a one-pass kernel; <b>pandas</b> is <code>df.ewm(alpha=0.1).mean()</code>, the reference; "
+    layouts = sorted(set(table["layout"].dropna()) - {""}) if "layout" in table else []
+    layout_text = {"F": "column-major (<code>pd.DataFrame(values, index=...)</code> as in the seed: pandas 3 "
+                        "copies a 2-D array into one column-major block)", "C": "row-major (the array wrapped "
+                        "without a copy)"}
+    if layouts:
+        parts.append("<p class=\"note\">Input frames: standard normals, " + "; ".join(
+            f"layout {x}: {layout_text.get(x, x)}" for x in layouts) + ".</p>\n")
+    parts.append("<p class=\"note\">Backends: <b>copy</b> is <code>values.copy(order=\"K\")</code> (the frame's "
+                 "memory order), the memory-bandwidth floor of a one-pass kernel; <b>pandas</b> is <code>df.ewm(alpha=0.1).mean()</code>, the reference; "
                  "<b>numbagg</b> (<code>move_exp_nanmean</code>, ...) and <b>polars</b> (<code>ewm_mean</code>, ...) are peers; "
                  "<b>waxegg-&lt;name&gt;</b> is <code>df.wax.ewm(alpha=0.1, backend=name, dtype=...).mean()</code>, "
                  "<b>waxegg</b> the accessor for kernels no backend implements (their Haiku module under "
