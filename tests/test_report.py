@@ -14,7 +14,7 @@ import pytest
 from waxegg.__main__ import main
 from waxegg.bench import SCHEMA_VERSION, Grid, WaxGrid, run_sweep
 from waxegg.bench.sweep import write_table
-from waxegg.report.profiles import EGG_SOURCE, EGRAPH_SVG, LPROF_EGG, LPROF_WAX
+from waxegg.report.profiles import EGG_SOURCE, EGRAPH_SVG, LPROF_EGG, LPROF_EGG_BEFORE, LPROF_WAX
 from waxegg.report.repro import RESULTS_CSV, render
 
 
@@ -96,12 +96,14 @@ def test_repro_quick_end_to_end_then_from_results(tmp_path):
     figures = {p.name for p in _check_figures(out)}
     assert {"lda_swarm.png", "lda_stages.png", "ewm_mean_swarm_float64.png", "ewm_mean_scaling_float32.png"} <= figures
     links = _links(out / "index.html")
-    for name in (EGRAPH_SVG, EGG_SOURCE, LPROF_EGG, LPROF_WAX):
+    for name in (EGRAPH_SVG, EGG_SOURCE, LPROF_EGG, LPROF_EGG_BEFORE, LPROF_WAX):
         assert f"artifacts/{name}" in links, name
         assert (out / "artifacts" / name).stat().st_size > 100, name
     assert "<svg" in (out / "artifacts" / EGRAPH_SVG).read_text()[:2000]
     lprof = (out / "artifacts" / LPROF_EGG).read_text()
     assert "Line #" in lprof and "% Time" in lprof and "<egg cache>/" in lprof
+    before = (out / "artifacts" / LPROF_EGG_BEFORE).read_text()
+    assert "Line #" in before and "rewrites: none (egglog's rules only)" in before
     wax = (out / "artifacts" / LPROF_WAX).read_text()
     assert "File: waxegg/wax/accessors.py" in wax and "WaxSeedWorkflow.run" in wax
     assert len(list((tmp_path / "results" / f"v{SCHEMA_VERSION}").glob("*.csv"))) == 1

@@ -2,10 +2,10 @@
 
 Named grids (:data:`GRIDS`):
 
-- ``default`` -- what ``waxegg repro`` measures: WAX EWM mean over T = 1e3..1e5 at N = 1000 in
-  float64 and float32 (the seed size T=1e5 x N=1000 included), EWM variance and rolling mean at
+- ``default`` -- what ``waxegg repro`` measures: WAX EWM mean over T = 1e3..1e5 at N = 1000 and at
+  T=1e6 x N=100 in float64 and float32 (the seed size T=1e5 x N=1000 included), EWM variance and rolling mean at
   T = 1e4 and 1e5 x N = 1000 in float64 (the 3-step workflow only at 1e4), egglog LDA over n_samples = 1e4..1e6 at 20 features (the
-  seed size 1e6 x 20 included).
+  seed size 1e6 x 20 included), with the rewrite ablation (2 classes) and the cached-start check there.
 - ``seed`` -- the seed sizes only, float64 (the ordering check of the issue; ~4 minutes).
 - ``quick`` -- tiny sizes for smoke tests (~1 minute, mostly compilation).
 """
@@ -79,6 +79,11 @@ class EggGrid:
 
     The pipeline (trace .. compile) runs once per size; ``original`` / ``extracted`` / ``numba`` are
     then timed like the WAX stages (``repeat``, ``min_repeat``, ``budget_s``).
+
+    ``waxegg repro`` also measures, at the largest ``n_samples``: the rewrite ablation
+    (:func:`waxegg.egg.measure.ablation_lda`) for each class count in ``ablation_classes``, and with
+    ``cached_start`` the cold and cached first result in fresh processes
+    (:func:`waxegg.egg.measure.cached_start`).
     """
 
     n_samples: tuple[int, ...]
@@ -86,6 +91,8 @@ class EggGrid:
     repeat: int = 7
     min_repeat: int = 3
     budget_s: float = 12.0
+    ablation_classes: tuple[int, ...] = ()
+    cached_start: bool = False
 
     def __post_init__(self) -> None:
         if any(int(n) < 4 for n in self.n_samples):
@@ -128,13 +135,16 @@ class Grid:
 
 
 SEED_WAX_SIZE = (100_000, 1000)
+LONG_WAX_SIZE = (1_000_000, 100)
 SEED_EGG_SAMPLES = 1_000_000
 
 GRIDS: dict[str, Grid] = {
     "default": Grid(
         "default",
-        wax=WaxGrid(sizes=((1_000, 1000), (10_000, 1000), SEED_WAX_SIZE)),
-        egg=EggGrid(n_samples=(10_000, 100_000, SEED_EGG_SAMPLES)),
+        # The seed size and the same number of elements as a long, narrow frame (T=1e6 x N=100).
+        wax=WaxGrid(sizes=((1_000, 1000), (10_000, 1000), SEED_WAX_SIZE, LONG_WAX_SIZE)),
+        focus=SEED_WAX_SIZE,
+        egg=EggGrid(n_samples=(10_000, 100_000, SEED_EGG_SAMPLES), ablation_classes=(2,), cached_start=True),
         # The modules that landed after EWMA, in float64 on two sizes. At the seed size without the
         # 3-step workflow: its transform captures the data as a constant, so each end-to-end call
         # recompiles (~40 s at T=1e5 x N=1000), which would double the default run's time.

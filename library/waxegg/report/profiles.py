@@ -17,6 +17,8 @@ from waxegg.bench.timers import block
 #: Files under ``<out>/artifacts/``.
 LPROF_WAX = "lprof_wax.txt"
 LPROF_EGG = "lprof_egg.txt"
+#: The same profile of the program egglog's own rules generate (no waxegg rewrites): the "before".
+LPROF_EGG_BEFORE = "lprof_egg_egglog_only.txt"
 EGG_SOURCE = "lda_generated.py"
 EGRAPH_SVG = "egraph_optimize.svg"
 
@@ -83,9 +85,19 @@ def egg_line_profile(accelerated: Any, X: Any, y: Any) -> str:
     fn = accelerated.extracted
     fn(X, y)
     folder = str(Path(accelerated.source_path).parent)
+    rewrites = ",".join(accelerated.rewrites) or "none (egglog's rules only)"
     return line_profile(lambda: fn(X, y), [fn],
-                        title=f"generated program {Path(accelerated.source_path).name}  [X {X.shape} {X.dtype}]",
+                        title=f"generated program {Path(accelerated.source_path).name}  [X {X.shape} {X.dtype}]  "
+                              f"rewrites: {rewrites}",
                         extra_paths={folder + "/": "<egg cache>/"})
+
+
+def egg_line_profile_before(X: Any, y: Any) -> str:
+    """:func:`egg_line_profile` of the program generated without waxegg's rewrites (egglog's rules only)."""
+    from waxegg.egg import accelerate
+    from waxegg.egg.workloads import lda_fit_transform
+
+    return egg_line_profile(accelerate(lda_fit_transform, X, y, names=("X", "y"), rewrites="none"), X, y)
 
 
 def write_artifacts(out: str | Path, *, wax_size: tuple[int, int] | None, wax_dtype: str = "float64",
@@ -111,4 +123,6 @@ def write_artifacts(out: str | Path, *, wax_size: tuple[int, int] | None, wax_dt
         attempt(EGRAPH_SVG, lambda: accelerated.write_egraph_svg(folder / EGRAPH_SVG))
         if egg_data is not None:
             attempt(LPROF_EGG, lambda: (folder / LPROF_EGG).write_text(egg_line_profile(accelerated, *egg_data)))
+            attempt(LPROF_EGG_BEFORE,
+                    lambda: (folder / LPROF_EGG_BEFORE).write_text(egg_line_profile_before(*egg_data)))
     return status

@@ -16,10 +16,11 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from tqdm.auto import tqdm
 
-from waxegg.bench.grid import Grid, get_grid
+from waxegg.bench.grid import EggGrid, Grid, get_grid
 from waxegg.bench.sweep import read_results, run_sweep, write_results, write_table
 from waxegg.report.figures import render_figures
 from waxegg.report.page import render_page
@@ -46,11 +47,36 @@ def measure(out: Path, grid: Grid, *, results_dir: str | Path | None = "results"
             out, wax_size=grid.focus_size if grid.wax is not None else None, accelerated=accelerated,
             egg_data=egg_data, progress=lambda what: bar.set_postfix_str(what, refresh=True))
         bar.update(1)
+    if grid.egg is not None and (grid.egg.ablation_classes or grid.egg.cached_start):
+        with tqdm(total=1, desc="egglog ablation and cached start", disable=not progress) as bar:
+            result.env["egg_extras"] = egg_extras(grid.egg)
+            bar.update(1)
     result.env["measure_seconds"] = round(time.perf_counter() - start, 1)
     if results_dir is not None:
         write_results(result, results_dir)
     csv, _ = write_table(result.table, result.env, out / RESULTS_CSV)
     return csv
+
+
+def egg_extras(grid: EggGrid) -> dict[str, Any]:
+    """The rewrite ablation and the cold / cached first result at the grid's largest ``n_samples``.
+
+    Each part that fails is recorded with its error instead (the page shows it), like an artefact.
+    """
+    from waxegg.egg.measure import ablation_lda, cached_start
+
+    n = int(max(grid.n_samples))
+    extras: dict[str, Any] = {"n_samples": n}
+    try:
+        extras["ablation"] = [row for k in grid.ablation_classes for row in ablation_lda(n, k)]
+    except Exception as exc:
+        extras["ablation_error"] = f"{type(exc).__name__}: {exc}"[:300]
+    if grid.cached_start:
+        try:
+            extras["cached_start"] = cached_start(n, 2)
+        except Exception as exc:
+            extras["cached_start_error"] = f"{type(exc).__name__}: {exc}"[:300]
+    return extras
 
 
 def render(out: Path) -> Path:
