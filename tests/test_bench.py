@@ -343,3 +343,15 @@ def test_sweep_runs_the_egglog_lda_pipeline():
     assert (run["max_abs_err"] < 1e-8).all()
     assert result.egg[300]["egraph_nodes"] > 0
     assert 300 in result.accelerated
+
+
+def test_interleaved_runs_round_by_round():
+    from waxegg.bench.timers import interleaved
+
+    order: list[str] = []
+    times = interleaved({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, repeat=3)
+    assert order == ["a", "b"] * 3
+    assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3}
+    assert all(t >= 0 for ts in times.values() for t in ts)
+    with pytest.raises(ValueError, match="repeat must be >= 1"):
+        interleaved({"a": lambda: None}, repeat=0)

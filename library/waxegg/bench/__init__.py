@@ -13,7 +13,7 @@ from __future__ import annotations
 from waxegg.bench.env import SCHEMA_VERSION, environment
 from waxegg.bench.grid import GRIDS, EggGrid, Grid, WaxGrid, get_grid
 from waxegg.bench.sweep import COLUMNS, SweepResult, read_results, run_sweep, summarize, write_results
-from waxegg.bench.timers import PeakMemory, Timing, measure, time_once
+from waxegg.bench.timers import PeakMemory, Timing, interleaved, measure, time_once
 from waxegg.bench.workloads import WaxSeedWorkflow, make_frame, max_abs_error, wax_kernels, wax_runners
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "WaxGrid",
     "WaxSeedWorkflow",
     "environment",
+    "interleaved",
     "get_grid",
     "make_frame",
     "max_abs_error",

@@ -214,3 +214,19 @@ def measure(
         timing.peaks.append(sample.peak_bytes)
     timing.result = sample.result
     return timing
+
+
+def interleaved(calls: dict[str, Callable[[], Any]], repeat: int = 5) -> dict[str, list[float]]:
+    """Wall seconds of each zero-argument call over ``repeat`` rounds, the calls interleaved round by round.
+
+    For side-by-side ratios on a shared machine: a burst of someone else's load hits every call of
+    that round rather than one of them. Each call is a :func:`time_once` (results awaited, garbage
+    collector off during the call); the caller makes the warm-up calls (and checks their results).
+    """
+    if repeat < 1:
+        raise ValueError(f"repeat must be >= 1, got {repeat}")
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(repeat):
+        for name, call in calls.items():
+            times[name].append(time_once(call, memory=False, collect=False).seconds)
+    return times

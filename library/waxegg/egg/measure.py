@@ -13,7 +13,6 @@ import os
 import platform
 import sys
 from collections.abc import Callable, Sequence
-from time import perf_counter
 from typing import Any
 
 import numpy as np
@@ -33,18 +32,11 @@ ABLATION: dict[str, tuple[str, ...]] = {
 
 
 def best_of(calls: dict[str, Callable[[], Any]], *, repeat: int = 5) -> dict[str, float]:
-    """Best wall time (seconds) of each zero-argument call over ``repeat`` rounds, after the caller's warm-up.
+    """Best wall time (seconds) of each zero-argument call over ``repeat`` interleaved rounds, after the
+    caller's warm-up (:func:`waxegg.bench.timers.interleaved`)."""
+    from waxegg.bench.timers import interleaved  # noqa: PLC0415 -- the bench layer loads JAX; only here
 
-    The calls are interleaved round by round, so a burst of load from other users of a shared machine hits
-    all of them rather than one.
-    """
-    times: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(repeat):
-        for name, call in calls.items():
-            start = perf_counter()
-            call()
-            times[name].append(perf_counter() - start)
-    return {name: min(ts) for name, ts in times.items()}
+    return {name: min(ts) for name, ts in interleaved(calls, repeat=repeat).items()}
 
 
 def measure_lda(
