@@ -116,7 +116,8 @@ def ablation_table(env: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for r in (env.get("egg_extras") or {}).get("ablation", []):
         rows.append({"classes": r["n_classes"], "rewrites": r["variant"],
-                     "compile": _fmt_seconds(r["compile_s"]), "original": _fmt_seconds(r["original_s"]),
+                     "compile": _fmt_seconds(r["compile_s"]),
+                     "Numba cache hit": r.get("numba_cache_hit", ""), "original": _fmt_seconds(r["original_s"]),
                      "extracted": _fmt_seconds(r["extracted_s"]), "numba": _fmt_seconds(r["numba_s"]),
                      "original / extracted": _fmt_ratio(r["original_over_extracted"]),
                      "original / numba": _fmt_ratio(r["original_over_numba"]),
