@@ -41,10 +41,12 @@ _JIT = dict(nogil=True, cache=True, error_model="numpy")
 # process on concurrent launches.
 _LAUNCH = threading.Lock()
 
-#: Tiles (steps, columns) of a column-major input transposed at once, by dtype: the best of 64..4096
-#: steps x 16..64 columns measured at T=1e5 x N=1000 and T=1e6 x N=100 on 2 cores (compute over a plain copy: float64
-#: 1.48x -> ~1.3x, float32 3.0x -> ~1.65x; scalar transposition had been the float32 bottleneck).
-_TILES = {np.dtype(np.float64): (512, 64), np.dtype(np.float32): (1024, 32)}
+#: Tiles (steps, columns) of a column-major input transposed at once, by dtype: the best of 256..8192
+#: steps x 16..64 columns measured at T=1e5 x N=1000 and T=1e6 x N=100 on 2 cores. Long runs down
+#: each column matter more than fitting the buffers in L2 (float64: 512 x 64 -> 4096 x 32 took the
+#: compute from ~1.6x to ~1.4x a plain copy at 1e6 x 100); float32 is ~2x its (half as long) copy
+#: for every shape tried. Scalar transposition had been the float32 bottleneck (3.0x).
+_TILES = {np.dtype(np.float64): (4096, 32), np.dtype(np.float32): (1024, 32)}
 #: Side of the square blocks a full tile is transposed in; a constant, so LLVM unrolls the block and
 #: turns its loads and stores into in-register vector shuffles (scalar transposition was ~2x the copy).
 _MICRO = 8
@@ -208,8 +210,12 @@ class NumbaBackend(Backend):
         if not colmajor and not flat.flags.c_contiguous:
             flat = np.ascontiguousarray(flat)  # strided views: one copy, then the fast path
             out = np.empty_like(flat)
-        tile_t, tile_n = _TILES.get(flat.dtype, (256, 64))
+        tile_t, tile_n = _TILES.get(flat.dtype, (1024, 32))
         nblocks = max(1, min(numba.get_num_threads(), -(-flat.shape[1] // _SPLIT)))
+        if colmajor:  # the threads' transposition buffers stay under 5% of the output (peak memory)
+            per_step = 2 * nblocks * (tile_n + _MICRO) * flat.dtype.itemsize
+            fit = int(0.05 * out.nbytes) // per_step // _MICRO * _MICRO
+            tile_t = max(_MICRO * 8, min(tile_t, fit))
         # Constants in the data's dtype: a float32 stream computes in float32 (16 SIMD lanes, half
         # the bytes), to float32 precision; pandas would upcast to float64.
         ft = flat.dtype.type
