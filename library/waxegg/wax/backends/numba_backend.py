@@ -120,8 +120,16 @@ def _transpose_blocks(big, t0, g0, small, n_t, width, into_small):  # pragma: no
     In 8 x 8 blocks with constant bounds, which LLVM transposes in registers with vector shuffles
     (element by element this was ~2x the time of a plain copy). A ragged edge is covered by one more
     block shifted back to end at the edge: it copies some elements twice, with the same values.
-    Needs ``n_t >= 8`` and ``width >= 8``.
+    A tile narrower or shorter than a block is copied element by element.
     """
+    if width < _MICRO or n_t < _MICRO:
+        for g in range(width):
+            for i in range(n_t):
+                if into_small:
+                    small[i, g] = big[t0 + i, g0 + g]
+                else:
+                    big[t0 + i, g0 + g] = small[i, g]
+        return
     for gb in range(0, width, _MICRO):
         g = min(gb, width - _MICRO)
         for ib in range(0, n_t, _MICRO):
@@ -159,20 +167,10 @@ def _ewm_block_colmajor(values, out, j0, j1, old_wt_factor, new_wt, one, adjust,
         nobs[:] = 0
         for t0 in range(0, T, tile_t):
             n_t = min(T, t0 + tile_t) - t0
-            if width >= _MICRO and n_t >= _MICRO:
-                _transpose_blocks(values, t0, g0, buf, n_t, width, True)
-            else:
-                for g in range(width):
-                    for i in range(n_t):
-                        buf[i, g] = values[t0 + i, g0 + g]
+            _transpose_blocks(values, t0, g0, buf, n_t, width, True)
             _ewm_rows(buf, obuf, n_t, 0, width, weighted, old_wt, nobs,
                       old_wt_factor, new_wt, one, adjust, not ignore_na, half_blend, minp)
-            if width >= _MICRO and n_t >= _MICRO:
-                _transpose_blocks(out, t0, g0, obuf, n_t, width, False)
-            else:
-                for g in range(width):
-                    for i in range(n_t):
-                        out[t0 + i, g0 + g] = obuf[i, g]
+            _transpose_blocks(out, t0, g0, obuf, n_t, width, False)
 
 
 @numba.njit(parallel=True, **_JIT)
