@@ -28,6 +28,16 @@ def n_blocks(n):  # noqa: ANN001, ANN201 -- Numba kernel
     return (n + BLOCK - 1) // BLOCK
 
 
+@numba.njit(cache=True)
+def sum_blocks(part):  # noqa: ANN001, ANN201
+    # The per-block partials added in block order (one thread): the same bits for any thread count.
+    total = np.zeros(part.shape[1])
+    for b in range(part.shape[0]):
+        for j in range(part.shape[1]):
+            total[j] += part[b, j]
+    return total
+
+
 @_jit
 def masked_mean(x, m):  # noqa: ANN001, ANN201
     n, d = x.shape
@@ -40,13 +50,7 @@ def masked_mean(x, m):  # noqa: ANN001, ANN201
                 cnt[b] += 1
                 for j in range(d):
                     part[b, j] += x[i, j]
-    total = np.zeros(d)
-    count = 0
-    for b in range(nb):
-        count += cnt[b]
-        for j in range(d):
-            total[j] += part[b, j]
-    return total / count
+    return sum_blocks(part) / cnt.sum()
 
 
 @_jit
@@ -89,11 +93,7 @@ def mean0(a):  # noqa: ANN001, ANN201
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
             for j in range(d):
                 part[b, j] += a[i, j]
-    total = np.zeros(d)
-    for b in range(nb):
-        for j in range(d):
-            total[j] += part[b, j]
-    return total / n
+    return sum_blocks(part) / n
 
 
 @_jit
@@ -106,11 +106,7 @@ def mean_sq_dev(a, m):  # noqa: ANN001, ANN201
             for j in range(d):
                 t = a[i, j] - m[j]
                 part[b, j] += t * t
-    total = np.zeros(d)
-    for b in range(nb):
-        for j in range(d):
-            total[j] += part[b, j]
-    return total / n
+    return sum_blocks(part) / n
 
 
 @_jit
