@@ -56,6 +56,11 @@ def _table_html(df: pd.DataFrame) -> str:
     return df.to_html(index=False, escape=True, na_rep="", border=0)
 
 
+def _table_or_note(df: pd.DataFrame, why: str) -> str:
+    """The table, or a note saying why there is none."""
+    return _table_html(df) if len(df) else f"<p class=\"note\">Not measured: {html.escape(why)}</p>\n"
+
+
 def wax_summary_table(table: pd.DataFrame, workload: str, T: int, N: int, dtype: str) -> pd.DataFrame:
     """One row per backend at one size and dtype: stage times, ratios, error, peak memory."""
     s = summarize(table[(table["workload"] == workload) & (table["T"] == T) & (table["N"] == N)
@@ -265,17 +270,13 @@ def render_page(table: pd.DataFrame, env: dict[str, Any], out: str | Path, figur
                      "all rows and the original are timed interleaved in one loop (best of 3), so each row's gain "
                      "over the row above is that rewrite's contribution. Compile is the first Numba call "
                      "(from Numba's disk cache where an earlier run compiled the same program).</p>\n")
-        ablation = ablation_table(env)
-        parts.append(_table_html(ablation) if len(ablation) else
-                     f"<p class=\"note\">Not measured: {html.escape(extras.get('ablation_error', 'not asked for'))}</p>\n")
+        parts.append(_table_or_note(ablation_table(env), extras.get("ablation_error", "not asked for")))
         parts.append(f"<h3>Compile once: a second process reuses the program (n_samples={n_extra}, 2 classes)</h3>\n"
                      "<p class=\"note\">Two fresh Python processes share an empty cache folder and call "
                      "<code>accelerate(lda_fit_transform, X, y, reuse=True, verify=False)</code>: the first traces, "
                      "optimises, generates and compiles; the second finds the program and Numba's machine code on "
                      "disk. Imports (waxegg.egg, scikit-learn, egglog) and data generation are counted apart.</p>\n")
-        cached = cached_start_table(env)
-        parts.append(_table_html(cached) if len(cached) else
-                     f"<p class=\"note\">Not measured: {html.escape(extras.get('cached_start_error', 'not asked for'))}</p>\n")
+        parts.append(_table_or_note(cached_start_table(env), extras.get("cached_start_error", "not asked for")))
     svg, why = _artifact(out, EGRAPH_SVG, status)
     parts.append("<h3>The optimisation e-graph</h3>\n")
     parts.append(f'<p><a href="{svg}"><img src="{svg}" alt="e-graph" style="max-height:600px"></a></p>\n' if svg
