@@ -81,16 +81,18 @@ def test_jax_global_config_untouched(frame):
     T=st.integers(1, 60),
     N=st.integers(1, 4),
     nan_rate=st.sampled_from([0.0, 0.3, 0.9]),
+    inf_rate=st.sampled_from([0.0, 0.1]),
     alpha=st.floats(0.01, 1.0),
     adjust=st.booleans(),
     ignore_na=st.booleans(),
     min_periods=st.integers(0, 5),
     seed=st.integers(0, 2**16),
 )
-def test_property_numba_equals_pandas(T, N, nan_rate, alpha, adjust, ignore_na, min_periods, seed):
+def test_property_numba_equals_pandas(T, N, nan_rate, inf_rate, alpha, adjust, ignore_na, min_periods, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((T, N)) * 10.0 ** rng.integers(-3, 4)
     x[rng.random((T, N)) < nan_rate] = np.nan
+    x[rng.random((T, N)) < inf_rate] = np.inf * rng.choice([-1.0, 1.0])  # pandas: inf is missing
     df = pd.DataFrame(x)
     kw = dict(alpha=alpha, adjust=adjust, ignore_na=ignore_na, min_periods=min_periods)
     ref = df.ewm(**kw).mean()
@@ -125,12 +127,20 @@ def test_adjust_false_after_gaps_follows_pandas_rule_at_alpha_half(backend, alph
     assert_same(got, s.ewm(alpha=alpha, adjust=False).mean())
 
 
+@pytest.mark.parametrize("backend", available_backends())
+def test_inf_is_missing_like_pandas(backend):
+    # mirrors: Series.ewm(alpha).mean() -- pandas turns +-inf into NaN before any window operation
+    s = pd.Series([1.0, 2.0, np.inf, 3.0, 4.0, -np.inf, 5.0, np.nan, 6.0])
+    for kw in (dict(alpha=0.1), dict(alpha=1.0), dict(alpha=0.3, adjust=False, min_periods=3)):
+        assert_same(s.wax.ewm(**kw, backend=backend).mean(), s.ewm(**kw).mean())
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_numba_column_major_tiles_equal_row_major(dtype):
     # Full tiles (transposed in 8 x 8 register blocks) and ragged edge tiles in both directions, with
-    # NaN runs crossing tile borders: the column-major path must give the row-major path's bits.
+    # NaN runs crossing tile borders: the column-major exact path must give the row-major exact path's bits.
     from waxegg.wax._params import ewm_params
-    from waxegg.wax.backends.numba_backend import _TILES, NumbaBackend
+    from waxegg.wax.backends.numba_backend import _TILES, ewm_mean_kernel
 
     tile_t, tile_n = _TILES[np.dtype(dtype)]
     T, N = 2 * tile_t + 37, 3 * tile_n + 5
@@ -139,12 +149,50 @@ def test_numba_column_major_tiles_equal_row_major(dtype):
     x[rng.random((T, N)) < 0.05] = np.nan
     x[tile_t - 20:tile_t + 30, 1] = np.nan
     x[:, tile_n] = 2.5
-    backend = NumbaBackend()
     for kw in (dict(alpha=0.1), dict(alpha=0.3, adjust=False, ignore_na=True, min_periods=4)):
         params = ewm_params(**kw)
-        row_major = backend.ewm_mean(np.ascontiguousarray(x), params)
-        col_major = backend.ewm_mean(np.asfortranarray(x), params)
+        row_major, _ = ewm_mean_kernel(np.ascontiguousarray(x), params, fast=False)
+        col_major, _ = ewm_mean_kernel(np.asfortranarray(x), params, fast=False)
         assert col_major.flags.f_contiguous
         np.testing.assert_array_equal(col_major, row_major)
         if dtype == np.float64:
             assert_same(col_major, pd.DataFrame(x).ewm(**kw).mean())
+
+
+FAST_OPTIONS = OPTIONS + [dict(com=200.0), dict(alpha=0.5, adjust=False), dict(alpha=0.2, min_periods=2500)]
+
+
+@pytest.mark.parametrize("order", ["F", "C"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kw", FAST_OPTIONS, ids=str)
+def test_numba_steady_state_paths_match_pandas(order, dtype, kw):
+    # mirrors: DataFrame.ewm(**kw).mean() over many tiles, where most of the work goes through the
+    # steady-state paths (the vector scan down columns, the affine update across rows) and tiles
+    # with NaN runs, scattered NaNs, infs, a constant column and a late start fall back to the exact
+    # recursion.
+    from waxegg.wax._params import ewm_params
+    from waxegg.wax.backends.numba_backend import _TILES, ewm_mean_kernel
+
+    tile_t, _ = _TILES[np.dtype(dtype)]
+    T, N = 5 * tile_t + 13, 45
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal((T, N)) * 3.0 + 1.0).astype(dtype)
+    x[2 * tile_t - 5:2 * tile_t + 9, 3] = np.nan       # a run across a tile border
+    x[tile_t + np.flatnonzero(rng.random(tile_t) < 0.01), 8] = np.nan  # scattered, in one tile
+    x[3 * tile_t + 100, 12] = np.inf
+    x[4 * tile_t + 1, 12] = -np.inf
+    x[:, 20] = 2.5                                    # constant (pandas' exact-constant branch)
+    x[: 3 * tile_t, 30] = np.nan                      # a column that starts late
+    x[-7:, 40] = np.nan                               # trailing NaNs
+    values = np.asarray(x, order=order)
+    got, fast = ewm_mean_kernel(values, ewm_params(**kw))
+    assert fast > x.size // 3  # the steady-state paths did a good part of the work
+    ref = pd.DataFrame(x.astype(np.float64)).ewm(**kw).mean()
+    if dtype == np.float64:
+        assert_same(got, ref, rtol=1e-12, atol=1e-12)
+    else:
+        # float32 precision, as for the exact recursion, and no less accurate than it
+        assert_same(got, ref, rtol=1e-5, atol=1e-6)
+        exact, _ = ewm_mean_kernel(values, ewm_params(**kw), fast=False)
+        err = lambda a: np.nanmax(np.abs(a - ref.to_numpy()))
+        assert err(got) <= 2 * err(exact) + 2 * np.finfo(np.float32).eps * np.nanmax(np.abs(ref.to_numpy()))

@@ -20,7 +20,7 @@ def ewma_step(x, mean, old_wt, nobs, params: EWMParams):
     """
     old_wt_factor = 1.0 - params.alpha
     new_wt = 1.0 if params.adjust else params.alpha
-    is_obs = x == x
+    is_obs = jnp.isfinite(x)  # pandas treats inf as missing in window ops
     nobs = nobs + is_obs.astype(nobs.dtype)
     has_mean = mean == mean
 

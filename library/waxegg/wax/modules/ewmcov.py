@@ -28,7 +28,7 @@ def ewmcov_step(x, y, mean_x, mean_y, cov, sum_wt, sum_wt2, old_wt, nobs, params
     factor = jnp.asarray(1.0 - params.alpha, sum_wt.dtype)
     factor2 = factor * factor
     new_wt = 1.0 if params.adjust else params.alpha
-    is_obs = (x == x) & (y == y)
+    is_obs = jnp.isfinite(x) & jnp.isfinite(y)  # pandas: inf is missing
     nobs = nobs + is_obs.astype(nobs.dtype)
     has_mean = mean_x == mean_x
 

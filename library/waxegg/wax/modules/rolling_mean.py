@@ -43,7 +43,8 @@ class RollingMean(hk.Module):
     def __call__(self, x):
         x = as_floating(x)
         minp = max(self.min_periods, 1)
-        is_obs = x == x
+        is_obs = jnp.isfinite(x)
+        x = jnp.where(is_obs, x, jnp.nan)  # pandas treats inf as missing in window ops
         if self.window == 1:
             # pandas re-initialises a window that does not overlap the previous one, so a window of
             # one step is exactly its value.
