@@ -53,6 +53,22 @@ def test_rolling_mean_matches_pandas(frame, window, min_periods):
                                    s.rolling(window, min_periods=min_periods).mean(), **TOL)
 
 
+
+def test_inf_is_missing_like_pandas():
+    # mirrors: DataFrame.ewm(alpha).var() / .cov(), Series.ewm(alpha).cov(other), DataFrame.rolling(w).mean()
+    # -- pandas turns +-inf into NaN before any window operation
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((120, 3))
+    x[x > 1.4] = np.inf
+    x[x < -1.4] = -np.inf
+    x[::13, 1] = np.nan
+    df = pd.DataFrame(x)
+    pd.testing.assert_frame_equal(df.wax.ewm(alpha=0.1).var(), df.ewm(alpha=0.1).var(), **TOL)
+    pd.testing.assert_series_equal(df[0].wax.ewm(alpha=0.1).cov(df[1]), df[0].ewm(alpha=0.1).cov(df[1]), **TOL)
+    for window, min_periods in ((1, None), (3, 1), (10, 2)):
+        pd.testing.assert_frame_equal(df.wax.rolling(window, min_periods).mean(),
+                                      df.rolling(window, min_periods=min_periods).mean(), **TOL)
+
 def _xr(frame):
     da = xr.DataArray(frame.to_numpy().T, dims=("asset", "time"), coords={"time": frame.index})
     return da, xr.Dataset({"a": da, "b": da * 2.0, "c": da.isel(asset=0)}, attrs={"k": 1})
