@@ -11,13 +11,14 @@ import pandas as pd
 
 
 def test_numba_backend_compiles_once_per_dtype_not_per_shape():
-    from waxegg.wax.backends.numba_backend import _ewm_mean_2d
+    # frames built from 2-D arrays are column-major: the column kernel
+    from waxegg.wax.backends.numba_backend import _ewm_mean_cols
 
     pd.DataFrame(np.random.default_rng(0).normal(size=(50, 3))).wax.ewm(alpha=0.3).mean()
-    before = list(_ewm_mean_2d.signatures)
+    before = list(_ewm_mean_cols.signatures)
     for shape in [(70, 5), (11, 2), (1000, 40)]:
         pd.DataFrame(np.random.default_rng(0).normal(size=shape)).wax.ewm(alpha=0.3).mean()
-    assert _ewm_mean_2d.signatures == before
+    assert _ewm_mean_cols.signatures == before
     assert any(str(s[0].dtype) == "float64" for s in before)
 
 
@@ -37,13 +38,13 @@ def test_second_process_loads_numba_kernel_from_disk_cache(tmp_path):
         import json, time
         import numpy as np, pandas as pd
         from waxegg.wax import register_wax_accessors
-        from waxegg.wax.backends.numba_backend import _ewm_mean_2d
+        from waxegg.wax.backends.numba_backend import _ewm_mean_cols
         register_wax_accessors()
         df = pd.DataFrame(np.ones((20, 2)))
         t0 = time.perf_counter()
         df.wax.ewm(alpha=0.5).mean()
-        print(json.dumps(dict(hits=sum(_ewm_mean_2d.stats.cache_hits.values()),
-                              misses=sum(_ewm_mean_2d.stats.cache_misses.values()),
+        print(json.dumps(dict(hits=sum(_ewm_mean_cols.stats.cache_hits.values()),
+                              misses=sum(_ewm_mean_cols.stats.cache_misses.values()),
                               first_call=time.perf_counter() - t0)))
     """)
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
