@@ -53,7 +53,6 @@ def test_rolling_mean_matches_pandas(frame, window, min_periods):
                                    s.rolling(window, min_periods=min_periods).mean(), **TOL)
 
 
-
 def test_inf_is_missing_like_pandas():
     # mirrors: DataFrame.ewm(alpha).var() / .cov(), Series.ewm(alpha).cov(other), DataFrame.rolling(w).mean()
     # -- pandas turns +-inf into NaN before any window operation
@@ -68,6 +67,7 @@ def test_inf_is_missing_like_pandas():
     for window, min_periods in ((1, None), (3, 1), (10, 2)):
         pd.testing.assert_frame_equal(df.wax.rolling(window, min_periods).mean(),
                                       df.rolling(window, min_periods=min_periods).mean(), **TOL)
+
 
 def _xr(frame):
     da = xr.DataArray(frame.to_numpy().T, dims=("asset", "time"), coords={"time": frame.index})

@@ -145,8 +145,8 @@ def _steady(w, ow, n, old_wt_factor, new_wt, one, adjust, minp):  # pragma: no c
 def _affine_rows(rows, orows, t0, t1, j0, j1, weighted, alpha):  # pragma: no cover
     """``y = y + alpha * (x - y)`` over ``rows[t0:t1, j0:j1]`` (state index 0 is column ``j0``).
 
-    A NaN or inf anywhere in a column propagates to its last mean (``0 * nan`` is NaN too), so the
-    final means tell which columns must be redone exactly.
+    A NaN or inf anywhere in a column propagates to its last mean, so the final means tell which
+    columns must be redone exactly.
     """
     width = j1 - j0
     for t in range(t0, t1):
@@ -263,7 +263,9 @@ def _transpose_blocks(big, t0, g0, small, n_t, width, into_small):  # pragma: no
 
 @numba.njit(inline="always", **_JIT)
 def _scan_segment(src, dst, i, n, y, decay, alpha):  # pragma: no cover
-    """``y = (1 - alpha) * y + alpha * x`` (``decay`` = 1 - alpha in float64) over ``src[i:i+n]`` (flat, contiguous) into ``dst``; returns the last ``y``.
+    """``y = (1 - alpha) * y + alpha * x`` over flat, contiguous ``src[i:i+n]`` into ``dst``; returns the last ``y``.
+
+    ``decay`` is ``1 - alpha`` in float64 (see ``_simd``).
 
     Whole registers through the vector scan, the rest one by one. Any NaN or inf in the segment makes
     the returned value non-finite (NaN propagates through every later carry), which is how the caller
@@ -411,13 +413,13 @@ def ewm_mean_kernel(values: np.ndarray, params: EWMParams, fast: bool = True) ->
         out = np.empty_like(flat)
     tile_t, tile_n = _TILES.get(flat.dtype, (1024, 32))
     nblocks = max(1, min(numba.get_num_threads(), -(-flat.shape[1] // _SPLIT)))
-    if not colmajor:  # threads sharing narrow rows slow each other down (see _ROW_BYTES_PER_THREAD)
-        row_bytes = flat.shape[1] * flat.dtype.itemsize
-        nblocks = max(1, min(nblocks, (row_bytes + _ROW_BYTES_PER_THREAD // 2) // _ROW_BYTES_PER_THREAD))
     if colmajor:  # the threads' transposition buffers stay under 5% of the output (peak memory)
         per_step = 2 * nblocks * (tile_n + _MICRO) * flat.dtype.itemsize
         fit = int(0.05 * out.nbytes) // per_step // _MICRO * _MICRO
         tile_t = max(_MICRO * 8, min(tile_t, fit))
+    else:  # threads sharing narrow rows slow each other down (see _ROW_BYTES_PER_THREAD)
+        row_bytes = flat.shape[1] * flat.dtype.itemsize
+        nblocks = max(1, min(nblocks, (row_bytes + _ROW_BYTES_PER_THREAD // 2) // _ROW_BYTES_PER_THREAD))
     scanned = np.zeros(nblocks, dtype=np.int64)
     # Constants in the data's dtype: a float32 stream computes in float32 (16 SIMD lanes, half
     # the bytes), to float32 precision; pandas would upcast to float64.
