@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -131,3 +132,33 @@ def ewm_params(
         min_periods=max(int(min_periods), 1),
         half_alpha_blend=(not adjust) and c == 1.0 and pandas_half_alpha_blend(),
     )
+
+
+@dataclass(frozen=True, eq=False)
+class RollingParams:
+    """A validated rolling window, as the kernels see it.
+
+    Either a trailing window of ``window`` steps (``start``/``end`` None: window ``t`` covers rows
+    ``max(0, t - window + 1) .. t``; kernels can carry state across calls), or explicit bounds
+    (offset windows, ``center``, ``closed``, ``step``): output row ``k`` covers input rows
+    ``start[k] .. end[k] - 1``, exactly pandas' window bounds (``len(start)`` output rows).
+
+    Attributes
+    ----------
+    window : int
+        Steps in a trailing window (for explicit bounds: the largest window, informative only).
+    min_periods : int
+        Observations (finite values) a window needs for a value, ``>= 0``.
+    start, end : numpy int64 arrays or None
+        pandas' window bounds.
+    """
+
+    window: int
+    min_periods: int
+    start: Any = None
+    end: Any = None
+
+    @property
+    def fixed(self) -> bool:
+        """A trailing window of ``window`` steps (state can be carried across calls)."""
+        return self.start is None
