@@ -1,0 +1,1343 @@
+"""Numba kernels for pandas' rolling window statistics, with state carried across calls.
+
+Each statistic is a port of pandas 3.1.1's algorithm (``pandas/_libs/window/aggregations.pyx``),
+so results match ``DataFrame.rolling(...)`` to the last bits in float64:
+
+- ``sum``/``mean``: ``roll_sum``/``roll_mean``: Kahan-compensated adds and removes (separate
+  compensations), the count of consecutive equal values (a window of one repeated value returns
+  it exactly), the sign clipping of ``neg_ct``;
+- ``var``: ``roll_var``: Welford with Kahan compensation; a window whose sum of squares fell by
+  more than ``1e3 * eps`` in a step is recomputed from scratch, as pandas does;
+- ``cov``/``corr``: ``roll_cov``/``roll_corr``: Welford anchored at the window's first value,
+  with pandas' cancellation test and recomputation;
+- ``min``/``max``: the maximum of the window's finite values; where equal values differ (0.0 and
+  -0.0), the newest one, which is what pandas' monotonic deque returns;
+- ``median``: an order statistic, kept exactly in a sorted buffer per column;
+- ``count``: pandas counts non-NaN values (inf counts) and applies ``min_periods`` to the number
+  of rows in the window.
+
+pandas treats +-inf as missing in every statistic but ``count``; so do these kernels. float32
+input is computed in float32 with the same algorithms (pandas itself upcasts to float64).
+
+Why this shape:
+
+- Every kernel is a small serial ``@njit(nogil=True)`` loop over a range of columns, run on
+  Python threads by :func:`~waxegg.wax.backends._threads.run_blocks`: no ``parallel=True``, so a
+  statistic compiles in about a second and only for the layout it is called with.
+- Row-major input is scanned row by row with the columns in the inner loop: the updates are
+  written with selects (no branches), so LLVM vectorises them across columns. Column-major input
+  (pandas' own storage) is scanned down each contiguous column, a few columns at a time, so that
+  their independent dependency chains overlap.
+- ``error_model="numpy"``: divisions carry no ZeroDivisionError check, which would stop
+  vectorisation.
+- A trailing window carries its state (:class:`RollingState`): the accumulators and the last
+  ``window`` rows of input. A call with ``state=`` runs on the virtual sequence ``[tail; values]``,
+  so a split stream equals the one-shot run bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from waxegg.wax._params import RollingParams
+from waxegg.wax.backends._threads import run_blocks
+
+__all__ = ["RollingState", "rolling_sum", "rolling_mean", "rolling_var", "rolling_min", "rolling_max",
+           "rolling_median", "rolling_count", "rolling_cov", "rolling_corr"]
+
+_JIT = dict(nogil=True, cache=True, error_model="numpy")
+_INLINE = dict(inline="always", **_JIT)
+
+#: Columns of a column-major input scanned together (independent chains that overlap).
+_COLS = 4
+#: Elements a thread should get at least, so that small calls run inline.
+_MIN_WORK = 1 << 16
+
+
+@dataclass(frozen=True, eq=False)
+class RollingState:
+    """The state of a trailing-window statistic after the last step of a call.
+
+    Attributes
+    ----------
+    statistic : str
+        The kernel that made it (``"sum"``, ``"mean"``, ``"var"``, ...).
+    window, min_periods : int
+        The window it belongs to.
+    seen : int
+        Steps seen so far (over all calls).
+    tail : numpy array ``(min(window, seen), N)``
+        The last rows of input, in the input's dtype.
+    tail_other : numpy array or None
+        The same for the second series of ``cov``/``corr``.
+    acc : numpy array ``(k, N)`` or None
+        The accumulators per column (statistic-specific rows), in the input's dtype.
+    """
+
+    statistic: str
+    window: int
+    min_periods: int
+    seen: int
+    tail: np.ndarray
+    tail_other: np.ndarray | None = None
+    acc: np.ndarray | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# scalar steps, shared by the layouts
+
+
+@numba.njit(**_INLINE)
+def _isfinite(v):  # pragma: no cover
+    return v - v == 0
+
+
+@numba.njit(**_INLINE)
+def _signbit(v, zero, one):  # pragma: no cover
+    return (v < zero) | ((v == zero) & (one / v < zero))
+
+
+@numba.njit(**_INLINE)
+def _mean_step(o, v, n, s, ca, cr, neg, run, prev, zero, one):  # pragma: no cover
+    """pandas' ``remove_mean(o)`` then ``add_mean(v)`` (missing values are skipped), as selects."""
+    ook = _isfinite(o)
+    y = -o - cr
+    t = s + y
+    cr = t - s - y if ook else cr
+    s = t if ook else s
+    n = n - one if ook else n
+    neg = neg - one if ook & _signbit(o, zero, one) else neg
+    vok = _isfinite(v)
+    y = v - ca
+    t = s + y
+    ca = t - s - y if vok else ca
+    s = t if vok else s
+    n = n + one if vok else n
+    neg = neg + one if vok & _signbit(v, zero, one) else neg
+    run = (run + one if v == prev else one) if vok else run
+    prev = v if vok else prev
+    return n, s, ca, cr, neg, run, prev
+
+
+@numba.njit(**_INLINE)
+def _mean_value(n, s, neg, run, prev, minp, mean, zero, nan):  # pragma: no cover
+    """pandas' ``calc_mean`` (``mean``) or ``calc_sum``."""
+    if mean:
+        r = s / n
+        r = zero if (neg == zero) & (r < zero) else (zero if (neg == n) & (r > zero) else r)
+        r = prev if run >= n else r
+        return r if (n >= minp) & (n > zero) else nan
+    r = prev * n if run >= n else s
+    r = r if n >= minp else nan
+    return zero if (n == zero) & (minp == zero) else r
+
+
+@numba.njit(**_INLINE)
+def _var_remove(o, n, m, q, cr, unstable, zero, one, tol):  # pragma: no cover
+    """pandas' ``remove_var``; returns the new state and the unstable flag."""
+    if _isfinite(o):
+        prev_m2 = q
+        n = n - one
+        if n != zero:
+            prev_mean = m - cr
+            y = o - cr
+            t = y - m
+            cr = t + m - y
+            m = m - t / n
+            q = q - (o - prev_mean) * (o - m)
+            unstable = unstable | (prev_m2 * tol > q)
+        else:
+            m = zero
+            q = zero
+            unstable = False
+    return n, m, q, cr, unstable
+
+
+@numba.njit(**_INLINE)
+def _var_add(v, n, m, q, ca, unstable, one, tol):  # pragma: no cover
+    """pandas' ``add_var``."""
+    if _isfinite(v):
+        prev_m2 = q
+        n = n + one
+        prev_mean = m - ca
+        y = v - ca
+        t = y - m
+        ca = t + m - y
+        m = m + t / n
+        q = q + (v - prev_mean) * (v - m)
+        unstable = unstable | (prev_m2 * tol > q)
+    return n, m, q, ca, unstable
+
+
+@numba.njit(**_INLINE)
+def _var_value(n, q, minp, ddof, nan):  # pragma: no cover
+    """pandas' ``calc_var`` (``minp`` already at least 1)."""
+    return q / (n - ddof) if (n >= minp) & (n > ddof) else nan
+
+
+@numba.njit(**_INLINE)
+def _cov_remove(vx, vy, n, mx, my, ox, oy, sxy, sxx, syy, px, py, unstable, zero, one, tol):  # pragma: no cover
+    """pandas' ``remove_cov`` (shared by ``roll_corr``)."""
+    if _isfinite(vx) & _isfinite(vy):
+        shx = vx - ox
+        shy = vy - oy
+        dx = shx - mx
+        dy = shy - my
+        n = n - one
+        if n != zero:
+            mx = mx - dx / n
+            my = my - dy / n
+            sxy = sxy - (shx - mx) * dy
+            sxx = sxx - (shx - mx) * dx
+            syy = syy - (shy - my) * dy
+            px, py = _peak_dev(shx, shy, mx, my, px, py)
+            unstable = unstable | _cancellation(sxy, sxx, syy, px, py, tol)
+        else:
+            mx = my = ox = oy = sxy = sxx = syy = px = py = zero
+            unstable = False
+    return n, mx, my, ox, oy, sxy, sxx, syy, px, py, unstable
+
+
+@numba.njit(**_INLINE)
+def _cov_add(vx, vy, n, mx, my, ox, oy, sxy, sxx, syy, px, py, unstable, zero, one, tol, big):  # pragma: no cover
+    """pandas' ``add_cov`` (shared by ``roll_corr``)."""
+    if _isfinite(vx) & _isfinite(vy):
+        n = n + one
+        if n == one:
+            # pandas anchors the accumulators at the window's first value
+            ox = vx if abs(vx) < big else zero
+            oy = vy if abs(vy) < big else zero
+        shx = vx - ox
+        shy = vy - oy
+        dx = shx - mx
+        dy = shy - my
+        mx = mx + dx / n
+        my = my + dy / n
+        sxy = sxy + (shx - mx) * dy
+        sxx = sxx + (shx - mx) * dx
+        syy = syy + (shy - my) * dy
+        px, py = _peak_dev(shx, shy, mx, my, px, py)
+        unstable = unstable | _cancellation(sxy, sxx, syy, px, py, tol)
+    return n, mx, my, ox, oy, sxy, sxx, syy, px, py, unstable
+
+
+@numba.njit(**_INLINE)
+def _peak_dev(shx, shy, mx, my, px, py):  # pragma: no cover
+    """pandas' ``track_peak_dev``."""
+    dev_x = abs(shx - mx)
+    dev_y = abs(shy - my)
+    return (dev_x if dev_x > px else px), (dev_y if dev_y > py else py)
+
+
+@numba.njit(**_INLINE)
+def _cancellation(sxy, sxx, syy, px, py, tol):  # pragma: no cover
+    """pandas' ``cancellation_suspected``."""
+    nan_acc = (sxy != sxy) | (sxx != sxx) | (syy != syy)
+    return nan_acc | (px * py * tol > abs(sxy)) | (px * px * tol > sxx) | (py * py * tol > syy)
+
+
+@numba.njit(**_INLINE)
+def _cov_value(n, sxy, sxx, syy, minp, ddof, corr, nan, zero, one):  # pragma: no cover
+    """pandas' ``calc_cov`` / ``calc_corr`` (``minp`` already at least 1)."""
+    if corr:
+        val = sxy / math.sqrt(sxx * syy)
+        val = one if val > one else (-one if val < -one else val)
+        val = nan if (n <= zero) | (sxx == zero) | (syy == zero) else val
+    else:
+        val = nan if n <= ddof else sxy / (n - ddof)
+    return nan if n < minp else val
+
+
+# --------------------------------------------------------------------------------------------
+# trailing windows: sum and mean
+
+
+@numba.njit(**_JIT)
+def _sum_rows(x, tail, out, acc, nanrow, w, minp, mean, j0, j1):  # pragma: no cover
+    """Rows of a row-major ``x`` (columns ``j0:j1``), the ``tail`` rows before them, state in ``acc``."""
+    T = x.shape[0]
+    L = tail.shape[0]
+    zero = x.dtype.type(0)
+    one = x.dtype.type(1)
+    nan = zero / zero
+    n_, s_, ca_, cr_, neg_, run_, prev_ = (acc[0, j0:j1], acc[1, j0:j1], acc[2, j0:j1], acc[3, j0:j1],
+                                          acc[4, j0:j1], acc[5, j0:j1], acc[6, j0:j1])
+    fresh = w <= 1  # pandas recomputes windows that do not overlap the previous one
+    fminp = zero + minp
+    for t in range(T):
+        r = t - w
+        if fresh or r + L < 0:
+            old = nanrow[j0:j1]
+        elif r >= 0:
+            old = x[r, j0:j1]
+        else:
+            old = tail[L + r, j0:j1]
+        row = x[t, j0:j1]
+        orow = out[t, j0:j1]
+        for k in range(j1 - j0):
+            n, s, ca, cr, neg, run, prev = n_[k], s_[k], ca_[k], cr_[k], neg_[k], run_[k], prev_[k]
+            if fresh:
+                n, s, ca, cr, neg, run, prev = zero, zero, zero, zero, zero, zero, nan
+            n, s, ca, cr, neg, run, prev = _mean_step(old[k], row[k], n, s, ca, cr, neg, run, prev, zero, one)
+            n_[k], s_[k], ca_[k], cr_[k], neg_[k], run_[k], prev_[k] = n, s, ca, cr, neg, run, prev
+            orow[k] = _mean_value(n, s, neg, run, prev, fminp, mean, zero, nan)
+
+
+@numba.njit(**_JIT)
+def _sum_cols(xt, tailt, outt, acc, w, minp, mean, j0, j1):  # pragma: no cover
+    """Columns ``j0:j1`` of a column-major input, given as the rows of ``xt = x.T``."""
+    T = xt.shape[1]
+    L = tailt.shape[1]
+    zero = xt.dtype.type(0)
+    one = xt.dtype.type(1)
+    nan = zero / zero
+    fresh = w <= 1
+    fminp = zero + minp
+    st = np.empty((7, _COLS), dtype=xt.dtype)
+    for b in range(j0, j1, _COLS):
+        nb = min(_COLS, j1 - b)
+        for k in range(nb):
+            for q in range(7):
+                st[q, k] = acc[q, b + k]
+        for t in range(T):
+            r = t - w
+            for k in range(nb):
+                j = b + k
+                if fresh or r + L < 0:
+                    o = nan
+                elif r >= 0:
+                    o = xt[j, r]
+                else:
+                    o = tailt[j, L + r]
+                if fresh:
+                    n, s, ca, cr, neg, run, prev = zero, zero, zero, zero, zero, zero, nan
+                else:
+                    n, s, ca, cr, neg, run, prev = st[0, k], st[1, k], st[2, k], st[3, k], st[4, k], st[5, k], st[6, k]
+                n, s, ca, cr, neg, run, prev = _mean_step(o, xt[j, t], n, s, ca, cr, neg, run, prev, zero, one)
+                st[0, k], st[1, k], st[2, k], st[3, k], st[4, k], st[5, k], st[6, k] = n, s, ca, cr, neg, run, prev
+                outt[j, t] = _mean_value(n, s, neg, run, prev, fminp, mean, zero, nan)
+        for k in range(nb):
+            for q in range(7):
+                acc[q, b + k] = st[q, k]
+
+
+@numba.njit(**_JIT)
+def _sum_bounds(xt, outt, start, end, monotonic, minp, mean, j0, j1):  # pragma: no cover
+    """pandas' ``roll_sum``/``roll_mean`` with explicit bounds, columns ``j0:j1`` of ``xt = x.T``."""
+    zero = xt.dtype.type(0)
+    one = xt.dtype.type(1)
+    nan = zero / zero
+    fminp = zero + minp
+    for j in range(j0, j1):
+        col = xt[j]
+        n = s = ca = cr = neg = run = zero
+        prev = nan
+        for i in range(len(start)):
+            si, ei = start[i], end[i]
+            if i == 0 or not monotonic or si >= end[i - 1]:
+                n = s = ca = cr = neg = run = zero
+                prev = nan
+                for q in range(si, ei):
+                    n, s, ca, cr, neg, run, prev = _mean_step(nan, col[q], n, s, ca, cr, neg, run, prev, zero, one)
+            else:
+                for q in range(start[i - 1], si):
+                    n, s, ca, cr, neg, run, prev = _mean_step(col[q], nan, n, s, ca, cr, neg, run, prev, zero, one)
+                for q in range(end[i - 1], ei):
+                    n, s, ca, cr, neg, run, prev = _mean_step(nan, col[q], n, s, ca, cr, neg, run, prev, zero, one)
+            outt[j, i] = _mean_value(n, s, neg, run, prev, fminp, mean, zero, nan)
+
+
+# --------------------------------------------------------------------------------------------
+# trailing windows: var
+
+
+@numba.njit(**_JIT)
+def _var_rows(x, tail, out, acc, nanrow, w, minp, ddof, tol, j0, j1):  # pragma: no cover
+    """Row-major ``roll_var``; a column flagged unstable is recomputed over its window."""
+    T = x.shape[0]
+    L = tail.shape[0]
+    width = j1 - j0
+    zero = x.dtype.type(0)
+    one = x.dtype.type(1)
+    nan = zero / zero
+    fminp = zero + max(minp, 1)
+    fddof = zero + ddof
+    n_, m_, q_, ca_, cr_ = acc[0, j0:j1], acc[1, j0:j1], acc[2, j0:j1], acc[3, j0:j1], acc[4, j0:j1]
+    flag = np.zeros(width, dtype=np.bool_)
+    fresh = w <= 1
+    for t in range(T):
+        r = t - w
+        if fresh or r + L < 0:
+            old = nanrow[j0:j1]
+        elif r >= 0:
+            old = x[r, j0:j1]
+        else:
+            old = tail[L + r, j0:j1]
+        row = x[t, j0:j1]
+        orow = out[t, j0:j1]
+        anyu = False
+        for k in range(width):
+            n, m, q, ca, cr = n_[k], m_[k], q_[k], ca_[k], cr_[k]
+            if fresh:
+                n, m, q, ca, cr = zero, zero, zero, zero, zero
+            n, m, q, cr, u = _var_remove(old[k], n, m, q, cr, False, zero, one, tol)
+            n, m, q, ca, u = _var_add(row[k], n, m, q, ca, u, one, tol)
+            n_[k], m_[k], q_[k], ca_[k], cr_[k] = n, m, q, ca, cr
+            flag[k] = u
+            anyu |= u
+            orow[k] = _var_value(n, q, fminp, fddof, nan)
+        if anyu:
+            for k in range(width):
+                if flag[k]:
+                    j = j0 + k
+                    n = m = q = ca = zero
+                    u = False
+                    for i in range(max(t - w + 1, -L), t + 1):
+                        v = x[i, j] if i >= 0 else tail[L + i, j]
+                        n, m, q, ca, u = _var_add(v, n, m, q, ca, u, one, tol)
+                    n_[k], m_[k], q_[k], ca_[k], cr_[k] = n, m, q, ca, zero
+                    orow[k] = _var_value(n, q, fminp, fddof, nan)
+
+
+@numba.njit(**_JIT)
+def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, j0, j1):  # pragma: no cover
+    """Column-major ``roll_var``, ``_COLS`` columns at a time."""
+    T = xt.shape[1]
+    L = tailt.shape[1]
+    zero = xt.dtype.type(0)
+    one = xt.dtype.type(1)
+    nan = zero / zero
+    fminp = zero + max(minp, 1)
+    fddof = zero + ddof
+    fresh = w <= 1
+    st = np.empty((5, _COLS), dtype=xt.dtype)
+    for b in range(j0, j1, _COLS):
+        nb = min(_COLS, j1 - b)
+        for k in range(nb):
+            for q in range(5):
+                st[q, k] = acc[q, b + k]
+        for t in range(T):
+            r = t - w
+            for k in range(nb):
+                j = b + k
+                if fresh or r + L < 0:
+                    o = nan
+                elif r >= 0:
+                    o = xt[j, r]
+                else:
+                    o = tailt[j, L + r]
+                if fresh:
+                    n = m = q = ca = cr = zero
+                else:
+                    n, m, q, ca, cr = st[0, k], st[1, k], st[2, k], st[3, k], st[4, k]
+                n, m, q, cr, u = _var_remove(o, n, m, q, cr, False, zero, one, tol)
+                n, m, q, ca, u = _var_add(xt[j, t], n, m, q, ca, u, one, tol)
+                if u:
+                    n = m = q = ca = cr = zero
+                    u = False
+                    for i in range(max(t - w + 1, -L), t + 1):
+                        v = xt[j, i] if i >= 0 else tailt[j, L + i]
+                        n, m, q, ca, u = _var_add(v, n, m, q, ca, u, one, tol)
+                st[0, k], st[1, k], st[2, k], st[3, k], st[4, k] = n, m, q, ca, cr
+                outt[j, t] = _var_value(n, q, fminp, fddof, nan)
+        for k in range(nb):
+            for q in range(5):
+                acc[q, b + k] = st[q, k]
+
+
+@numba.njit(**_JIT)
+def _var_bounds(xt, outt, start, end, monotonic, minp, ddof, tol, j0, j1):  # pragma: no cover
+    """pandas' ``roll_var`` with explicit bounds."""
+    zero = xt.dtype.type(0)
+    one = xt.dtype.type(1)
+    nan = zero / zero
+    fminp = zero + max(minp, 1)
+    fddof = zero + ddof
+    for j in range(j0, j1):
+        col = xt[j]
+        n = m = q = ca = cr = zero
+        u = False
+        for i in range(len(start)):
+            si, ei = start[i], end[i]
+            recompute = i == 0 or not monotonic or si >= end[i - 1]
+            if not recompute:
+                for p in range(start[i - 1], si):
+                    n, m, q, cr, u = _var_remove(col[p], n, m, q, cr, u, zero, one, tol)
+                for p in range(end[i - 1], ei):
+                    n, m, q, ca, u = _var_add(col[p], n, m, q, ca, u, one, tol)
+            if recompute or u:
+                n = m = q = ca = cr = zero
+                for p in range(si, ei):
+                    n, m, q, ca, u = _var_add(col[p], n, m, q, ca, u, one, tol)
+                u = False
+            outt[j, i] = _var_value(n, q, fminp, fddof, nan)
+
+
+# --------------------------------------------------------------------------------------------
+# trailing windows: cov and corr
+
+
+@numba.njit(**_JIT)
+def _cov_rows(x, y, tx, ty, out, acc, nanrow, w, minp, ddof, corr, tol, big, j0, j1):  # pragma: no cover
+    """Row-major ``roll_cov``/``roll_corr``; a column flagged unstable is recomputed over its window."""
+    T = x.shape[0]
+    L = tx.shape[0]
+    width = j1 - j0
+    zero = x.dtype.type(0)
+    one = x.dtype.type(1)
+    nan = zero / zero
+    fminp = zero + max(minp, 1)
+    fddof = zero + ddof
+    a0, a1, a2, a3, a4 = acc[0, j0:j1], acc[1, j0:j1], acc[2, j0:j1], acc[3, j0:j1], acc[4, j0:j1]
+    a5, a6, a7, a8, a9 = acc[5, j0:j1], acc[6, j0:j1], acc[7, j0:j1], acc[8, j0:j1], acc[9, j0:j1]
+    flag = np.zeros(width, dtype=np.bool_)
+    fresh = w <= 1
+    for t in range(T):
+        r = t - w
+        if fresh or r + L < 0:
+            ox = oy = nanrow[j0:j1]
+        elif r >= 0:
+            ox, oy = x[r, j0:j1], y[r, j0:j1]
+        else:
+            ox, oy = tx[L + r, j0:j1], ty[L + r, j0:j1]
+        rx, ry = x[t, j0:j1], y[t, j0:j1]
+        orow = out[t, j0:j1]
+        anyu = False
+        for k in range(width):
+            n, mx, my, gx, gy, sxy, sxx, syy, px, py = a0[k], a1[k], a2[k], a3[k], a4[k], a5[k], a6[k], a7[k], a8[k], a9[k]
+            if fresh:
+                n = mx = my = gx = gy = sxy = sxx = syy = px = py = zero
+            n, mx, my, gx, gy, sxy, sxx, syy, px, py, u = _cov_remove(
+                ox[k], oy[k], n, mx, my, gx, gy, sxy, sxx, syy, px, py, False, zero, one, tol)
+            n, mx, my, gx, gy, sxy, sxx, syy, px, py, u = _cov_add(
+                rx[k], ry[k], n, mx, my, gx, gy, sxy, sxx, syy, px, py, u, zero, one, tol, big)
+            a0[k], a1[k], a2[k], a3[k], a4[k], a5[k], a6[k], a7[k], a8[k], a9[k] = n, mx, my, gx, gy, sxy, sxx, syy, px, py
+            flag[k] = u
+            anyu |= u
+            orow[k] = _cov_value(n, sxy, sxx, syy, fminp, fddof, corr, nan, zero, one)
+        if anyu:
+            for k in range(width):
+                if flag[k]:
+                    j = j0 + k
+                    n = mx = my = gx = gy = sxy = sxx = syy = px = py = zero
+                    u = False
+                    for i in range(max(t - w + 1, -L), t + 1):
+                        vx = x[i, j] if i >= 0 else tx[L + i, j]
+                        vy = y[i, j] if i >= 0 else ty[L + i, j]
+                        n, mx, my, gx, gy, sxy, sxx, syy, px, py, u = _cov_add(
+                            vx, vy, n, mx, my, gx, gy, sxy, sxx, syy, px, py, u, zero, one, tol, big)
+                    a0[k], a1[k], a2[k], a3[k], a4[k], a5[k], a6[k], a7[k], a8[k], a9[k] = n, mx, my, gx, gy, sxy, sxx, syy, px, py
+                    orow[k] = _cov_value(n, sxy, sxx, syy, fminp, fddof, corr, nan, zero, one)
+
+
+@numba.njit(**_JIT)
+def _cov_cols(xt, yt, txt, tyt, outt, acc, w, minp, ddof, corr, tol, big, j0, j1):  # pragma: no cover
+    """Column-major ``roll_cov``/``roll_corr``, one column at a time."""
+    T = xt.shape[1]
+    L = txt.shape[1]
+    zero = xt.dtype.type(0)
+    one = xt.dtype.type(1)
+    nan = zero / zero
+    fminp = zero + max(minp, 1)
+    fddof = zero + ddof
+    fresh = w <= 1
+    for j in range(j0, j1):
+        n, mx, my, gx, gy, sxy, sxx, syy, px, py = (acc[0, j], acc[1, j], acc[2, j], acc[3, j], acc[4, j],
+                                                    acc[5, j], acc[6, j], acc[7, j], acc[8, j], acc[9, j])
+        for t in range(T):
+            r = t - w
+            if fresh:
+                n = mx = my = gx = gy = sxy = sxx = syy = px = py = zero
+                u = False
+            else:
+                if r >= 0:
+                    ox, oy = xt[j, r], yt[j, r]
+                elif r + L >= 0:
+                    ox, oy = txt[j, L + r], tyt[j, L + r]
+                else:
+                    ox = oy = nan
+                n, mx, my, gx, gy, sxy, sxx, syy, px, py, u = _cov_remove(
+                    ox, oy, n, mx, my, gx, gy, sxy, sxx, syy, px, py, False, zero, one, tol)
+            n, mx, my, gx, gy, sxy, sxx, syy, px, py, u = _cov_add(
+                xt[j, t], yt[j, t], n, mx, my, gx, gy, sxy, sxx, syy, px, py, u, zero, one, tol, big)
+            if u:
+                n = mx = my = gx = gy = sxy = sxx = syy = px = py = zero
+                for i in range(max(t - w + 1, -L), t + 1):
+                    vx = xt[j, i] if i >= 0 else txt[j, L + i]
+                    vy = yt[j, i] if i >= 0 else tyt[j, L + i]
+                    n, mx, my, gx, gy, sxy, sxx, syy, px, py, u = _cov_add(
+                        vx, vy, n, mx, my, gx, gy, sxy, sxx, syy, px, py, u, zero, one, tol, big)
+            outt[j, t] = _cov_value(n, sxy, sxx, syy, fminp, fddof, corr, nan, zero, one)
+        acc[0, j], acc[1, j], acc[2, j], acc[3, j], acc[4, j] = n, mx, my, gx, gy
+        acc[5, j], acc[6, j], acc[7, j], acc[8, j], acc[9, j] = sxy, sxx, syy, px, py
+
+
+@numba.njit(**_JIT)
+def _cov_bounds(xt, yt, outt, start, end, monotonic, minp, ddof, corr, tol, big, j0, j1):  # pragma: no cover
+    """pandas' ``roll_cov``/``roll_corr`` with explicit bounds."""
+    zero = xt.dtype.type(0)
+    one = xt.dtype.type(1)
+    nan = zero / zero
+    fminp = zero + max(minp, 1)
+    fddof = zero + ddof
+    for j in range(j0, j1):
+        cx, cy = xt[j], yt[j]
+        n = mx = my = gx = gy = sxy = sxx = syy = px = py = zero
+        u = False
+        for i in range(len(start)):
+            si, ei = start[i], end[i]
+            recompute = i == 0 or not monotonic or si >= end[i - 1]
+            if not recompute:
+                for p in range(start[i - 1], si):
+                    n, mx, my, gx, gy, sxy, sxx, syy, px, py, u = _cov_remove(
+                        cx[p], cy[p], n, mx, my, gx, gy, sxy, sxx, syy, px, py, u, zero, one, tol)
+                for p in range(end[i - 1], ei):
+                    n, mx, my, gx, gy, sxy, sxx, syy, px, py, u = _cov_add(
+                        cx[p], cy[p], n, mx, my, gx, gy, sxy, sxx, syy, px, py, u, zero, one, tol, big)
+            if recompute or u:
+                n = mx = my = gx = gy = sxy = sxx = syy = px = py = zero
+                for p in range(si, ei):
+                    n, mx, my, gx, gy, sxy, sxx, syy, px, py, u = _cov_add(
+                        cx[p], cy[p], n, mx, my, gx, gy, sxy, sxx, syy, px, py, u, zero, one, tol, big)
+                u = False
+            outt[j, i] = _cov_value(n, sxy, sxx, syy, fminp, fddof, corr, nan, zero, one)
+            if not monotonic:
+                n = mx = my = gx = gy = sxy = sxx = syy = px = py = zero
+
+
+# --------------------------------------------------------------------------------------------
+# trailing windows: count (pandas counts non-NaN values, inf included)
+
+
+@numba.njit(**_JIT)
+def _count_rows(x, tail, out, acc, nanrow, w, minp, seen, j0, j1):  # pragma: no cover
+    T = x.shape[0]
+    L = tail.shape[0]
+    zero = x.dtype.type(0)
+    one = x.dtype.type(1)
+    nan = zero / zero
+    c_ = acc[0, j0:j1]
+    for t in range(T):
+        r = t - w
+        if r + L < 0:
+            old = nanrow[j0:j1]
+        elif r >= 0:
+            old = x[r, j0:j1]
+        else:
+            old = tail[L + r, j0:j1]
+        row = x[t, j0:j1]
+        orow = out[t, j0:j1]
+        enough = min(seen + t + 1, w) >= minp
+        for k in range(j1 - j0):
+            o = old[k]
+            v = row[k]
+            c = c_[k] - (one if o == o else zero) + (one if v == v else zero)
+            c_[k] = c
+            orow[k] = c if enough else nan
+
+
+@numba.njit(**_JIT)
+def _count_cols(xt, tailt, outt, acc, w, minp, seen, j0, j1):  # pragma: no cover
+    T = xt.shape[1]
+    L = tailt.shape[1]
+    zero = xt.dtype.type(0)
+    one = xt.dtype.type(1)
+    nan = zero / zero
+    for j in range(j0, j1):
+        c = acc[0, j]
+        col = xt[j]
+        ocol = outt[j]
+        head = min(T, w)
+        for t in range(head):  # the values leaving come from the tail
+            r = L + t - w
+            if r >= 0:
+                o = tailt[j, r]
+                c -= one if o == o else zero
+            v = col[t]
+            c += one if v == v else zero
+            ocol[t] = c if min(seen + t + 1, w) >= minp else nan
+        for t in range(head, T):
+            o = col[t - w]
+            v = col[t]
+            c = c - (one if o == o else zero) + (one if v == v else zero)
+            ocol[t] = c if w >= minp else nan
+        acc[0, j] = c
+
+
+# --------------------------------------------------------------------------------------------
+# trailing windows: min and max (blocked prefix/suffix extremes, branch-free)
+#
+# The virtual sequence [tail; x] is cut into blocks: the tail (shorter than the window), then
+# blocks of ``w`` steps. A window spans at most the previous block and the current one, so its
+# maximum is that of the previous block's suffix from the window start and the current block's
+# prefix. Ties keep the newer value, as pandas' deque does (it pops an older value equal to a new
+# one): that only shows as the sign of a zero. ``min`` is ``-max(-x)``; missing values enter as
+# -inf and a window is NaN unless it holds ``max(min_periods, 1)`` finite values.
+
+
+@numba.njit(**_JIT)
+def _max_cols(xt, tailt, outt, w, minp, sign, j0, j1):  # pragma: no cover
+    T = xt.shape[1]
+    L = tailt.shape[1]
+    zero = xt.dtype.type(0)
+    one = xt.dtype.type(1)
+    nan = zero / zero
+    ninf = -one / zero
+    sign = zero + sign
+    minp = max(minp, 1)
+    suffix = np.empty(max(w, 1), dtype=xt.dtype)
+    for j in range(j0, j1):
+        col = xt[j]
+        ocol = outt[j]
+        cnt = 0
+        acc = ninf
+        for i in range(L - 1, -1, -1):
+            v = tailt[j, i]
+            ok = _isfinite(v)
+            cnt += ok
+            v = sign * v if ok else ninf
+            acc = v if v > acc else acc
+            suffix[i] = acc
+        pbs = 0  # start of the previous block, in virtual steps
+        bs = L  # start of the current block
+        pre = ninf
+        for t in range(T):
+            i = L + t
+            if i - bs == w:
+                acc = ninf
+                for q in range(t - 1, bs - L - 1, -1):
+                    v = col[q]
+                    v = sign * v if _isfinite(v) else ninf
+                    acc = v if v > acc else acc
+                    suffix[q + L - bs] = acc
+                pbs = bs
+                bs = i
+                pre = ninf
+            v = col[t]
+            ok = _isfinite(v)
+            cnt += ok
+            r = t - w
+            if r >= 0:
+                cnt -= _isfinite(col[r])
+            elif r + L >= 0:
+                cnt -= _isfinite(tailt[j, r + L])
+            v = sign * v if ok else ninf
+            pre = v if v >= pre else pre
+            st = max(i - w + 1, 0)
+            res = pre
+            if st < bs:
+                sv = suffix[st - pbs]
+                res = pre if pre >= sv else sv
+            ocol[t] = sign * res if cnt >= minp else nan
+
+
+@numba.njit(**_JIT)
+def _max_rows(x, tail, out, scratch, w, minp, sign, j0, j1):  # pragma: no cover
+    """Row-major: the same blocks, every column of ``j0:j1`` at once (``scratch``: ``(w + 2, j1 - j0)``)."""
+    T = x.shape[0]
+    L = tail.shape[0]
+    width = j1 - j0
+    zero = x.dtype.type(0)
+    one = x.dtype.type(1)
+    nan = zero / zero
+    ninf = -one / zero
+    sign = zero + sign
+    minp = zero + max(minp, 1)
+    suffix = scratch[:w]
+    pre = scratch[w]
+    cnt = scratch[w + 1]
+    for k in range(width):
+        cnt[k] = zero
+        pre[k] = ninf
+    for i in range(L - 1, -1, -1):
+        row = tail[i, j0:j1]
+        srow = suffix[i]
+        nrow = suffix[i + 1] if i + 1 < L else pre  # pre holds -inf here
+        for k in range(width):
+            v = row[k]
+            ok = _isfinite(v)
+            cnt[k] += one if ok else zero
+            v = sign * v if ok else ninf
+            a = nrow[k]
+            srow[k] = v if v > a else a
+    pbs = 0
+    bs = L
+    for t in range(T):
+        i = L + t
+        if i - bs == w:
+            for k in range(width):
+                pre[k] = ninf
+            for q in range(t - 1, bs - L - 1, -1):
+                row = x[q, j0:j1]
+                srow = suffix[q + L - bs]
+                nrow = suffix[q + L - bs + 1] if q > bs - L else pre
+                for k in range(width):
+                    v = row[k]
+                    v = sign * v if _isfinite(v) else ninf
+                    a = nrow[k]
+                    srow[k] = v if v > a else a
+            pbs = bs
+            bs = i
+        r = t - w
+        if r >= 0:
+            old = x[r, j0:j1]
+        elif r + L >= 0:
+            old = tail[r + L, j0:j1]
+        else:
+            old = pre[:0]
+        has_old = len(old) > 0
+        row = x[t, j0:j1]
+        orow = out[t, j0:j1]
+        st = max(i - w + 1, 0)
+        if st < bs:
+            srow = suffix[st - pbs]
+            for k in range(width):
+                v = row[k]
+                ok = _isfinite(v)
+                c = cnt[k] + (one if ok else zero)
+                if has_old:
+                    c -= one if _isfinite(old[k]) else zero
+                cnt[k] = c
+                v = sign * v if ok else ninf
+                p = pre[k]
+                p = v if v >= p else p
+                pre[k] = p
+                sv = srow[k]
+                res = p if p >= sv else sv
+                orow[k] = sign * res if c >= minp else nan
+        else:
+            for k in range(width):
+                v = row[k]
+                ok = _isfinite(v)
+                c = cnt[k] + (one if ok else zero)
+                if has_old:
+                    c -= one if _isfinite(old[k]) else zero
+                cnt[k] = c
+                v = sign * v if ok else ninf
+                p = pre[k]
+                p = v if v >= p else p
+                pre[k] = p
+                orow[k] = sign * p if c >= minp else nan
+
+
+@numba.njit(**_JIT)
+def _max_bounds(xt, outt, start, end, monotonic, minp, sign, j0, j1):  # pragma: no cover
+    """Explicit bounds: a monotonic deque of indices when the bounds only move forward, else a scan."""
+    N = len(start)
+    T = xt.shape[1]
+    zero = xt.dtype.type(0)
+    nan = zero / zero
+    sign = zero + sign
+    minp = max(minp, 1)
+    dq = np.empty(max(T, 1), dtype=np.int64)
+    fin = np.empty(T + 1, dtype=np.int64)
+    for j in range(j0, j1):
+        col = xt[j]
+        fin[0] = 0
+        for p in range(T):
+            fin[p + 1] = fin[p] + _isfinite(col[p])
+        head = 0
+        tail = 0
+        last_end = 0
+        for i in range(N):
+            si, ei = start[i], end[i]
+            enough = ei > si and fin[ei] - fin[si] >= minp
+            res = nan
+            if monotonic:
+                for p in range(last_end, ei):
+                    v = sign * col[p]
+                    if _isfinite(v):
+                        while tail > head and v >= sign * col[dq[tail - 1]]:
+                            tail -= 1
+                        dq[tail] = p
+                        tail += 1
+                last_end = max(last_end, ei)
+                while head < tail and dq[head] < si:
+                    head += 1
+                if enough:
+                    res = col[dq[head]]
+            elif enough:
+                best = -1
+                for p in range(si, ei):
+                    v = sign * col[p]
+                    if _isfinite(v) and (best < 0 or v >= sign * col[best]):
+                        best = p
+                res = col[best]
+            outt[j, i] = res
+
+
+# --------------------------------------------------------------------------------------------
+# median: a sorted buffer of the window's finite values per column
+
+
+@numba.njit(**_INLINE)
+def _sorted_insert(buf, n, v):  # pragma: no cover
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if buf[mid] <= v:
+            lo = mid + 1
+        else:
+            hi = mid
+    for p in range(n, lo, -1):
+        buf[p] = buf[p - 1]
+    buf[lo] = v
+    return n + 1
+
+
+@numba.njit(**_INLINE)
+def _sorted_remove(buf, n, v):  # pragma: no cover
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if buf[mid] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    for p in range(lo, n - 1):
+        buf[p] = buf[p + 1]
+    return n - 1
+
+
+@numba.njit(**_INLINE)
+def _sorted_median(buf, n, minp, nan, two):  # pragma: no cover
+    if n < minp or n == 0:
+        return nan
+    mid = n >> 1
+    if n & 1:
+        return buf[mid]
+    return (buf[mid - 1] + buf[mid]) / two
+
+
+@numba.njit(**_JIT)
+def _median_trailing(xt, tailt, outt, w, minp, j0, j1):  # pragma: no cover
+    """``xt``/``tailt``/``outt``: ``(N, T)`` views of either layout; 8 columns at a time."""
+    T = xt.shape[1]
+    L = tailt.shape[1]
+    zero = xt.dtype.type(0)
+    nan = zero / zero
+    two = xt.dtype.type(2)
+    B = 8
+    buf = np.empty((B, max(w, 1) + 1), dtype=xt.dtype)
+    cnt = np.zeros(B, dtype=np.int64)
+    for b in range(j0, j1, B):
+        nb = min(B, j1 - b)
+        for k in range(nb):
+            cnt[k] = 0
+            for i in range(L):
+                v = tailt[b + k, i]
+                if _isfinite(v):
+                    cnt[k] = _sorted_insert(buf[k], cnt[k], v)
+        for t in range(T):
+            r = t - w
+            for k in range(nb):
+                j = b + k
+                n = cnt[k]
+                if r >= 0:
+                    o = xt[j, r]
+                elif r + L >= 0:
+                    o = tailt[j, r + L]
+                else:
+                    o = nan
+                if _isfinite(o):
+                    n = _sorted_remove(buf[k], n, o)
+                v = xt[j, t]
+                if _isfinite(v):
+                    n = _sorted_insert(buf[k], n, v)
+                cnt[k] = n
+                outt[j, t] = _sorted_median(buf[k], n, minp, nan, two)
+
+
+@numba.njit(**_JIT)
+def _median_bounds(xt, outt, start, end, monotonic, minp, j0, j1):  # pragma: no cover
+    """pandas' ``roll_median_c`` with explicit bounds."""
+    zero = xt.dtype.type(0)
+    nan = zero / zero
+    two = xt.dtype.type(2)
+    wmax = 1
+    for i in range(len(start)):
+        wmax = max(wmax, end[i] - start[i])
+    buf = np.empty(wmax + 1, dtype=xt.dtype)
+    for j in range(j0, j1):
+        col = xt[j]
+        n = 0
+        for i in range(len(start)):
+            si, ei = start[i], end[i]
+            if i == 0 or not monotonic or si >= end[i - 1]:
+                n = 0
+                for p in range(si, ei):
+                    if _isfinite(col[p]):
+                        n = _sorted_insert(buf, n, col[p])
+            else:
+                for p in range(start[i - 1], si):
+                    if _isfinite(col[p]):
+                        n = _sorted_remove(buf, n, col[p])
+                for p in range(end[i - 1], ei):
+                    if _isfinite(col[p]):
+                        n = _sorted_insert(buf, n, col[p])
+            outt[j, i] = _sorted_median(buf, n, minp, nan, two)
+
+
+# --------------------------------------------------------------------------------------------
+# Python entry points
+
+
+def _as_2d(values, name: str):
+    """``(T, N)`` view (or copy) of ``values`` and whether it is column-major."""
+    a = np.asarray(values)
+    if a.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{name}: values must be float32 or float64, got dtype {a.dtype}")
+    if a.ndim == 0:
+        raise ValueError(f"{name}: values must have a time axis, got a 0-d array")
+    T = a.shape[0]
+    if a.ndim == 1:
+        return np.ascontiguousarray(a).reshape(T, 1), True
+    if a.flags.f_contiguous:
+        return a.reshape(T, -1, order="F"), True
+    if a.flags.c_contiguous:
+        a2 = a.reshape(T, -1)
+        return a2, a2.shape[1] == 1
+    # strided: copy into the layout whose fast axis the input's strides favour
+    if abs(a.strides[0]) <= min(abs(s) for s in a.strides[1:]):
+        return np.asfortranarray(a).reshape(T, -1, order="F"), True
+    return np.ascontiguousarray(a).reshape(T, -1), False
+
+
+def _finish(out2, values, col: bool) -> np.ndarray:
+    shape = (out2.shape[0],) + np.shape(values)[1:]
+    return out2.reshape(shape, order="F" if col else "C")
+
+
+def _empty(rows: int, n: int, dtype, col: bool) -> np.ndarray:
+    return np.empty((rows, n), dtype=dtype, order="F" if col else "C")
+
+
+def _threads(fn, n: int, rows: int, col: bool, itemsize: int) -> None:
+    align = 1 if col else max(1, 64 // itemsize)
+    run_blocks(fn, n, min_items=max(1, _MIN_WORK // max(rows, 1)), align=align)
+
+
+def _check_window(name: str, window: RollingParams) -> None:
+    if not isinstance(window, RollingParams):
+        raise TypeError(f"{name}: window must be a RollingParams, got {type(window).__name__}")
+    if window.min_periods < 0:
+        raise ValueError(f"{name}: min_periods must be >= 0, got {window.min_periods}")
+
+
+def _bounds(name: str, window: RollingParams, T: int, state):
+    if state is not None:
+        raise ValueError(f"{name}: state= is only for trailing windows; explicit window bounds "
+                         f"(offset windows, center, closed, step) start from scratch")
+    start = np.ascontiguousarray(window.start, dtype=np.int64)
+    end = np.ascontiguousarray(window.end, dtype=np.int64)
+    if start.shape != end.shape or start.ndim != 1:
+        raise ValueError(f"{name}: window start and end must be 1-d arrays of one length, "
+                         f"got shapes {start.shape} and {end.shape}")
+    if len(start) and (start.min() < 0 or end.max() > T or np.any(end < start)):
+        raise ValueError(f"{name}: window bounds must satisfy 0 <= start <= end <= {T}")
+    monotonic = bool(np.all(np.diff(start) >= 0) and np.all(np.diff(end) >= 0))
+    return start, end, monotonic
+
+
+def _tail_in(state, name: str, stat: str, window: RollingParams, a2, col: bool, other: bool = False):
+    """The state's last rows (in this call's layout) and its seen count; empty for no state."""
+    n = a2.shape[1]
+    if state is None:
+        return _empty(0, n, a2.dtype, col), 0
+    if not isinstance(state, RollingState) or state.statistic != stat:
+        raise ValueError(f"{name}: state must be a RollingState of rolling {stat}, got {state!r:.80}")
+    if state.window != window.window:
+        raise ValueError(f"{name}: state belongs to window {state.window}, not {window.window}")
+    tail = state.tail_other if other else state.tail
+    if tail.dtype != a2.dtype or tail.shape[1] != n:
+        raise ValueError(f"{name}: state has dtype {tail.dtype} and {tail.shape[1]} columns, "
+                         f"values have dtype {a2.dtype} and {n}")
+    tail = np.asfortranarray(tail) if col else np.ascontiguousarray(tail)
+    return tail, state.seen
+
+
+def _tail_out(tail, a2, w: int, col: bool) -> np.ndarray:
+    """The last ``min(w, len(tail) + T)`` rows of ``[tail; a2]``."""
+    T = a2.shape[0]
+    keep = min(w, tail.shape[0] + T)
+    if T >= keep:
+        return a2[T - keep:].copy(order="F" if col else "C")
+    both = np.concatenate([tail[tail.shape[0] - (keep - T):], a2], axis=0)
+    return np.asfortranarray(both) if col else np.ascontiguousarray(both)
+
+
+def _acc_in(state, rows: int, n: int, dtype, init=None) -> np.ndarray:
+    if state is not None:
+        return np.array(state.acc, dtype=dtype, order="C")  # a copy: states stay immutable
+    acc = np.zeros((rows, n), dtype=dtype)
+    if init:
+        for r, v in init.items():
+            acc[r] = v
+    return acc
+
+
+def _tol(dtype) -> float:
+    """pandas' ``InvCondTol`` (1e3 eps: 3 significant digits left), in the data's dtype."""
+    return np.dtype(dtype).type(np.finfo(dtype).eps * 1e3)
+
+
+def _big(dtype):
+    """pandas' ``MaxOriginMagnitude``: the largest anchor whose subtraction cannot overflow."""
+    return np.dtype(dtype).type(np.sqrt(np.finfo(dtype).max))
+
+
+def _sum_like(stat: str, values, window: RollingParams, state, mean: bool):
+    name = f"rolling_{stat}"
+    _check_window(name, window)
+    a2, col = _as_2d(values, name)
+    T, n = a2.shape
+    if not window.fixed:
+        start, end, mono = _bounds(name, window, T, state)
+        out = _empty(len(start), n, a2.dtype, col)
+        xt, ot = a2.T, out.T
+        _threads(lambda j0, j1: _sum_bounds(xt, ot, start, end, mono, window.min_periods, mean, j0, j1),
+                 n, T, True, a2.dtype.itemsize)
+        return _finish(out, values, col), None
+    w = int(window.window)
+    tail, seen = _tail_in(state, name, stat, window, a2, col)
+    acc = _acc_in(state, 7, n, a2.dtype, {6: np.nan})
+    out = _empty(T, n, a2.dtype, col)
+    if col:
+        xt, tt, ot = a2.T, tail.T, out.T
+        _threads(lambda j0, j1: _sum_cols(xt, tt, ot, acc, w, window.min_periods, mean, j0, j1),
+                 n, T, True, a2.dtype.itemsize)
+    else:
+        nanrow = np.full(n, np.nan, dtype=a2.dtype)
+        _threads(lambda j0, j1: _sum_rows(a2, tail, out, acc, nanrow, w, window.min_periods, mean, j0, j1),
+                 n, T, False, a2.dtype.itemsize)
+    new = RollingState(stat, w, window.min_periods, seen + T, _tail_out(tail, a2, w, col), acc=acc)
+    return _finish(out, values, col), new
+
+
+def rolling_sum(values, window: RollingParams, *, state: RollingState | None = None
+                ) -> tuple[np.ndarray, RollingState | None]:
+    """pandas' ``rolling(...).sum()`` along axis 0 (``roll_sum``).
+
+    Parameters
+    ----------
+    values : float32 or float64 array ``(T, ...)``, time first, any memory layout.
+    window : RollingParams
+        A trailing window, or explicit bounds (then ``state`` must be None).
+    state : RollingState, optional
+        The state returned by the previous call on the preceding steps.
+
+    Returns
+    -------
+    out : array of ``values``' dtype, ``(T, ...)`` (``len(window.start)`` rows for bounds),
+        in ``values``' memory order.
+    state : RollingState, or None for explicit bounds.
+    """
+    return _sum_like("sum", values, window, state, False)
+
+
+def rolling_mean(values, window: RollingParams, *, state: RollingState | None = None
+                 ) -> tuple[np.ndarray, RollingState | None]:
+    """pandas' ``rolling(...).mean()`` along axis 0 (``roll_mean``); see :func:`rolling_sum`."""
+    return _sum_like("mean", values, window, state, True)
+
+
+def rolling_var(values, window: RollingParams, *, ddof: int = 1, state: RollingState | None = None
+                ) -> tuple[np.ndarray, RollingState | None]:
+    """pandas' ``rolling(...).var(ddof=ddof)`` along axis 0 (``roll_var``); see :func:`rolling_sum`."""
+    name = "rolling_var"
+    _check_window(name, window)
+    ddof = int(ddof)
+    a2, col = _as_2d(values, name)
+    T, n = a2.shape
+    tol = _tol(a2.dtype)
+    if not window.fixed:
+        start, end, mono = _bounds(name, window, T, state)
+        out = _empty(len(start), n, a2.dtype, col)
+        xt, ot = a2.T, out.T
+        _threads(lambda j0, j1: _var_bounds(xt, ot, start, end, mono, window.min_periods, ddof, tol, j0, j1),
+                 n, T, True, a2.dtype.itemsize)
+        return _finish(out, values, col), None
+    w = int(window.window)
+    tail, seen = _tail_in(state, name, "var", window, a2, col)
+    acc = _acc_in(state, 5, n, a2.dtype)
+    out = _empty(T, n, a2.dtype, col)
+    if col:
+        xt, tt, ot = a2.T, tail.T, out.T
+        _threads(lambda j0, j1: _var_cols(xt, tt, ot, acc, w, window.min_periods, ddof, tol, j0, j1),
+                 n, T, True, a2.dtype.itemsize)
+    else:
+        nanrow = np.full(n, np.nan, dtype=a2.dtype)
+        _threads(lambda j0, j1: _var_rows(a2, tail, out, acc, nanrow, w, window.min_periods, ddof, tol, j0, j1),
+                 n, T, False, a2.dtype.itemsize)
+    new = RollingState("var", w, window.min_periods, seen + T, _tail_out(tail, a2, w, col), acc=acc)
+    return _finish(out, values, col), new
+
+
+def _pair(stat: str, x, y, window: RollingParams, ddof: int, state, corr: bool):
+    name = f"rolling_{stat}"
+    _check_window(name, window)
+    x2, col = _as_2d(x, name)
+    y2, ycol = _as_2d(y, name)
+    if x2.shape != y2.shape or x2.dtype != y2.dtype or np.shape(x) != np.shape(y):
+        raise ValueError(f"{name}: x and y must have one shape and dtype, got {np.shape(x)} {x2.dtype} "
+                         f"and {np.shape(y)} {y2.dtype}")
+    if ycol != col:
+        y2 = np.asfortranarray(y2) if col else np.ascontiguousarray(y2)
+    T, n = x2.shape
+    tol, big = _tol(x2.dtype), _big(x2.dtype)
+    ddof = int(ddof)
+    minp = window.min_periods
+    if not window.fixed:
+        start, end, mono = _bounds(name, window, T, state)
+        out = _empty(len(start), n, x2.dtype, col)
+        xt, yt, ot = x2.T, y2.T, out.T
+        _threads(lambda j0, j1: _cov_bounds(xt, yt, ot, start, end, mono, minp, ddof, corr, tol, big, j0, j1),
+                 n, T, True, x2.dtype.itemsize)
+        return _finish(out, x, col), None
+    w = int(window.window)
+    tx, seen = _tail_in(state, name, stat, window, x2, col)
+    ty, _ = _tail_in(state, name, stat, window, y2, col, other=True)
+    acc = _acc_in(state, 10, n, x2.dtype)
+    out = _empty(T, n, x2.dtype, col)
+    if col:
+        xt, yt, txt, tyt, ot = x2.T, y2.T, tx.T, ty.T, out.T
+        _threads(lambda j0, j1: _cov_cols(xt, yt, txt, tyt, ot, acc, w, minp, ddof, corr, tol, big, j0, j1),
+                 n, T, True, x2.dtype.itemsize)
+    else:
+        nanrow = np.full(n, np.nan, dtype=x2.dtype)
+        _threads(lambda j0, j1: _cov_rows(x2, y2, tx, ty, out, acc, nanrow, w, minp, ddof, corr, tol, big,
+                                          j0, j1),
+                 n, T, False, x2.dtype.itemsize)
+    new = RollingState(stat, w, minp, seen + T, _tail_out(tx, x2, w, col), _tail_out(ty, y2, w, col), acc)
+    return _finish(out, x, col), new
+
+
+def rolling_cov(x, y, window: RollingParams, *, ddof: int = 1, state: RollingState | None = None
+                ) -> tuple[np.ndarray, RollingState | None]:
+    """pandas' ``rolling(...).cov(other, ddof=ddof)`` of same-shaped ``x`` and ``y`` (``roll_cov``).
+
+    A step counts when both values are finite. See :func:`rolling_sum` for the rest.
+    """
+    return _pair("cov", x, y, window, ddof, state, False)
+
+
+def rolling_corr(x, y, window: RollingParams, *, ddof: int = 1, state: RollingState | None = None
+                 ) -> tuple[np.ndarray, RollingState | None]:
+    """pandas' ``rolling(...).corr(other)`` (``roll_corr``). ``ddof`` cancels out (pandas ignores it)."""
+    return _pair("corr", x, y, window, ddof, state, True)
+
+
+def rolling_count(values, window: RollingParams, *, state: RollingState | None = None
+                  ) -> tuple[np.ndarray, RollingState | None]:
+    """pandas' ``rolling(...).count()``: non-NaN values per window (inf counts, as in pandas).
+
+    ``min_periods`` applies to the number of rows in the window, not to the count; see
+    :func:`rolling_sum` for the rest.
+    """
+    name = "rolling_count"
+    _check_window(name, window)
+    a2, col = _as_2d(values, name)
+    T, n = a2.shape
+    minp = window.min_periods
+    if not window.fixed:
+        start, end, _ = _bounds(name, window, T, state)
+        prefix = np.zeros((T + 1, n), dtype=np.int64)
+        np.cumsum(~np.isnan(a2), axis=0, out=prefix[1:])
+        counts = (prefix[end] - prefix[start]).astype(a2.dtype)
+        rows = (end - start)[:, None]
+        counts[(rows < minp) & ~((rows == 0) & (minp == 0))] = np.nan
+        out = np.asfortranarray(counts) if col else counts
+        return _finish(out, values, col), None
+    w = int(window.window)
+    tail, seen = _tail_in(state, name, "count", window, a2, col)
+    acc = _acc_in(state, 1, n, a2.dtype)
+    out = _empty(T, n, a2.dtype, col)
+    if col:
+        xt, tt, ot = a2.T, tail.T, out.T
+        _threads(lambda j0, j1: _count_cols(xt, tt, ot, acc, w, minp, seen, j0, j1), n, T, True, a2.dtype.itemsize)
+    else:
+        nanrow = np.full(n, np.nan, dtype=a2.dtype)
+        _threads(lambda j0, j1: _count_rows(a2, tail, out, acc, nanrow, w, minp, seen, j0, j1),
+                 n, T, False, a2.dtype.itemsize)
+    new = RollingState("count", w, minp, seen + T, _tail_out(tail, a2, w, col), acc=acc)
+    return _finish(out, values, col), new
+
+
+#: Bytes of the suffix buffer a row-major min/max thread keeps per column block.
+_MAX_SCRATCH = 1 << 18
+
+
+def _extreme(stat: str, values, window: RollingParams, state, sign: int):
+    name = f"rolling_{stat}"
+    _check_window(name, window)
+    a2, col = _as_2d(values, name)
+    T, n = a2.shape
+    minp = window.min_periods
+    if not window.fixed:
+        start, end, mono = _bounds(name, window, T, state)
+        out = _empty(len(start), n, a2.dtype, col)
+        xt, ot = a2.T, out.T
+        _threads(lambda j0, j1: _max_bounds(xt, ot, start, end, mono, minp, sign, j0, j1),
+                 n, T, True, a2.dtype.itemsize)
+        return _finish(out, values, col), None
+    w = int(window.window)
+    tail, seen = _tail_in(state, name, stat, window, a2, col)
+    # only the last w - 1 rows matter: the window of the next step starts after them
+    tail = tail[max(0, tail.shape[0] - (w - 1)):]
+    out = _empty(T, n, a2.dtype, col)
+    if col:
+        xt, tt, ot = a2.T, tail.T, out.T
+        _threads(lambda j0, j1: _max_cols(xt, tt, ot, w, minp, sign, j0, j1), n, T, True, a2.dtype.itemsize)
+    else:
+        step = max(64 // a2.dtype.itemsize, _MAX_SCRATCH // ((w + 2) * a2.dtype.itemsize))
+
+        def block(j0, j1):
+            scratch = np.empty((w + 2, min(step, j1 - j0)), dtype=a2.dtype)
+            for b in range(j0, j1, step):
+                e = min(j1, b + step)
+                _max_rows(a2, tail, out, scratch[:, :e - b], w, minp, sign, b, e)
+
+        _threads(block, n, T, False, a2.dtype.itemsize)
+    new = RollingState(stat, w, minp, seen + T, _tail_out(tail, a2, max(w - 1, 0), col))
+    return _finish(out, values, col), new
+
+
+def rolling_max(values, window: RollingParams, *, state: RollingState | None = None
+                ) -> tuple[np.ndarray, RollingState | None]:
+    """pandas' ``rolling(...).max()`` along axis 0; see :func:`rolling_sum`."""
+    return _extreme("max", values, window, state, 1)
+
+
+def rolling_min(values, window: RollingParams, *, state: RollingState | None = None
+                ) -> tuple[np.ndarray, RollingState | None]:
+    """pandas' ``rolling(...).min()`` along axis 0; see :func:`rolling_sum`."""
+    return _extreme("min", values, window, state, -1)
+
+
+def rolling_median(values, window: RollingParams, *, state: RollingState | None = None
+                   ) -> tuple[np.ndarray, RollingState | None]:
+    """pandas' ``rolling(...).median()`` along axis 0 (``roll_median_c``); see :func:`rolling_sum`."""
+    name = "rolling_median"
+    _check_window(name, window)
+    a2, col = _as_2d(values, name)
+    T, n = a2.shape
+    minp = window.min_periods
+    if not window.fixed:
+        start, end, mono = _bounds(name, window, T, state)
+        out = _empty(len(start), n, a2.dtype, col)
+        xt, ot = a2.T, out.T
+        _threads(lambda j0, j1: _median_bounds(xt, ot, start, end, mono, minp, j0, j1),
+                 n, T, True, a2.dtype.itemsize)
+        return _finish(out, values, col), None
+    w = int(window.window)
+    tail, seen = _tail_in(state, name, "median", window, a2, col)
+    tail = tail[max(0, tail.shape[0] - (w - 1)):]
+    out = _empty(T, n, a2.dtype, col)
+    xt, tt, ot = a2.T, tail.T, out.T
+    _threads(lambda j0, j1: _median_trailing(xt, tt, ot, w, minp, j0, j1), n, T, col, a2.dtype.itemsize)
+    new = RollingState("median", w, minp, seen + T, _tail_out(tail, a2, max(w - 1, 0), col))
+    return _finish(out, values, col), new
