@@ -1,5 +1,7 @@
 """EWMVar / EWMCov parity with pandas ``ewm().var()/std()/cov()``, and EWMA ``adjust="linear"``."""
 
+import math
+
 import haiku as hk
 import numpy as np
 import pandas as pd
@@ -115,25 +117,91 @@ def test_ewm_bad_parameters_named():
         construct(lambda: EWMA(alpha=0.1, adjust="lin"))
 
 
-# --- EWMA adjust="linear" (WAX-ML's definition; no pandas twin: hand-computed values) -------------
+# --- EWMA adjust="linear" (WAX-ML 0.6.4's definition; no pandas twin: hand-computed values) -------
+
+def waxml_064_linear_ewma(x, com, ignore_na=False, min_periods=0):
+    """WAX-ML 0.6.4's ``EWMA(com=com, adjust="linear")`` (``wax/modules/ewma.py`` at tag v0.6.4,
+    commit d4f7f55, the last release) transcribed as a plain loop over one column.
+
+    ``old_wt`` starts at 1; each step: ``factor = 1`` on an observation, else ``max(0, (old_wt - 1) /
+    old_wt)``; ``old_wt = min(old_wt, com)``; times ``factor`` (always with ignore_na=False, on
+    observations only with ignore_na=True); 0 while the mean is NaN; on an observation
+    ``mean = (old_wt * mean + x) / (old_wt + 1)`` and ``old_wt += 1``; NaN until ``min_periods``
+    observations (0.6.4 takes ``com`` as ``exp(log(com))``, a learnable parameter: same to an ulp).
+    """
+    old_wt, mean, nobs, out = 1.0, math.nan, 0, []
+    for v in x:
+        is_obs = not math.isnan(v)
+        if is_obs:
+            factor = 1.0
+        else:  # in JAX (0 - 1) / 0 is -inf, clipped to 0
+            factor = max(0.0, (old_wt - 1.0) / old_wt) if old_wt else 0.0
+        old_wt = min(old_wt, com)
+        if is_obs or not ignore_na:
+            old_wt = old_wt * factor
+        if math.isnan(mean):
+            old_wt = 0.0
+        if is_obs:
+            mean = (old_wt * (0.0 if math.isnan(mean) else mean) + v) / (old_wt + 1.0)
+            old_wt = old_wt + 1.0
+            nobs += 1
+        out.append(mean if nobs >= min_periods else math.nan)
+    return np.array(out)
+
 
 def test_linear_hand_computed_no_nan():
-    # com=2: alpha_eff = 1/(1+com_eff) with com_eff = 0, 1, 2, 2, 2 -> 1, 1/2, 1/3, 1/3, 1/3
-    got = unroll(lambda v: EWMA(com=2.0, adjust="linear")(v), np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
+    # com=2: old_wt (the effective com) before each blend 0, 1, 2, 2, 2 -> alpha 1, 1/2, 1/3, 1/3, 1/3
+    x = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    got = unroll(lambda v: EWMA(com=2.0, adjust="linear")(v), x)
     np.testing.assert_allclose(got, [1.0, 1.5, 2.0, 8 / 3, 31 / 9], rtol=1e-15, atol=0)
+    np.testing.assert_allclose(waxml_064_linear_ewma(x, 2.0), [1.0, 1.5, 2.0, 8 / 3, 31 / 9], rtol=1e-15, atol=0)
 
 
 def test_linear_hand_computed_with_nan():
     x = np.array([np.nan, 1.0, np.nan, 3.0, 5.0])
-    # ignore_na=False: com_eff advances on the NaN too (alphas 1, 1/2, 1/3, 1/3), both sums decay:
-    # S: 1, .5, 4/3, 23/9; W: 1, .5, 2/3, 7/9 -> means 1, 1, 2, 23/7
+    # WAX-ML 0.6.4, ignore_na=False: old_wt 0 (no mean yet) -> 1 after the 1; the NaN shrinks it by one,
+    # 1 * max(0, (1 - 1) / 1) = 0, so 3 starts afresh: means 1, 1, 3, (1 * 3 + 5) / 2 = 4
     got = unroll(lambda v: EWMA(com=2.0, adjust="linear")(v), x)
-    np.testing.assert_allclose(got, [np.nan, 1.0, 1.0, 2.0, 23 / 7], rtol=1e-15, atol=0)
+    np.testing.assert_allclose(got, [np.nan, 1.0, 1.0, 3.0, 4.0], rtol=1e-15, atol=0)
     # ignore_na=True: the NaN is skipped: alphas 1, 1/2, 1/3 on 1, 3, 5 -> 1, 2, 3
     got = unroll(lambda v: EWMA(com=2.0, adjust="linear", ignore_na=True)(v), x)
     np.testing.assert_allclose(got, [np.nan, 1.0, 1.0, 2.0, 3.0], rtol=1e-15, atol=0)
+    # min_periods counts observations: the third is at the last step
     got = unroll(lambda v: EWMA(com=2.0, adjust="linear", min_periods=3)(v), x)
-    np.testing.assert_allclose(got, [np.nan, np.nan, np.nan, np.nan, 23 / 7], rtol=1e-15, atol=0)
+    np.testing.assert_allclose(got, [np.nan, np.nan, np.nan, np.nan, 4.0], rtol=1e-15, atol=0)
+    for kw, expected in [({}, [np.nan, 1.0, 1.0, 3.0, 4.0]), ({"ignore_na": True}, [np.nan, 1.0, 1.0, 2.0, 3.0]),
+                         ({"min_periods": 3}, [np.nan, np.nan, np.nan, np.nan, 4.0])]:
+        np.testing.assert_allclose(waxml_064_linear_ewma(x, 2.0, **kw), expected, rtol=1e-15, atol=0)
+
+
+def test_linear_nan_after_the_cap_shrinks_the_effective_com():
+    # com=3: after four observations old_wt = 4 (the cap 3, plus one). A NaN then gives
+    # min(4, 3) * (4 - 1) / 4 = 9/4, the next 5/4, the next 1/4, then 0 (max(0, (1/4 - 1) / (1/4))).
+    x = np.array([1.0, 2.0, 3.0, 4.0, np.nan, 8.0, np.nan, np.nan, 0.0, np.nan, np.nan, np.nan, 6.0, 7.0])
+    m = 2.5  # the running mean of 1..4
+    m1 = (9 / 4 * m + 8.0) / (9 / 4 + 1)  # old_wt 9/4 -> 13/4
+    # two NaNs: min(13/4, 3) * (9/4) / (13/4) = 27/13, then (27/13 - 1) = 14/13
+    m2 = (14 / 13 * m1 + 0.0) / (14 / 13 + 1)  # old_wt -> 27/13
+    # three NaNs: 27/13 - 1 = 14/13, 1/13, then 0: 6 replaces the mean, then (1 * 6 + 7) / 2
+    expected = [1.0, 1.5, 2.0, 2.5, 2.5, m1, m1, m1, m2, m2, m2, m2, 6.0, 6.5]
+    np.testing.assert_allclose(waxml_064_linear_ewma(x, 3.0), expected, rtol=1e-15, atol=0)
+    got = unroll(lambda v: EWMA(com=3.0, adjust="linear")(v), x)
+    np.testing.assert_allclose(got, expected, rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("kw", [dict(com=2.0), dict(com=4.5, ignore_na=True), dict(alpha=0.25, min_periods=3),
+                                dict(com=1.0, ignore_na=False, min_periods=1)], ids=str)
+def test_linear_equals_waxml_064_loop(kw):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((80, 3))
+    x[rng.random(x.shape) < 0.3] = np.nan
+    x[:3, 1] = np.nan
+    got = unroll(lambda v: EWMA(adjust="linear", **kw)(v), x)
+    com = kw["com"] if "com" in kw else 1.0 / kw["alpha"] - 1.0
+    options = {k: v for k, v in kw.items() if k in ("ignore_na", "min_periods")}
+    expected = np.stack([waxml_064_linear_ewma(x[:, j], com, **options) for j in range(x.shape[1])], axis=1)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-15, equal_nan=True)
 
 
 def test_linear_is_expanding_mean_then_recursive_ewma():

@@ -43,38 +43,34 @@ def ewma_step(x, mean, old_wt, nobs, params: EWMParams):
     return output, mean, old_wt, nobs
 
 
-def ewma_linear_step(x, mean, wsum, norm, com_eff, nobs, params: EWMParams):
-    """One step of WAX-ML's ``adjust="linear"`` EWM mean, vectorised over the shape of ``x``.
+def ewma_linear_step(x, mean, old_wt, nobs, params: EWMParams):
+    """One step of WAX-ML 0.6.4's ``adjust="linear"`` EWM mean, vectorised over the shape of ``x``.
 
-    The effective centre of mass grows linearly, ``com_eff = 0, 1, 2, ...``, capped at the nominal
-    ``com``, and each step blends with ``alpha_eff = 1 / (1 + com_eff)`` taken *before* the
-    increment. So the first ``com + 1`` observations give their running (expanding) average and the
-    module then behaves as a fixed-``alpha`` recursive EWMA. ``com_eff`` advances on observations
-    (``ignore_na=True``) or on every step once the first observation was seen (``ignore_na=False``);
-    in the latter case missing values still decay the weights through the normaliser ``norm``.
+    WAX-ML 0.6.4 (``wax/modules/ewma.py``, the last release) written with waxegg's parameters:
+    ``old_wt`` is the effective centre of mass. It grows by one per observation, is capped at the
+    nominal ``com`` before each blend ``mean = (old_wt * mean + x) / (old_wt + 1)``, so the first
+    ``com + 1`` observations give their running (expanding) average and the module then behaves as a
+    fixed-``alpha`` recursive EWMA with ``alpha = 1 / (1 + com)``. With ``ignore_na=False`` a missing
+    value shrinks it: ``old_wt <- min(old_wt, com) * max(0, (old_wt - 1) / old_wt)`` (one less below
+    the cap, reset to 0 below 1); with ``ignore_na=True`` missing values leave it alone.
 
-    ``mean`` is NaN before the first observation; ``wsum``/``norm`` are the decayed sums of values
-    and of observation indicators (``ignore_na=False`` only). Returns
-    ``(output, mean, wsum, norm, com_eff, nobs)``.
+    ``mean`` is NaN before the first observation. Returns ``(output, mean, old_wt, nobs)``.
     """
     is_obs = x == x
+    has_mean = mean == mean
+    # 0.6.4 takes the shrink factor from old_wt before the cap; (0 - 1) / 0 = -inf, clipped to 0.
+    shrink = jnp.maximum(0.0, (old_wt - 1.0) / old_wt)
+    old_wt = jnp.minimum(old_wt, params.com)
+    if not params.ignore_na:
+        old_wt = jnp.where(is_obs, old_wt, old_wt * shrink)
+    old_wt = jnp.where(has_mean, old_wt, jnp.zeros_like(old_wt))
+    prev = jnp.where(has_mean, mean, jnp.zeros_like(mean))
+    blended = (old_wt * prev + jnp.where(is_obs, x, jnp.zeros_like(x))) / (old_wt + 1.0)
+    mean = jnp.where(is_obs, blended, mean)
+    old_wt = jnp.where(is_obs, old_wt + 1.0, old_wt)
     nobs = nobs + is_obs.astype(nobs.dtype)
-    started = (mean == mean) | is_obs
-    advance = is_obs if params.ignore_na else started
-    alpha = 1.0 / (1.0 + com_eff)
-    com_eff = jnp.where(advance, jnp.minimum(com_eff + 1.0, params.com), com_eff)
-    x0 = jnp.where(is_obs, x, jnp.zeros_like(x))
-    if params.ignore_na:
-        # alpha is exactly 1 at the first observation, so the NaN mean never enters the blend.
-        prev = jnp.where(mean == mean, mean, jnp.zeros_like(mean))
-        mean = jnp.where(is_obs, (1.0 - alpha) * prev + alpha * x0, mean)
-    else:
-        wsum = jnp.where(started, (1.0 - alpha) * wsum + alpha * x0, wsum)
-        norm = jnp.where(started, (1.0 - alpha) * norm + alpha * is_obs.astype(norm.dtype), norm)
-        # On a missing value both sums decay alike; keep the last mean rather than their ratio.
-        mean = jnp.where(is_obs, wsum / jnp.where(is_obs, norm, jnp.ones_like(norm)), mean)
     output = jnp.where(nobs >= params.min_periods, mean, jnp.nan).astype(mean.dtype)
-    return output, mean, wsum, norm, com_eff, nobs
+    return output, mean, old_wt, nobs
 
 
 class EWMA(hk.Module):
@@ -88,7 +84,7 @@ class EWMA(hk.Module):
     alpha : float, optional
         Smoothing factor, ``0 < alpha <= 1``.
     adjust : bool or "linear", default True
-        pandas' ``adjust`` (see :meth:`pandas.DataFrame.ewm`), or WAX-ML's ``"linear"``: the
+        pandas' ``adjust`` (see :meth:`pandas.DataFrame.ewm`), or WAX-ML 0.6.4's ``"linear"``: the
         effective centre of mass grows linearly from 0 to ``com`` (see :func:`ewma_linear_step`);
         it has no pandas twin.
     com, span, halflife : float, optional
@@ -138,11 +134,9 @@ class EWMA(hk.Module):
         return output
 
     def _linear(self, x, mean):
-        wsum = hk.get_state("wsum", x.shape, x.dtype, init=jnp.zeros)
-        norm = hk.get_state("norm", x.shape, x.dtype, init=jnp.zeros)
-        com_eff = hk.get_state("com_eff", x.shape, x.dtype, init=jnp.zeros)
+        old_wt = hk.get_state("old_wt", x.shape, x.dtype, init=jnp.ones)
         nobs = hk.get_state("nobs", x.shape, jnp.int32, init=jnp.zeros)
-        output, mean, wsum, norm, com_eff, nobs = ewma_linear_step(x, mean, wsum, norm, com_eff, nobs, self.params)
-        for name, value in dict(mean=mean, wsum=wsum, norm=norm, com_eff=com_eff, nobs=nobs).items():
+        output, mean, old_wt, nobs = ewma_linear_step(x, mean, old_wt, nobs, self.params)
+        for name, value in dict(mean=mean, old_wt=old_wt, nobs=nobs).items():
             hk.set_state(name, value)
         return output
