@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from waxegg.wax.modules.rolling_cov import RollingCov, joint_observations
-from waxegg.wax.modules.rolling_var import RollingVar
+from waxegg.wax.modules.rolling_cov import RollingCov, comoments, joint_observations
 
 
 class RollingCorr(RollingCov):
-    """Correlation of the last ``window`` steps, matching ``pandas rolling(window, min_periods).corr(other, ddof)``.
+    """Correlation of the last ``window`` steps, matching ``pandas rolling(window, min_periods).corr(other)``.
 
-    As pandas' ``Rolling.corr``: the covariance of :class:`~waxegg.wax.modules.RollingCov` divided
-    by ``(var(x) * var(y)) ** 0.5``, both :class:`~waxegg.wax.modules.RollingVar` over the joint
-    observations. A constant window gives NaN (0 / 0), as in pandas. Parameters are those of
-    :class:`~waxegg.wax.modules.RollingCov`.
+    As pandas 3's ``roll_corr``: Welford's co-moment over the sums of squared deviations of the
+    joint observations (see :func:`~waxegg.wax.modules.rolling_cov.comoments`),
+    ``c / sqrt(m2x * m2y)``. A window with one observation, or a constant ``x`` or ``y`` (0 / 0), gives
+    NaN, as in pandas. ``ddof`` is accepted and cancels out (pandas ignores it too).
+    Parameters are those of :class:`~waxegg.wax.modules.RollingCov`.
     """
 
     def __call__(self, x, y):
         x, y = joint_observations(x, y)
-        cov = self._cov(x, y)
-        var_x = RollingVar(self.window, self.min_periods, self.ddof, name="var_x")(x)
-        var_y = RollingVar(self.window, self.min_periods, self.ddof, name="var_y")(y)
-        return (cov / jnp.sqrt(var_x * var_y)).astype(x.dtype)
+        nobs, c, m2x, m2y = comoments(x, y, self.window)
+        value = c / jnp.sqrt(m2x * m2y)
+        # One observation is NaN in pandas even when removals left c, m2x, m2y a rounding away from 0.
+        return jnp.where((nobs >= max(self.min_periods, 1)) & (nobs > 1), value, jnp.nan).astype(c.dtype)
