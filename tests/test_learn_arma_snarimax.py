@@ -147,6 +147,56 @@ def test_snarimax_features_and_integration_against_numpy():
     np.testing.assert_allclose(loss[k + 1:], (yd[k + 1:] - yd_pred[k + 1:]) ** 2, rtol=1e-10)
 
 
+def _sgd_by_hand(lr):
+    def update(g, state):
+        return -lr * g, state
+    return update, None
+
+
+def _adam_by_hand(lr, b1=0.9, b2=0.999, eps=1e-8):
+    # optax.adam's rule: bias-corrected moments; its count advances on every update call (zero gradients too)
+    def update(g, state):
+        m, v, count = state
+        m, v, count = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g, count + 1
+        m_hat, v_hat = m / (1 - b1 ** count), v / (1 - b2 ** count)
+        return -lr * m_hat / (np.sqrt(v_hat) + eps), (m, v, count)
+    return update, (np.zeros(4), np.zeros(4), 0)
+
+
+@pytest.mark.parametrize("opt, by_hand", [(optax.sgd(0.05), _sgd_by_hand(0.05)), (optax.adam(0.1), _adam_by_hand(0.1))],
+                         ids=["sgd", "adam"])
+def test_snarimax_learning_steps_by_hand(opt, by_hand):
+    """SNARIMAX(p=2, d=1, q=1), the default zero-initialised ``hk.Linear(1)``: each step is one gradient step
+    of the squared error ``(w . f + b - y'_t)^2`` on the features kept from the step before, then a forecast."""
+    y = np.array([1.0, 1.5, 0.7, 1.2, 2.0, 1.1, 0.4, 0.9, 1.6, 1.3])
+    (forecast, info), _ = run(lambda v: SNARIMAX(2, 1, 1, opt=opt)(v), y)
+    update, opt_state = by_hand
+    theta = np.zeros(4)                   # [w_1, w_2, w_3, b]: weights of [y'_{t-1}, y'_{t-2}, e_{t-1}], bias
+    f = np.zeros(3)                       # features for step 0: no history
+    yd_hist, err_hist = [], []
+    for t in range(len(y)):
+        yd = y[t] - y[t - 1] if t else np.nan              # (1 - B) y, undefined at t = 0
+        pred = theta[:3] @ f + theta[3]
+        loss = (pred - yd) ** 2
+        grad = 2 * (pred - yd) * np.r_[f, 1.0]
+        grad = np.where(np.isfinite(grad), grad, 0.0)      # the learner fills NaN gradients with 0
+        step, opt_state = update(grad, opt_state)
+        theta = theta + step
+        yd_hist.insert(0, yd)
+        err_hist.insert(0, yd - pred)
+        lags = [yd_hist[0], yd_hist[1] if t >= 1 else np.nan, err_hist[0]]
+        f = np.where(np.isfinite(lags), lags, 0.0)
+        expected_forecast = theta[:3] @ f + theta[3] + y[t]  # y_{t+1} = y'_{t+1} + y_t
+        np.testing.assert_allclose(np.asarray(forecast[t]), expected_forecast, rtol=1e-12, atol=1e-14, err_msg=t)
+        np.testing.assert_allclose(np.asarray(info.loss[t]), loss, rtol=1e-12, atol=1e-14, equal_nan=True,
+                                   err_msg=t)
+        np.testing.assert_allclose(np.asarray(info.params["linear"]["w"][t])[:, 0], theta[:3], rtol=1e-12,
+                                   atol=1e-14, err_msg=t)
+        np.testing.assert_allclose(np.asarray(info.params["linear"]["b"][t]), theta[3:], rtol=1e-12, atol=1e-14,
+                                   err_msg=t)
+    assert np.isnan(info.loss[0]) and np.abs(theta).min() > 0  # step 0 learns nothing, later steps move every weight
+
+
 def test_snarimax_learns_arima_210():
     """ARIMA(2,1,0): the differencing makes it learnable; the AR coefficients are recovered."""
     phi = (0.6, -0.3)
