@@ -6,7 +6,9 @@ from waxegg.wax.modules.buffer import Buffer
 from waxegg.wax.modules.counter import Counter
 from waxegg.wax.modules.diff import Diff
 from waxegg.wax.modules.ewma import EWMA
+from waxegg.wax.modules.ewmcorr import EWMCorr
 from waxegg.wax.modules.ewmcov import EWMCov
+from waxegg.wax.modules.ewmsum import EWMSum
 from waxegg.wax.modules.ewmvar import EWMVar
 from waxegg.wax.modules.ffill import Ffill
 from waxegg.wax.modules.fill_nan_inf import FillNanInf
@@ -20,7 +22,15 @@ from waxegg.wax.modules.ohlc import OHLC, OHLCData
 from waxegg.wax.modules.online_supervised_learner import OnlineSupervisedLearner, OnlineSupervisedLearnerInfo
 from waxegg.wax.modules.optax_optimizer import OptaxOptimizer
 from waxegg.wax.modules.pct_change import PctChange
+from waxegg.wax.modules.rolling_corr import RollingCorr
+from waxegg.wax.modules.rolling_count import RollingCount
+from waxegg.wax.modules.rolling_cov import RollingCov
+from waxegg.wax.modules.rolling_max import RollingMax
 from waxegg.wax.modules.rolling_mean import RollingMean
+from waxegg.wax.modules.rolling_median import RollingMedian
+from waxegg.wax.modules.rolling_min import RollingMin
+from waxegg.wax.modules.rolling_sum import RollingSum
+from waxegg.wax.modules.rolling_var import RollingVar
 from waxegg.wax.modules.snarimax import SNARIMAX
 from waxegg.wax.modules.update_on_event import UpdateOnEvent
 from waxegg.wax.modules.vmap import VMap
@@ -42,7 +52,9 @@ __all__ = [
     "Buffer",
     "Counter",
     "Diff",
+    "EWMCorr",
     "EWMCov",
+    "EWMSum",
     "EWMVar",
     "Ffill",
     "FillNanInf",
@@ -53,6 +65,14 @@ __all__ = [
     "MaskStd",
     "OHLCData",
     "PctChange",
+    "RollingCorr",
+    "RollingCount",
+    "RollingCov",
+    "RollingMax",
     "RollingMean",
+    "RollingMedian",
+    "RollingMin",
+    "RollingSum",
+    "RollingVar",
     "UpdateOnEvent",
 ]
