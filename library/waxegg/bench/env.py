@@ -52,6 +52,12 @@ def git_commit(cwd: str | Path | None = None) -> dict[str, Any]:
     return {"commit": commit, "short": commit[:12], "dirty": bool(status)}
 
 
+def git_dirty_paths(cwd: str | Path | None = None) -> list[str]:
+    """Tracked files of the checkout at ``cwd`` that differ from its commit (what makes :func:`git_commit` dirty)."""
+    status = _git("status", "--porcelain", "--untracked-files=no", cwd=Path(cwd or os.getcwd()))
+    return [line[3:] for line in (status or "").splitlines() if line.strip()]
+
+
 def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo`` on Linux, else :func:`platform.processor`)."""
     try:
@@ -83,6 +89,8 @@ def environment() -> dict[str, Any]:
     import numba
     import psutil
 
+    from waxegg._numba import threading_layer_in_use
+
     return {
         "schema_version": SCHEMA_VERSION,
         "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -93,6 +101,7 @@ def environment() -> dict[str, Any]:
         "cores_logical": os.cpu_count(),
         "cores_physical": psutil.cpu_count(logical=False),
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "numba_threading_layer": threading_layer_in_use(),  # chosen (and the pool started) before the count
         "numba_threads": numba.get_num_threads(),
         "versions": package_versions(),
     }

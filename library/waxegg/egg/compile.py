@@ -64,6 +64,9 @@ def compile_numba(
     """
     import numba  # noqa: PLC0415 -- importing numba costs ~0.5 s; only pay when compiling
 
+    from waxegg._numba import configure_numba, launch_lock  # noqa: PLC0415
+
+    configure_numba()  # the threading layer is chosen before this first call can launch a parallel loop
     jitted = numba.njit(cache=cache, parallel=parallel)(fn)
     with warnings.catch_warnings():
         # The generated code multiplies transposed (non-contiguous) views with ``@``; Numba warns that this is
@@ -71,7 +74,8 @@ def compile_numba(
         warnings.simplefilter("ignore", numba.NumbaPerformanceWarning)
         start = perf_counter()
         try:
-            result = jitted(*example_arrays)
+            with launch_lock():
+                result = jitted(*example_arrays)
         except Exception as exc:
             exc.add_note(f"while compiling the generated function {getattr(fn, '__name__', fn)!r} with numba.njit")
             raise

@@ -15,27 +15,18 @@ where NumPy makes two to four. Other dtypes or shapes compile the NumPy expressi
 
 from __future__ import annotations
 
-import os
-
-import numba
 import numpy as np
 from numba import types
 from numba.extending import overload, register_jitable
 
+from waxegg._numba import configure_numba
 from waxegg.egg import _compat
 
-# The fused kernels call parallel Numba functions (waxegg.egg._loops).
-# - Threading layer: unless the user picked one (NUMBA_THREADING_LAYER), use "workqueue". Numba otherwise picks
-#   OpenMP here, whose idle threads spin after each parallel loop and steal the 2 cores from the LAPACK/BLAS calls
-#   between the loops, and from scikit-learn in the same process (measured, LDA 1e5 x 20, 2 cores: program
-#   0.33 s with OpenMP vs 0.056 s with workqueue; scikit-learn 0.51 s vs 0.29 s). workqueue refuses concurrent
-#   launches; the loops hold the GIL (no ``nogil``), so Python threads cannot launch two at once.
-# - A generated program loaded from Numba's disk cache does not start Numba's thread pool itself
-#   (numba/numba#8578: a cached serial caller of a parallel callee segfaults); asking for the thread count starts
-#   it, once per process, before any generated program can run.
-if not os.environ.get("NUMBA_THREADING_LAYER") and numba.config.THREADING_LAYER == "default":
-    numba.config.THREADING_LAYER = "workqueue"
-numba.get_num_threads()
+# The fused kernels call parallel Numba functions (waxegg.egg._loops), and this module is imported by the
+# generated programs that call them, right before they run: choose the threading layer and start Numba's thread
+# pool now (waxegg._numba explains both; a program loaded from Numba's disk cache does not start the pool itself).
+# Their loops hold the GIL (no ``nogil``), so Python threads cannot launch two at once whatever the layer.
+configure_numba()
 
 __all__ = [
     "all_finite",

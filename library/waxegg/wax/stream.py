@@ -35,7 +35,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-import jax
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -345,6 +344,8 @@ def tree_access_data(data: Mapping[str, Mapping[str, Any]], index: Mapping[str, 
 
 def device_put(tree: Any) -> Any:
     """Put every array of ``tree`` on the default JAX device, keeping 64-bit dtypes."""
+    import jax  # the JAX path starts here; importing waxegg.wax does not load JAX
+
     with x64_context():
         return jax.tree_util.tree_map(jax.device_put, tree)
 

@@ -1,7 +1,8 @@
 """Step (2b): run a stateful Haiku function over the steps of a stream.
 
 :func:`dynamic_unroll` compiles the whole loop with ``jax.lax.scan`` (one XLA program, compiled
-once per function, shape and dtype); :func:`static_unroll` is the plain Python loop, the
+once per function, shape and dtype, that takes the arrays the function closes over as arguments:
+see :mod:`waxegg.wax.compile`); :func:`static_unroll` is the plain Python loop, the
 reference it must agree with.
 """
 
@@ -15,6 +16,7 @@ import jax
 import numpy as np
 
 from waxegg.wax._x64 import x64_context
+from waxegg.wax.compile import StepJaxpr, trace_hoisted, unjitted
 
 
 def _as_with_state(transformed: Any) -> hk.TransformedWithState:
@@ -42,16 +44,50 @@ def _step_rng(rng: Any, step: Any) -> Any:
 
 
 @partial(jax.jit, static_argnums=0)
-def _scan(apply: Any, params: Any, state: Any, rng: Any, xs: Any, first_step: Any = 0) -> tuple[Any, Any]:
+def _scan_step(step: StepJaxpr, consts: tuple, params: Any, state: Any, rng: Any, xs: Any,
+               first_step: Any) -> tuple[Any, Any]:
     # ``first_step`` is traced (no recompilation per value): a run split into time chunks
     # (waxegg.wax.chunked) continues the step count, so every step folds the same key into rng.
     def body(carry, x):
-        state, step = carry
-        out, state = apply(params, state, _step_rng(rng, step), x)
-        return (state, step + 1), out
+        state, i = carry
+        out, state = step(consts, params, state, _step_rng(rng, i), x)
+        return (state, i + 1), out
 
     (state, _), outputs = jax.lax.scan(body, (state, first_step), xs)
     return outputs, state
+
+
+def _traced_step(apply: Any, params: Any, state: Any, rng: Any, xs: Any) -> tuple[StepJaxpr, tuple]:
+    # One step of ``apply`` as a jaxpr, with the arrays it closes over lifted out as arguments
+    # (waxegg.wax.compile): the scan's program, and its compile time, then do not grow with them.
+    x = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(np.shape(a)[1:], jax.numpy.result_type(a)), xs)
+    key = None if rng is None else jax.eval_shape(_step_rng, rng, 0)
+    return trace_hoisted(unjitted(apply), params, state, key, x)
+
+
+def _scan(apply: Any, params: Any, state: Any, rng: Any, xs: Any, first_step: Any = 0) -> tuple[Any, Any]:
+    """``lax.scan`` of ``apply`` over the leading axis of ``xs``, compiled once per function, shape and dtype.
+
+    Call inside :func:`~waxegg.wax._x64.x64_context`.
+    """
+    step, consts = _traced_step(apply, params, state, rng, xs)
+    return _scan_step(step, consts, params, state, rng, xs, first_step)
+
+
+_scan._cache_size = _scan_step._cache_size  # type: ignore[attr-defined]
+
+
+def lower_unroll(transformed: Any, xs: Any, rng: Any = None, *, params: Any = None, state: Any = None) -> Any:
+    """The XLA program :func:`dynamic_unroll` runs on these arguments, lowered (``jax.stages.Lowered``).
+
+    For inspection: ``.as_text()`` shows it, ``.compile()`` compiles it. The arrays the transform
+    closes over are parameters of that program, not constants in it.
+    """
+    t = _as_with_state(transformed)
+    params, state = init_params_state(t, xs, rng, params=params, state=state)
+    with x64_context():
+        step, consts = _traced_step(t.apply, params, state, rng, xs)
+        return _scan_step.lower(step, consts, params, state, rng, xs, 0)
 
 
 def init_params_state(transformed: Any, xs: Any, rng: Any = None, *, params: Any = None,
