@@ -7,9 +7,8 @@ JAX array is a view, and ``pd.DataFrame(..., copy=False)`` keeps it as the frame
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-import jax
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -18,6 +17,16 @@ import xarray as xr
 def to_numpy(x: Any) -> np.ndarray:
     """A numpy view of ``x`` (JAX CPU arrays are not copied)."""
     return np.asarray(x)
+
+
+def _tree_map(fn: Callable[[Any], Any], outputs: Any) -> Any:
+    # One array (the Numba path's outputs) needs no pytree machinery, so formatting it does not
+    # import JAX; a pytree of outputs comes from the JAX path, where JAX is loaded already.
+    if isinstance(outputs, np.ndarray) or (hasattr(outputs, "__array__") and hasattr(outputs, "shape")):
+        return fn(outputs)
+    import jax
+
+    return jax.tree_util.tree_map(fn, outputs)
 
 
 def _coord_index(coords: Mapping[str, Any], dim: str, size: int) -> pd.Index:
@@ -50,7 +59,7 @@ def format_dataframe(coords: Mapping[str, Any], outputs: Any, format_dims: Seque
         columns = _coord_index(coords, format_dims[1], values.shape[1])
         return pd.DataFrame(values, index=index, columns=columns, copy=False)
 
-    return jax.tree_util.tree_map(one, outputs)
+    return _tree_map(one, outputs)
 
 
 def format_series(coords: Mapping[str, Any], outputs: Any, format_dims: Sequence[str], name: Any = None) -> Any:
@@ -65,7 +74,7 @@ def format_series(coords: Mapping[str, Any], outputs: Any, format_dims: Sequence
         index = _coord_index(coords, format_dims[0], values.shape[0])
         return pd.Series(values, index=index, name=name, copy=False)
 
-    return jax.tree_util.tree_map(one, outputs)
+    return _tree_map(one, outputs)
 
 
 def format_dataarray(coords: Mapping[str, Any], outputs: Any, format_dims: Sequence[str], name: Any = None) -> Any:
@@ -78,7 +87,7 @@ def format_dataarray(coords: Mapping[str, Any], outputs: Any, format_dims: Seque
         c = {d: _coord_index(coords, d, n) for d, n in zip(format_dims, values.shape) if d in coords}
         return xr.DataArray(values, dims=format_dims, coords=c, name=name)
 
-    return jax.tree_util.tree_map(one, outputs)
+    return _tree_map(one, outputs)
 
 
 def format_dataset(coords: Mapping[str, Any], outputs: Mapping[str, Any], format_dims: Mapping[str, Sequence[str]] | Sequence[str]) -> xr.Dataset:
