@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
 import matplotlib.image
+import numpy as np
+import pandas as pd
 import pytest
 
 from waxegg.__main__ import main
@@ -92,7 +96,7 @@ def test_rendering_twice_gives_identical_files(small_results, tmp_path):
 def test_repro_quick_end_to_end_then_from_results(tmp_path):
     out = tmp_path / "reports"
     assert main(["repro", "--quick", "--out", str(out), "--results-dir", str(tmp_path / "results"),
-                 "--no-progress"]) == 0
+                 "--no-progress", "--allow-dirty"]) == 0
     figures = {p.name for p in _check_figures(out)}
     assert {"lda_swarm.png", "lda_stages.png", "ewm_mean_swarm_float64.png", "ewm_mean_scaling_float32.png"} <= figures
     links = _links(out / "index.html")
@@ -108,5 +112,149 @@ def test_repro_quick_end_to_end_then_from_results(tmp_path):
     assert "File: waxegg/wax/accessors.py" in wax and "WaxSeedWorkflow.run" in wax
     assert len(list((tmp_path / "results" / f"v{SCHEMA_VERSION}").glob("*.csv"))) == 1
     before = _digest(out)
+    assert main(["repro", "--from-results", "--out", str(out), "--no-progress", "--allow-dirty"]) == 0
+    assert _digest(out) == before or "+dirty" in (out / "index.html").read_text()  # the same, or stamped dirty
+    meta = json.loads((out / "results.json").read_text())
+    assert meta["measure_seconds"] > 0 and meta["measure_peak_rss_mb"]["process"] > 0
+    assert f"took {meta['measure_seconds'] / 60:.1f} minutes (wall time" in (out / "index.html").read_text()
+
+
+# --------------------------------------------------------------------------------------------
+# The numbers printed on the page are those of results.csv
+# --------------------------------------------------------------------------------------------
+
+class _Tables(HTMLParser):
+    """Every <table> of the page as (the <h3> above it, header, rows of cell text)."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: list[tuple[str, list[str], list[list[str]]]] = []
+        self._heading, self._in_h3, self._cell, self._row, self._rows = "", False, None, None, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "h3":
+            self._in_h3, self._heading = True, ""
+        elif tag == "table":
+            self._rows = []
+        elif tag == "tr" and self._rows is not None:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = ""
+
+    def handle_endtag(self, tag):
+        if tag == "h3":
+            self._in_h3 = False
+        elif tag in ("td", "th") and self._cell is not None:
+            self._row.append(self._cell.strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self._rows.append(self._row)
+            self._row = None
+        elif tag == "table" and self._rows is not None:
+            self.tables.append((self._heading, self._rows[0], self._rows[1:]))
+            self._rows = None
+
+    def handle_data(self, data):
+        if self._in_h3:
+            self._heading += data
+        if self._cell is not None:
+            self._cell += data
+
+
+def _seconds(text: str) -> tuple[float, float]:
+    """A printed time and half its last digit (the page rounds): "1.23 s", "4.5 ms", "87 µs"."""
+    number, unit = text.split()
+    scale = {"s": 1.0, "ms": 1e-3, "µs": 1e-6}[unit]
+    decimals = len(number.split(".")[1]) if "." in number else 0
+    return float(number) * scale, 0.5 * 10.0 ** -decimals * scale
+
+
+def test_page_numbers_equal_those_computed_from_results_csv(small_results):
+    page = render(small_results)
+    parser = _Tables()
+    parser.feed(page.read_text(encoding="utf-8"))
+    csv = pd.read_csv(small_results / RESULTS_CSV)
+    ok = csv[csv["status"] == "ok"]
+    checked = 0
+    for dtype in ("float64", "float32"):
+        heading = f"ewm_mean (EWM mean, alpha=0.1) at T=600 x N=8, {dtype}"
+        (header, rows), = [(h, r) for title, h, r in parser.tables if title == heading]
+        cells = {row[0]: dict(zip(header, row)) for row in rows}
+        cell = ok[(ok["workload"] == "ewm_mean") & (ok["T"] == 600) & (ok["N"] == 8) & (ok["dtype"] == dtype)]
+        best = cell.groupby(["backend", "stage"])["seconds"].min()
+        assert set(cells) == set(cell["backend"])
+        for backend, printed in cells.items():
+            e2e = best[(backend, "end_to_end")]
+            shown, half_digit = _seconds(printed["end to end"])
+            assert abs(shown - e2e) <= half_digit * (1 + 1e-9), (dtype, backend, printed["end to end"], e2e)
+            x_copy = e2e / best[("copy", "end_to_end")]
+            assert float(printed["x copy"]) == pytest.approx(x_copy, rel=0, abs=0.005 + 1e-12), (dtype, backend)
+            pandas_over = best[("pandas", "end_to_end")] / e2e
+            assert float(printed["pandas / this"]) == pytest.approx(pandas_over, rel=0, abs=0.005 + 1e-12)
+            err = cell[(cell["backend"] == backend) & (cell["stage"] == "end_to_end")]["max_abs_err"].max()
+            if np.isfinite(err):  # printed with two significant digits
+                assert float(printed["max abs err vs pandas"]) == pytest.approx(err, rel=0.051, abs=0)
+            repeats = ((cell["backend"] == backend) & (cell["stage"] == "end_to_end")).sum()
+            assert int(printed["repeats"]) == repeats
+            checked += 1
+    assert checked == 8  # 4 backends x 2 dtypes
+
+
+def test_page_prints_the_run_time_recorded_in_results_json(small_results, tmp_path):
+    out = tmp_path / "timed"
+    shutil.copytree(small_results, out)
+    meta = json.loads((out / "results.json").read_text())
+    assert meta["sweep_seconds"] > 0  # run_sweep records its wall time
+    assert f"the sweep that made these results took {meta['sweep_seconds'] / 60:.1f} minutes" in \
+        render(out).read_text(encoding="utf-8")
+    meta.update(measure_seconds=1897.2, measure_peak_rss_mb={"process": 10240.0, "children": 2048.0})
+    (out / "results.json").write_text(json.dumps(meta))
+    html = render(out).read_text(encoding="utf-8")
+    assert "took 31.6 minutes (wall time, " in html and "peak resident memory 10.0 GB, 2.0 GB in its largest child" in html
+    assert "about 10 minutes" not in html
+
+
+# --------------------------------------------------------------------------------------------
+# The stamp names a clean commit
+# --------------------------------------------------------------------------------------------
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True,
+                          capture_output=True, text=True).stdout
+
+
+def test_repro_refuses_a_dirty_tree_unless_allowed(small_results, tmp_path, monkeypatch, capsys):
+    repo = tmp_path / "checkout"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    (repo / "code.py").write_text("x = 1\n")
+    _git(repo, "add", "code.py")
+    _git(repo, "commit", "-q", "-m", "one")
+    head = _git(repo, "rev-parse", "HEAD").strip()
+    monkeypatch.chdir(repo)
+    monkeypatch.delenv("WAXEGG_COMMIT", raising=False)
+    out = tmp_path / "reports"
+    out.mkdir()
+    for name in (RESULTS_CSV, "results.json"):
+        shutil.copy(small_results / name, out / name)
+    meta = json.loads((out / "results.json").read_text())
+    meta["git"] = {"commit": head, "short": head[:12], "dirty": False}
+    (out / "results.json").write_text(json.dumps(meta))
+
+    (repo / "code.py").write_text("x = 2\n")  # an uncommitted change to a tracked file
+    assert main(["repro", "--from-results", "--out", str(out), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "refused" in err and "uncommitted changes to tracked files (code.py)" in err
+    assert "commit them first" in err and f"--allow-dirty" in err and f"{head[:12]}+dirty" in err
+    assert sorted(p.name for p in out.iterdir()) == ["results.csv", "results.json"]  # nothing written
+    fresh = tmp_path / "fresh"
+    assert main(["repro", "--quick", "--out", str(fresh), "--no-progress"]) == 1  # refused before measuring
+    assert not fresh.exists()
+
+    assert main(["repro", "--from-results", "--out", str(out), "--no-progress", "--allow-dirty"]) == 0
+    assert f"{head[:12]}+dirty" in (out / "index.html").read_text(encoding="utf-8")
+
+    _git(repo, "commit", "-q", "-am", "two")  # clean again: no flag needed, no +dirty
     assert main(["repro", "--from-results", "--out", str(out), "--no-progress"]) == 0
-    assert _digest(out) == before
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert "+dirty" not in html and f"Commit <code>{head[:12]}</code>" in html

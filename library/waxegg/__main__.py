@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     repro.add_argument("--results-dir", default="results",
                        help="where the versioned copy of the results goes (default: results)")
     repro.add_argument("--no-progress", action="store_true", help="no progress bars")
+    repro.add_argument("--allow-dirty", action="store_true",
+                       help="write the report although the git tree has uncommitted changes (development; "
+                            "stamped <commit>+dirty); without it a dirty tree is refused")
 
     sweep = sub.add_parser("sweep", help="measure a grid, store the versioned results and print the summary")
     sweep.add_argument("--grid", default="seed", help="named grid (default, seed, quick); default: seed")
@@ -73,10 +76,15 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "repro":
-        from waxegg.report.repro import run_repro
+        from waxegg.report.repro import DirtyTreeError, run_repro
 
-        out = run_repro(out=args.out, quick=args.quick, from_results=args.from_results, grid=args.grid,
-                        results_dir=args.results_dir, progress=not args.no_progress)
+        try:
+            out = run_repro(out=args.out, quick=args.quick, from_results=args.from_results, grid=args.grid,
+                            results_dir=args.results_dir, progress=not args.no_progress,
+                            allow_dirty=args.allow_dirty)
+        except DirtyTreeError as exc:
+            print(f"waxegg repro: refused: {exc}", file=sys.stderr)
+            return 1
         print(f"report: {out / 'index.html'}")
         return 0
     if args.command == "sweep":

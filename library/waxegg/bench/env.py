@@ -54,8 +54,8 @@ def git_commit(cwd: str | Path | None = None) -> dict[str, Any]:
 
 def git_dirty_paths(cwd: str | Path | None = None) -> list[str]:
     """Tracked files of the checkout at ``cwd`` that differ from its commit (what makes :func:`git_commit` dirty)."""
-    status = _git("status", "--porcelain", "--untracked-files=no", cwd=Path(cwd or os.getcwd()))
-    return [line[3:] for line in (status or "").splitlines() if line.strip()]
+    changed = _git("diff", "--name-only", "HEAD", cwd=Path(cwd or os.getcwd()))
+    return [line for line in (changed or "").splitlines() if line.strip()]
 
 
 def cpu_model() -> str:

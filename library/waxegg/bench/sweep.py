@@ -27,6 +27,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,6 +269,7 @@ def run_sweep(grid: Grid, *, progress: bool = True, runners: dict[str, type] | N
         The table (columns :data:`COLUMNS`), the environment, per n_samples the egglog pipeline's
         summary (``egg``) and the largest size's :class:`waxegg.egg.Accelerated` (``accelerated``).
     """
+    start = time.perf_counter()
     env = environment()
     env["grid"] = _grid_dict(grid)
     all_runners = {**wax_runners(), **(runners or {})}
@@ -288,6 +290,7 @@ def run_sweep(grid: Grid, *, progress: bool = True, runners: dict[str, type] | N
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     table["commit"] = env["git"]["short"] + ("+dirty" if env["git"]["dirty"] else "")
     env["egg"] = {str(k): v for k, v in egg_info.items()}
+    env["sweep_seconds"] = round(time.perf_counter() - start, 1)  # wall time of this sweep, printed on the page
     return SweepResult(table=table, env=env, egg=egg_info, accelerated=keep)
 
 

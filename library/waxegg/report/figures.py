@@ -121,9 +121,27 @@ def wax_swarm(table: pd.DataFrame, env: dict[str, Any], path: Path, *, workload:
         return _save(fig, path, env, dtype=dtype, extra=_fmt_size(T, N))
 
 
+#: The bars of the WAX stage figure, in order: the stages timed apart, the whole call, the first call.
+WAX_STAGE_BARS = {"encode": ("encode", STAGE_COLORS["encode"]), "compute": ("compute", STAGE_COLORS["compute"]),
+                  "format": ("format", STAGE_COLORS["format"]), "end_to_end": ("end to end", "#999999"),
+                  "compile": ("first call", "#dd8452")}
+
+
+def _log_floor(values: Any) -> float:
+    """A log axis' lower limit a little under the smallest positive value (bars start there)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    return float(10 ** np.floor(np.log10(v.min()) - 0.3)) if v.size else 1e-6
+
+
 def wax_stages(table: pd.DataFrame, env: dict[str, Any], path: Path, *, workload: str, T: int, N: int,
                dtype: str) -> Path | None:
-    """Stacked best-of-k encode / compute / format per backend beside its end to end; first call as text."""
+    """Best-of-k encode / compute / format, end to end and first call per backend, side by side (log seconds).
+
+    Log, like the swarm and scaling figures: the 3-step workflow's first call (tens of seconds) would
+    flatten every other bar on a linear axis. Bars side by side, not stacked (a stack on a log axis
+    misstates its parts).
+    """
     import matplotlib.pyplot as plt
 
     data = table[(table["workload"] == workload) & (table["T"] == T) & (table["N"] == N) & (table["dtype"] == dtype)
@@ -132,41 +150,24 @@ def wax_stages(table: pd.DataFrame, env: dict[str, Any], path: Path, *, workload
         return None
     best = data.groupby(["backend", "stage"])["seconds"].min().unstack("stage")
     backends = _backend_order(best.index)
+    stages = [s for s in WAX_STAGE_BARS if s in best.columns]
     with _style():
         fig, ax = plt.subplots(figsize=(1.3 * len(backends) + 3.0, 4.9))
         x = np.arange(len(backends))
-        width = 0.38
-        labelled: set[str] = set()
-
-        def label(name: str) -> str | None:
-            if name in labelled:
-                return None
-            labelled.add(name)
-            return name
-
-        tops = []
-        for i, b in enumerate(backends):
-            row = best.loc[b]
-            bottom = 0.0
-            if all(s in row and pd.notna(row[s]) for s in WAX_STAGE_ORDER):
-                for s in WAX_STAGE_ORDER:
-                    ax.bar(x[i] - width / 2, row[s], width, bottom=bottom, color=STAGE_COLORS[s], label=label(s))
-                    bottom += row[s]
-            e2e = row.get("end_to_end", np.nan)
-            if pd.notna(e2e):
-                ax.bar(x[i] + width / 2, e2e, width, color="#999999", label=label("end to end"))
-            top = np.nanmax([bottom, e2e if pd.notna(e2e) else 0.0])
-            tops.append(top)
-            first = row.get("compile", np.nan)
-            if pd.notna(first):
-                ax.annotate(f"first\n{first:.3g} s", (x[i], top), xytext=(0, 3), textcoords="offset points",
-                            ha="center", va="bottom", fontsize=7, color="#333333")
-        ax.set_ylim(0, 1.22 * max(tops) if tops and max(tops) > 0 else 1)
+        width = 0.84 / max(len(stages), 1)
+        bottom = _log_floor(best[stages].to_numpy())
+        for j, stage in enumerate(stages):
+            name, color = WAX_STAGE_BARS[stage]
+            vals = np.array([best.loc[b].get(stage, np.nan) for b in backends], dtype=float)
+            ax.bar(x - 0.42 + width * (j + 0.5), np.where(np.isfinite(vals), vals - bottom, 0.0), width,
+                   bottom=bottom, color=color, label=name)
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=bottom)
         ax.set_xticks(x, backends, rotation=20)
-        ax.set_ylabel("seconds (best of repeats)")
+        ax.set_ylabel("seconds, best of repeats (log)")
         ax.set_title(f"{workload}: stages, {_fmt_size(T, N)}, {dtype}\n"
-                     "left bar: encode + compute + format timed apart; right bar: end to end; "
-                     "text: first call in the process", fontsize=9)
+                     "encode / compute / format timed apart, end to end, and the first call in the process",
+                     fontsize=9)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
         return _save(fig, path, env, dtype=dtype, extra=_fmt_size(T, N))
 
@@ -227,16 +228,16 @@ def egg_swarm(table: pd.DataFrame, env: dict[str, Any], path: Path, *, T: int) -
     with _style():
         fig, ax = plt.subplots(figsize=(6.5, 4.8))
         sns.swarmplot(data=data, x="backend", y="seconds", order=order, hue="backend", hue_order=order,
-                      legend=False, size=5, ax=ax)
+                      legend=False, size=5, ax=ax, log_scale=True)
         ax.set_xlabel("function")
-        ax.set_ylabel("seconds per call")
-        ax.set_ylim(bottom=0)
+        ax.set_ylabel("seconds per call (log)")
         ax.set_title(f"LDA fit+transform, n_samples={T:,} x {N} features\n(original sklearn / extracted NumPy / numba)")
         return _save(fig, path, env, dtype="float64", extra=f"X {T:,} x {N}")
 
 
 def egg_stages(table: pd.DataFrame, env: dict[str, Any], path: Path) -> Path | None:
-    """Stacked trace / optimize / lower / codegen / compile / run (numba, best) per n_samples."""
+    """trace / optimize / lower / codegen / compile and the compiled run (numba, best) per n_samples, side by side
+    on a log axis (the compile takes seconds, the run milliseconds)."""
     import matplotlib.pyplot as plt
 
     data = table[(table["workload"] == "lda") & (table["status"] == "ok")]
@@ -246,19 +247,24 @@ def egg_stages(table: pd.DataFrame, env: dict[str, Any], path: Path) -> Path | N
         return None
     sizes = sorted(pipe.index)
     N = int(data["N"].iloc[0])
+    stages = EGG_STAGES + ("run",)
+    values = {stage: np.array([(run.get(n, np.nan) if stage == "run" else pipe.loc[n].get(stage, np.nan))
+                               for n in sizes], dtype=float) for stage in stages}
+    left = _log_floor(np.concatenate(list(values.values())))
     with _style():
-        fig, ax = plt.subplots(figsize=(9, 1.0 + 0.75 * len(sizes) + 1.5))
+        fig, ax = plt.subplots(figsize=(9, 1.0 + 1.1 * len(sizes) + 1.5))
         y = np.arange(len(sizes))
-        left = np.zeros(len(sizes))
-        for stage in EGG_STAGES + ("run",):
-            vals = np.array([(run.get(n, np.nan) if stage == "run" else pipe.loc[n].get(stage, np.nan)) for n in sizes],
-                            dtype=float)
-            vals = np.nan_to_num(vals)
+        height = 0.84 / len(stages)
+        for j, stage in enumerate(stages):
+            vals = values[stage]
             label = "run (numba, steady state)" if stage == "run" else stage
-            ax.barh(y, vals, left=left, color=STAGE_COLORS[stage], label=label, height=0.6)
-            left += vals
+            ax.barh(y - 0.42 + height * (j + 0.5), np.where(np.isfinite(vals), vals - left, 0.0), height, left=left,
+                    color=STAGE_COLORS[stage], label=label)
+        ax.set_xscale("log")
+        ax.set_xlim(left=left)
         ax.set_yticks(y, [f"n_samples={n:,}" for n in sizes])
-        ax.set_xlabel("seconds")
+        ax.invert_yaxis()
+        ax.set_xlabel("seconds (log)")
         ax.set_title(f"egglog pipeline stages for LDA ({N} features): one run each, then the compiled call")
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
         return _save(fig, path, env, dtype="float64")

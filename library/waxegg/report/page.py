@@ -175,18 +175,37 @@ def _artifact(out: Path, name: str, status: dict[str, str]) -> tuple[str | None,
     return None, status.get(name, "not produced in this run")
 
 
+def run_time_text(env: dict[str, Any]) -> str:
+    """How long the measuring run took and its peak memory, from the metadata it recorded (HTML)."""
+    seconds = env.get("measure_seconds")
+    if seconds is None:
+        sweep = env.get("sweep_seconds")
+        if sweep is None:
+            return "the run that made these results did not record its wall time"
+        return f"the sweep that made these results took {float(sweep) / 60:.1f} minutes (wall time)"
+    text = f"the measuring run that made these results took {float(seconds) / 60:.1f} minutes (wall time"
+    cores = env.get("cores_logical")
+    text += f", {cores} cores" if cores else ""
+    peak = env.get("measure_peak_rss_mb") or {}
+    if peak.get("process"):
+        text += f"; peak resident memory {float(peak['process']) / 1024:.1f} GB"
+        if peak.get("children"):
+            text += f", {float(peak['children']) / 1024:.1f} GB in its largest child process"
+    return text + ")"
+
+
 def render_page(table: pd.DataFrame, env: dict[str, Any], out: str | Path, figures: dict[str, Path]) -> Path:
     """Write ``<out>/index.html`` linking every figure and artefact."""
     out = Path(out)
     status = env.get("artifacts", {})
     git = env.get("git", {})
-    commit = git.get("short", "unknown") + (" (uncommitted changes)" if git.get("dirty") else "")
+    commit = git.get("short", "unknown") + ("+dirty" if git.get("dirty") else "")
     parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>waxegg report</title>"
              f"<style>{CSS}</style></head><body>\n",
              "<h1>waxegg: WAX streaming and egglog &rarr; Numba, measured</h1>\n",
              f"<p class=\"stamp\">{html.escape(stamp(env))}</p>\n",
              f"<p>Commit <code>{html.escape(commit)}</code>, grid <code>{html.escape(str((env.get('grid') or {}).get('name', '?')))}</code>. "
-             "Regenerate with <code>tox -e repro</code> (measures, about 10 minutes on 2 cores) or "
+             f"Regenerate with <code>tox -e repro</code> (measures: {html.escape(run_time_text(env))}) or "
              "<code>tox -e repro -- --from-results</code> (redraws from <a href=\"results.csv\">results.csv</a> "
              "and <a href=\"results.json\">results.json</a> in seconds). Times are best of k repeats after a "
              "warm-up; ratios are taken within this one run on a shared machine.</p>\n"]

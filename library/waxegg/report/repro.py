@@ -7,19 +7,27 @@ Layout of ``<out>`` (``reports/`` by default)::
     figures/*.png           drawn by waxegg.report.figures (deterministic)
     artifacts/              line profiles, generated program, e-graph SVG (written while measuring)
 
-A measuring run also stores the table under ``<results>/v<schema>/<time>-<commit>.csv``.
-``--from-results`` redraws figures and page from ``<out>/results.csv`` without measuring.
+A measuring run also stores the table under ``<results>/v<schema>/<time>-<commit>.csv`` and records
+its own wall time and peak memory in the metadata (``measure_seconds``, ``measure_peak_rss_mb``), which
+the page prints. ``--from-results`` redraws figures and page from ``<out>/results.csv`` without measuring.
+
+The page's stamp must name a commit that holds the code that made it: ``run_repro`` refuses to
+write a report from a git tree whose tracked files differ from ``HEAD`` unless ``allow_dirty=True``
+(``--allow-dirty``, for development), and such a report is stamped ``<commit>+dirty``.
 """
 
 from __future__ import annotations
 
+import resource
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
+from waxegg.bench.env import git_commit, git_dirty_paths
 from waxegg.bench.grid import EggGrid, Grid, get_grid
 from waxegg.bench.sweep import read_results, run_sweep, write_results, write_table
 from waxegg.report.figures import render_figures
@@ -51,11 +59,37 @@ def measure(out: Path, grid: Grid, *, results_dir: str | Path | None = "results"
         with tqdm(total=1, desc="egglog ablation and cached start", disable=not progress) as bar:
             result.env["egg_extras"] = egg_extras(grid.egg)
             bar.update(1)
-    result.env["measure_seconds"] = round(time.perf_counter() - start, 1)
+    result.env["measure_seconds"] = round(time.perf_counter() - start, 1)  # the page prints this run's wall time
+    result.env["measure_peak_rss_mb"] = _peak_rss_mb()
     if results_dir is not None:
         write_results(result, results_dir)
     csv, _ = write_table(result.table, result.env, out / RESULTS_CSV)
     return csv
+
+
+def _peak_rss_mb() -> dict[str, float]:
+    """Peak resident memory of this process and of the largest child process it waited for, in MB."""
+    scale = 1 / 2**20 if sys.platform == "darwin" else 1 / 2**10  # ru_maxrss: bytes on macOS, KiB on Linux
+    return {"process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale, 1),
+            "children": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale, 1)}
+
+
+class DirtyTreeError(RuntimeError):
+    """The git tree has uncommitted changes to tracked files, so a report could not name its commit."""
+
+
+def require_clean_tree(*, allow_dirty: bool = False) -> dict[str, object]:
+    """The checkout's :func:`~waxegg.bench.env.git_commit`; raises :class:`DirtyTreeError` when it is dirty
+    and ``allow_dirty`` is False."""
+    git = git_commit()
+    if git["dirty"] and not allow_dirty:
+        paths = git_dirty_paths()
+        shown = ", ".join(paths[:8]) + (f" and {len(paths) - 8} more" if len(paths) > 8 else "")
+        raise DirtyTreeError(
+            f"the git tree has uncommitted changes to tracked files ({shown}), so the report could not name the "
+            f"commit that made it; commit them first (then rerun), or pass --allow-dirty (allow_dirty=True) for a "
+            f"development run, stamped {git['short']}+dirty")
+    return git
 
 
 def egg_extras(grid: EggGrid) -> dict[str, Any]:
@@ -79,9 +113,14 @@ def egg_extras(grid: EggGrid) -> dict[str, Any]:
     return extras
 
 
-def render(out: Path) -> Path:
-    """Redraw every figure and the page from ``<out>/results.csv``; returns ``index.html``."""
+def render(out: Path, *, dirty: bool = False) -> Path:
+    """Redraw every figure and the page from ``<out>/results.csv``; returns ``index.html``.
+
+    ``dirty``: the rendering code has uncommitted changes; the stamps then say ``+dirty``.
+    """
     table, env = read_results(out / RESULTS_CSV)
+    if dirty:
+        env = {**env, "git": {**env.get("git", {}), "dirty": True}}
     figures_dir = out / FIGURES
     if figures_dir.exists():
         shutil.rmtree(figures_dir)  # figures the table no longer supports must not linger
@@ -91,7 +130,7 @@ def render(out: Path) -> Path:
 
 def run_repro(out: str | Path = "reports", *, quick: bool = False, from_results: bool = False,
               grid: str | Grid | None = None, results_dir: str | Path | None = "results",
-              progress: bool = True) -> Path:
+              progress: bool = True, allow_dirty: bool = False) -> Path:
     """Regenerate the report into ``out``; returns the folder.
 
     Parameters
@@ -107,7 +146,11 @@ def run_repro(out: str | Path = "reports", *, quick: bool = False, from_results:
         (default ``default``, or ``quick`` with ``quick=True``).
     results_dir
         Where the versioned copy of the table goes (None: none).
+    allow_dirty
+        Write the report even when the git tree has uncommitted changes (stamped ``+dirty``); otherwise
+        :class:`DirtyTreeError` is raised before anything is measured or written.
     """
+    git = require_clean_tree(allow_dirty=allow_dirty)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if not from_results:
@@ -116,5 +159,5 @@ def run_repro(out: str | Path = "reports", *, quick: bool = False, from_results:
         if isinstance(grid, str):
             grid = get_grid(grid)
         measure(out, grid, results_dir=results_dir, progress=progress)
-    render(out)
+    render(out, dirty=bool(git["dirty"]))
     return out
