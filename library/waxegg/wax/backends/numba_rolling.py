@@ -52,8 +52,6 @@ __all__ = ["RollingState", "rolling_sum", "rolling_mean", "rolling_var", "rollin
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
 _INLINE = dict(inline="always", **_JIT)
 
-#: Columns of a column-major input scanned together (independent chains that overlap).
-_COLS = 4
 #: Elements a thread should get at least, so that small calls run inline.
 _MIN_WORK = 1 << 16
 
@@ -98,7 +96,7 @@ def _isfinite(v):  # pragma: no cover
 
 @numba.njit(**_INLINE)
 def _signbit(v, zero, one):  # pragma: no cover
-    return (v < zero) | ((v == zero) & (one / v < zero))
+    return np.signbit(v)
 
 
 @numba.njit(**_INLINE)
@@ -288,44 +286,6 @@ def _sum_rows(x, tail, out, acc, nanrow, w, minp, mean, j0, j1):  # pragma: no c
 
 
 @numba.njit(**_JIT)
-def _sum_cols(xt, tailt, outt, acc, w, minp, mean, j0, j1):  # pragma: no cover
-    """Columns ``j0:j1`` of a column-major input, given as the rows of ``xt = x.T``."""
-    T = xt.shape[1]
-    L = tailt.shape[1]
-    zero = xt.dtype.type(0)
-    one = xt.dtype.type(1)
-    nan = zero / zero
-    fresh = w <= 1
-    fminp = zero + minp
-    st = np.empty((7, _COLS), dtype=xt.dtype)
-    for b in range(j0, j1, _COLS):
-        nb = min(_COLS, j1 - b)
-        for k in range(nb):
-            for q in range(7):
-                st[q, k] = acc[q, b + k]
-        for t in range(T):
-            r = t - w
-            for k in range(nb):
-                j = b + k
-                if fresh or r + L < 0:
-                    o = nan
-                elif r >= 0:
-                    o = xt[j, r]
-                else:
-                    o = tailt[j, L + r]
-                if fresh:
-                    n, s, ca, cr, neg, run, prev = zero, zero, zero, zero, zero, zero, nan
-                else:
-                    n, s, ca, cr, neg, run, prev = st[0, k], st[1, k], st[2, k], st[3, k], st[4, k], st[5, k], st[6, k]
-                n, s, ca, cr, neg, run, prev = _mean_step(o, xt[j, t], n, s, ca, cr, neg, run, prev, zero, one)
-                st[0, k], st[1, k], st[2, k], st[3, k], st[4, k], st[5, k], st[6, k] = n, s, ca, cr, neg, run, prev
-                outt[j, t] = _mean_value(n, s, neg, run, prev, fminp, mean, zero, nan)
-        for k in range(nb):
-            for q in range(7):
-                acc[q, b + k] = st[q, k]
-
-
-@numba.njit(**_JIT)
 def _sum_bounds(xt, outt, start, end, monotonic, minp, mean, j0, j1):  # pragma: no cover
     """pandas' ``roll_sum``/``roll_mean`` with explicit bounds, columns ``j0:j1`` of ``xt = x.T``."""
     zero = xt.dtype.type(0)
@@ -401,52 +361,6 @@ def _var_rows(x, tail, out, acc, nanrow, w, minp, ddof, tol, j0, j1):  # pragma:
                         n, m, q, ca, u = _var_add(v, n, m, q, ca, u, one, tol)
                     n_[k], m_[k], q_[k], ca_[k], cr_[k] = n, m, q, ca, zero
                     orow[k] = _var_value(n, q, fminp, fddof, nan)
-
-
-@numba.njit(**_JIT)
-def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, j0, j1):  # pragma: no cover
-    """Column-major ``roll_var``, ``_COLS`` columns at a time."""
-    T = xt.shape[1]
-    L = tailt.shape[1]
-    zero = xt.dtype.type(0)
-    one = xt.dtype.type(1)
-    nan = zero / zero
-    fminp = zero + max(minp, 1)
-    fddof = zero + ddof
-    fresh = w <= 1
-    st = np.empty((5, _COLS), dtype=xt.dtype)
-    for b in range(j0, j1, _COLS):
-        nb = min(_COLS, j1 - b)
-        for k in range(nb):
-            for q in range(5):
-                st[q, k] = acc[q, b + k]
-        for t in range(T):
-            r = t - w
-            for k in range(nb):
-                j = b + k
-                if fresh or r + L < 0:
-                    o = nan
-                elif r >= 0:
-                    o = xt[j, r]
-                else:
-                    o = tailt[j, L + r]
-                if fresh:
-                    n = m = q = ca = cr = zero
-                else:
-                    n, m, q, ca, cr = st[0, k], st[1, k], st[2, k], st[3, k], st[4, k]
-                n, m, q, cr, u = _var_remove(o, n, m, q, cr, False, zero, one, tol)
-                n, m, q, ca, u = _var_add(xt[j, t], n, m, q, ca, u, one, tol)
-                if u:
-                    n = m = q = ca = cr = zero
-                    u = False
-                    for i in range(max(t - w + 1, -L), t + 1):
-                        v = xt[j, i] if i >= 0 else tailt[j, L + i]
-                        n, m, q, ca, u = _var_add(v, n, m, q, ca, u, one, tol)
-                st[0, k], st[1, k], st[2, k], st[3, k], st[4, k] = n, m, q, ca, cr
-                outt[j, t] = _var_value(n, q, fminp, fddof, nan)
-        for k in range(nb):
-            for q in range(5):
-                acc[q, b + k] = st[q, k]
 
 
 @numba.njit(**_JIT)
@@ -535,48 +449,6 @@ def _cov_rows(x, y, tx, ty, out, acc, nanrow, w, minp, ddof, corr, tol, big, j0,
 
 
 @numba.njit(**_JIT)
-def _cov_cols(xt, yt, txt, tyt, outt, acc, w, minp, ddof, corr, tol, big, j0, j1):  # pragma: no cover
-    """Column-major ``roll_cov``/``roll_corr``, one column at a time."""
-    T = xt.shape[1]
-    L = txt.shape[1]
-    zero = xt.dtype.type(0)
-    one = xt.dtype.type(1)
-    nan = zero / zero
-    fminp = zero + max(minp, 1)
-    fddof = zero + ddof
-    fresh = w <= 1
-    for j in range(j0, j1):
-        n, mx, my, gx, gy, sxy, sxx, syy, px, py = (acc[0, j], acc[1, j], acc[2, j], acc[3, j], acc[4, j],
-                                                    acc[5, j], acc[6, j], acc[7, j], acc[8, j], acc[9, j])
-        for t in range(T):
-            r = t - w
-            if fresh:
-                n = mx = my = gx = gy = sxy = sxx = syy = px = py = zero
-                u = False
-            else:
-                if r >= 0:
-                    ox, oy = xt[j, r], yt[j, r]
-                elif r + L >= 0:
-                    ox, oy = txt[j, L + r], tyt[j, L + r]
-                else:
-                    ox = oy = nan
-                n, mx, my, gx, gy, sxy, sxx, syy, px, py, u = _cov_remove(
-                    ox, oy, n, mx, my, gx, gy, sxy, sxx, syy, px, py, False, zero, one, tol)
-            n, mx, my, gx, gy, sxy, sxx, syy, px, py, u = _cov_add(
-                xt[j, t], yt[j, t], n, mx, my, gx, gy, sxy, sxx, syy, px, py, u, zero, one, tol, big)
-            if u:
-                n = mx = my = gx = gy = sxy = sxx = syy = px = py = zero
-                for i in range(max(t - w + 1, -L), t + 1):
-                    vx = xt[j, i] if i >= 0 else txt[j, L + i]
-                    vy = yt[j, i] if i >= 0 else tyt[j, L + i]
-                    n, mx, my, gx, gy, sxy, sxx, syy, px, py, u = _cov_add(
-                        vx, vy, n, mx, my, gx, gy, sxy, sxx, syy, px, py, u, zero, one, tol, big)
-            outt[j, t] = _cov_value(n, sxy, sxx, syy, fminp, fddof, corr, nan, zero, one)
-        acc[0, j], acc[1, j], acc[2, j], acc[3, j], acc[4, j] = n, mx, my, gx, gy
-        acc[5, j], acc[6, j], acc[7, j], acc[8, j], acc[9, j] = sxy, sxx, syy, px, py
-
-
-@numba.njit(**_JIT)
 def _cov_bounds(xt, yt, outt, start, end, monotonic, minp, ddof, corr, tol, big, j0, j1):  # pragma: no cover
     """pandas' ``roll_cov``/``roll_corr`` with explicit bounds."""
     zero = xt.dtype.type(0)
@@ -640,34 +512,6 @@ def _count_rows(x, tail, out, acc, nanrow, w, minp, seen, j0, j1):  # pragma: no
             orow[k] = c if enough else nan
 
 
-@numba.njit(**_JIT)
-def _count_cols(xt, tailt, outt, acc, w, minp, seen, j0, j1):  # pragma: no cover
-    T = xt.shape[1]
-    L = tailt.shape[1]
-    zero = xt.dtype.type(0)
-    one = xt.dtype.type(1)
-    nan = zero / zero
-    for j in range(j0, j1):
-        c = acc[0, j]
-        col = xt[j]
-        ocol = outt[j]
-        head = min(T, w)
-        for t in range(head):  # the values leaving come from the tail
-            r = L + t - w
-            if r >= 0:
-                o = tailt[j, r]
-                c -= one if o == o else zero
-            v = col[t]
-            c += one if v == v else zero
-            ocol[t] = c if min(seen + t + 1, w) >= minp else nan
-        for t in range(head, T):
-            o = col[t - w]
-            v = col[t]
-            c = c - (one if o == o else zero) + (one if v == v else zero)
-            ocol[t] = c if w >= minp else nan
-        acc[0, j] = c
-
-
 # --------------------------------------------------------------------------------------------
 # trailing windows: min and max (blocked prefix/suffix extremes, branch-free)
 #
@@ -677,62 +521,6 @@ def _count_cols(xt, tailt, outt, acc, w, minp, seen, j0, j1):  # pragma: no cove
 # prefix. Ties keep the newer value, as pandas' deque does (it pops an older value equal to a new
 # one): that only shows as the sign of a zero. ``min`` is ``-max(-x)``; missing values enter as
 # -inf and a window is NaN unless it holds ``max(min_periods, 1)`` finite values.
-
-
-@numba.njit(**_JIT)
-def _max_cols(xt, tailt, outt, w, minp, sign, j0, j1):  # pragma: no cover
-    T = xt.shape[1]
-    L = tailt.shape[1]
-    zero = xt.dtype.type(0)
-    one = xt.dtype.type(1)
-    nan = zero / zero
-    ninf = -one / zero
-    sign = zero + sign
-    minp = max(minp, 1)
-    suffix = np.empty(max(w, 1), dtype=xt.dtype)
-    for j in range(j0, j1):
-        col = xt[j]
-        ocol = outt[j]
-        cnt = 0
-        acc = ninf
-        for i in range(L - 1, -1, -1):
-            v = tailt[j, i]
-            ok = _isfinite(v)
-            cnt += ok
-            v = sign * v if ok else ninf
-            acc = v if v > acc else acc
-            suffix[i] = acc
-        pbs = 0  # start of the previous block, in virtual steps
-        bs = L  # start of the current block
-        pre = ninf
-        for t in range(T):
-            i = L + t
-            if i - bs == w:
-                acc = ninf
-                for q in range(t - 1, bs - L - 1, -1):
-                    v = col[q]
-                    v = sign * v if _isfinite(v) else ninf
-                    acc = v if v > acc else acc
-                    suffix[q + L - bs] = acc
-                pbs = bs
-                bs = i
-                pre = ninf
-            v = col[t]
-            ok = _isfinite(v)
-            cnt += ok
-            r = t - w
-            if r >= 0:
-                cnt -= _isfinite(col[r])
-            elif r + L >= 0:
-                cnt -= _isfinite(tailt[j, r + L])
-            v = sign * v if ok else ninf
-            pre = v if v >= pre else pre
-            st = max(i - w + 1, 0)
-            res = pre
-            if st < bs:
-                sv = suffix[st - pbs]
-                res = pre if pre >= sv else sv
-            ocol[t] = sign * res if cnt >= minp else nan
 
 
 @numba.njit(**_JIT)
@@ -994,17 +782,17 @@ def _as_2d(values, name: str):
     if a.ndim == 0:
         raise ValueError(f"{name}: values must have a time axis, got a 0-d array")
     T = a.shape[0]
+    n = math.prod(a.shape[1:])
     if a.ndim == 1:
         return np.ascontiguousarray(a).reshape(T, 1), True
     if a.flags.f_contiguous:
-        return a.reshape(T, -1, order="F"), True
+        return a.reshape(T, n, order="F"), True
     if a.flags.c_contiguous:
-        a2 = a.reshape(T, -1)
-        return a2, a2.shape[1] == 1
+        return a.reshape(T, n), n == 1
     # strided: copy into the layout whose fast axis the input's strides favour
     if abs(a.strides[0]) <= min(abs(s) for s in a.strides[1:]):
-        return np.asfortranarray(a).reshape(T, -1, order="F"), True
-    return np.ascontiguousarray(a).reshape(T, -1), False
+        return np.asfortranarray(a).reshape(T, n, order="F"), True
+    return np.ascontiguousarray(a).reshape(T, n), False
 
 
 def _finish(out2, values, col: bool) -> np.ndarray:
@@ -1019,6 +807,49 @@ def _empty(rows: int, n: int, dtype, col: bool) -> np.ndarray:
 def _threads(fn, n: int, rows: int, col: bool, itemsize: int) -> None:
     align = 1 if col else max(1, 64 // itemsize)
     run_blocks(fn, n, min_items=max(1, _MIN_WORK // max(rows, 1)), align=align)
+
+
+#: Bytes of the transposed tile buffers of a column-major call, per thread.
+_TILE_BYTES = 1 << 21
+
+
+def _col_tiles(T: int, n: int, keep: int, dtype, xts, tails, outt, acc, call) -> None:
+    """Run a row-major kernel on column-major input, transposed tile by tile.
+
+    A column-major input (pandas' storage) has each column contiguous; the row-major kernels
+    vectorise across columns instead. Each thread takes blocks of up to 64 columns and transposes
+    them ``TT`` steps at a time into a row-major buffer that also keeps the ``keep`` steps before
+    (the values leaving the window), runs ``call(xs, tails, out_tile, acc_block, t0)`` on it and
+    transposes the result back. ``xts``/``tails``/``outt`` are ``(N, steps)`` views.
+    """
+    item = dtype.itemsize
+    TT = max(1024, keep)
+    B = int(max(8, min(64, _TILE_BYTES // ((keep + 2 * TT) * item) // 8 * 8)))
+
+    def block(j0, j1):
+        L = tails[0].shape[1]
+        for b in range(j0, j1, B):
+            e = min(j1, b + B)
+            exts = [np.empty((keep + TT, e - b), dtype) for _ in xts]
+            for ext, tt in zip(exts, tails):
+                ext[:L] = tt[b:e].T
+            accb = None if acc is None else np.ascontiguousarray(acc[:, b:e])
+            obuf = np.empty((TT, e - b), dtype)
+            lt = L
+            for t0 in range(0, T, TT):
+                tn = min(TT, T - t0)
+                for ext, xt in zip(exts, xts):
+                    ext[lt:lt + tn] = xt[b:e, t0:t0 + tn].T
+                call([ext[lt:lt + tn] for ext in exts], [ext[:lt] for ext in exts], obuf[:tn], accb, t0)
+                outt[b:e, t0:t0 + tn] = obuf[:tn].T
+                k = min(keep, lt + tn)
+                for ext in exts:
+                    ext[:k] = ext[lt + tn - k:lt + tn]
+                lt = k
+            if acc is not None:
+                acc[:, b:e] = accb
+
+    _threads(block, n, T, True, item)
 
 
 def _check_window(name: str, window: RollingParams) -> None:
@@ -1107,9 +938,11 @@ def _sum_like(stat: str, values, window: RollingParams, state, mean: bool):
     acc = _acc_in(state, 7, n, a2.dtype, {6: np.nan})
     out = _empty(T, n, a2.dtype, col)
     if col:
-        xt, tt, ot = a2.T, tail.T, out.T
-        _threads(lambda j0, j1: _sum_cols(xt, tt, ot, acc, w, window.min_periods, mean, j0, j1),
-                 n, T, True, a2.dtype.itemsize)
+        def call(xs, ts, o, accb, t0):
+            nanrow = np.full(o.shape[1], np.nan, dtype=a2.dtype)
+            _sum_rows(xs[0], ts[0], o, accb, nanrow, w, window.min_periods, mean, 0, o.shape[1])
+
+        _col_tiles(T, n, w, a2.dtype, [a2.T], [tail.T], out.T, acc, call)
     else:
         nanrow = np.full(n, np.nan, dtype=a2.dtype)
         _threads(lambda j0, j1: _sum_rows(a2, tail, out, acc, nanrow, w, window.min_periods, mean, j0, j1),
@@ -1166,9 +999,11 @@ def rolling_var(values, window: RollingParams, *, ddof: int = 1, state: RollingS
     acc = _acc_in(state, 5, n, a2.dtype)
     out = _empty(T, n, a2.dtype, col)
     if col:
-        xt, tt, ot = a2.T, tail.T, out.T
-        _threads(lambda j0, j1: _var_cols(xt, tt, ot, acc, w, window.min_periods, ddof, tol, j0, j1),
-                 n, T, True, a2.dtype.itemsize)
+        def call(xs, ts, o, accb, t0):
+            nanrow = np.full(o.shape[1], np.nan, dtype=a2.dtype)
+            _var_rows(xs[0], ts[0], o, accb, nanrow, w, window.min_periods, ddof, tol, 0, o.shape[1])
+
+        _col_tiles(T, n, w, a2.dtype, [a2.T], [tail.T], out.T, acc, call)
     else:
         nanrow = np.full(n, np.nan, dtype=a2.dtype)
         _threads(lambda j0, j1: _var_rows(a2, tail, out, acc, nanrow, w, window.min_periods, ddof, tol, j0, j1),
@@ -1204,9 +1039,11 @@ def _pair(stat: str, x, y, window: RollingParams, ddof: int, state, corr: bool):
     acc = _acc_in(state, 10, n, x2.dtype)
     out = _empty(T, n, x2.dtype, col)
     if col:
-        xt, yt, txt, tyt, ot = x2.T, y2.T, tx.T, ty.T, out.T
-        _threads(lambda j0, j1: _cov_cols(xt, yt, txt, tyt, ot, acc, w, minp, ddof, corr, tol, big, j0, j1),
-                 n, T, True, x2.dtype.itemsize)
+        def call(xs, ts, o, accb, t0):
+            nanrow = np.full(o.shape[1], np.nan, dtype=x2.dtype)
+            _cov_rows(xs[0], xs[1], ts[0], ts[1], o, accb, nanrow, w, minp, ddof, corr, tol, big, 0, o.shape[1])
+
+        _col_tiles(T, n, w, x2.dtype, [x2.T, y2.T], [tx.T, ty.T], out.T, acc, call)
     else:
         nanrow = np.full(n, np.nan, dtype=x2.dtype)
         _threads(lambda j0, j1: _cov_rows(x2, y2, tx, ty, out, acc, nanrow, w, minp, ddof, corr, tol, big,
@@ -1248,8 +1085,7 @@ def rolling_count(values, window: RollingParams, *, state: RollingState | None =
         prefix = np.zeros((T + 1, n), dtype=np.int64)
         np.cumsum(~np.isnan(a2), axis=0, out=prefix[1:])
         counts = (prefix[end] - prefix[start]).astype(a2.dtype)
-        rows = (end - start)[:, None]
-        counts[(rows < minp) & ~((rows == 0) & (minp == 0))] = np.nan
+        counts[end - start < minp] = np.nan  # pandas' calc_sum: too few rows (an empty one at 0 is 0)
         out = np.asfortranarray(counts) if col else counts
         return _finish(out, values, col), None
     w = int(window.window)
@@ -1257,8 +1093,11 @@ def rolling_count(values, window: RollingParams, *, state: RollingState | None =
     acc = _acc_in(state, 1, n, a2.dtype)
     out = _empty(T, n, a2.dtype, col)
     if col:
-        xt, tt, ot = a2.T, tail.T, out.T
-        _threads(lambda j0, j1: _count_cols(xt, tt, ot, acc, w, minp, seen, j0, j1), n, T, True, a2.dtype.itemsize)
+        def call(xs, ts, o, accb, t0):
+            nanrow = np.full(o.shape[1], np.nan, dtype=a2.dtype)
+            _count_rows(xs[0], ts[0], o, accb, nanrow, w, minp, seen + t0, 0, o.shape[1])
+
+        _col_tiles(T, n, w, a2.dtype, [a2.T], [tail.T], out.T, acc, call)
     else:
         nanrow = np.full(n, np.nan, dtype=a2.dtype)
         _threads(lambda j0, j1: _count_rows(a2, tail, out, acc, nanrow, w, minp, seen, j0, j1),
@@ -1290,8 +1129,11 @@ def _extreme(stat: str, values, window: RollingParams, state, sign: int):
     tail = tail[max(0, tail.shape[0] - (w - 1)):]
     out = _empty(T, n, a2.dtype, col)
     if col:
-        xt, tt, ot = a2.T, tail.T, out.T
-        _threads(lambda j0, j1: _max_cols(xt, tt, ot, w, minp, sign, j0, j1), n, T, True, a2.dtype.itemsize)
+        def call(xs, ts, o, accb, t0):
+            scratch = np.empty((w + 2, o.shape[1]), dtype=a2.dtype)
+            _max_rows(xs[0], ts[0], o, scratch, w, minp, sign, 0, o.shape[1])
+
+        _col_tiles(T, n, max(w - 1, 0), a2.dtype, [a2.T], [tail.T], out.T, None, call)
     else:
         step = max(64 // a2.dtype.itemsize, _MAX_SCRATCH // ((w + 2) * a2.dtype.itemsize))
 
