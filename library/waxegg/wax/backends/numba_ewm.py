@@ -15,7 +15,11 @@ divisions cost their throughput rather than their latency.
   shuffles, into a small row-major buffer; the same block update runs on it and the result is
   transposed back. The buffers stay in L2, so the input and output are each streamed once.
 - Constants and state have the data's dtype: float32 computes in float32 (twice the SIMD lanes,
-  half the bytes), to float32 precision, where pandas would upcast to float64.
+  half the bytes), to float32 precision, where pandas would upcast to float64. One consequence:
+  without ``ignore_na``, a long run of missing values decays ``sum_wt2`` by ``(1 - alpha)**2`` a
+  step, and float32 underflows after ``-38 / log10((1 - alpha)**2)`` steps (~130 at com=2.5,
+  ~60 at alpha=0.5), after which the bias-corrected ``var``/``std``/``cov`` is NaN until the next
+  observation, where pandas' float64 still returns the last (constant) value.
 - Threads (``_threads.run_blocks``) take contiguous column ranges; the kernels are serial
   ``nogil`` functions, so each statistic compiles one small function per dtype and layout.
 
