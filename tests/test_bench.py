@@ -115,7 +115,7 @@ def test_make_frame_layouts_are_the_seeds_column_major_or_row_major():
     c = make_frame(40, 5, seed=3, layout="C")
     assert f.to_numpy().flags.f_contiguous and not f.to_numpy().flags.c_contiguous
     assert c.to_numpy().flags.c_contiguous and not c.to_numpy().flags.f_contiguous
-    pd.testing.assert_frame_equal(f, c)
+    pd.testing.assert_frame_equal(f, c, check_exact=True)  # the same values, another memory order
     # the seed builds its frame with pd.DataFrame(values, index=...): the default layout is that one's
     seed_like = pd.DataFrame(c.to_numpy().copy(), index=c.index)
     assert seed_like.to_numpy().flags.f_contiguous == f.to_numpy().flags.f_contiguous
@@ -301,7 +301,7 @@ def test_summary_ratios_are_relative_to_copy_and_pandas(tiny_sweep):
     assert np.allclose(pandas_rows["pandas_over"], 1.0)
     row = e2e[(e2e["backend"] == "numbagg") & (e2e["T"] == 400) & (e2e["dtype"] == "float64")].iloc[0]
     best = tiny_sweep.table.query("backend == 'copy' and stage == 'end_to_end' and T == 400 and dtype == 'float64'")
-    assert row["x_copy"] == pytest.approx(row["best_s"] / best["seconds"].min())
+    assert row["x_copy"] == pytest.approx(row["best_s"] / best["seconds"].min(), rel=1e-12, abs=0)
     assert set(s[s["status"] == "error"]["backend"]) == {"broken"}
 
 
@@ -330,7 +330,7 @@ def test_results_are_versioned_with_environment_metadata(tiny_sweep, tmp_path):
     assert env["parity"]["peers"]["numbagg"]["ignore_na=False"]["nan_mismatches"] == 0
     table, env2 = read_results(csv)
     assert len(table) == len(tiny_sweep.table) and env2["git"] == env["git"]
-    pd.testing.assert_series_equal(table["seconds"], tiny_sweep.table["seconds"], rtol=1e-8, check_names=False)
+    pd.testing.assert_series_equal(table["seconds"], tiny_sweep.table["seconds"], rtol=1e-8, atol=0, check_names=False)
     env["schema_version"] = SCHEMA_VERSION + 1
     meta.write_text(json.dumps(env))
     with pytest.raises(ValueError, match=f"schema_version={SCHEMA_VERSION + 1}"):

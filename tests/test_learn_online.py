@@ -67,7 +67,7 @@ def test_scale_by_newton_is_inverse_of_accumulated_outer_products():
                 flat = g[key].ravel()
                 acc[key] = acc[key] + np.outer(flat, flat)
                 expected = np.linalg.solve(acc[key], flat).reshape(g[key].shape)
-                np.testing.assert_allclose(np.asarray(updates[key]), expected, rtol=1e-10)
+                np.testing.assert_allclose(np.asarray(updates[key]), expected, rtol=1e-10, atol=0)
                 assert updates[key].shape == g[key].shape
 
 
@@ -81,7 +81,7 @@ def test_newton_scales_by_learning_rate_and_keeps_float32():
     assert updates.dtype == jnp.float32
     assert state[0].hessian_inv.dtype == jnp.float32
     expected = -0.25 * np.linalg.solve(np.eye(3) + np.outer(g, g), np.asarray(g))
-    np.testing.assert_allclose(np.asarray(updates), expected, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(updates), expected, rtol=1e-6, atol=0)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -119,7 +119,7 @@ def test_optax_optimizer_module_matches_optax():
         for t, g in enumerate(grads):
             updates, opt_state = opt.update(jnp.asarray(g), opt_state, params)
             params = optax.apply_updates(params, updates)
-            np.testing.assert_allclose(np.asarray(got[t]), np.asarray(params), rtol=1e-12)
+            np.testing.assert_allclose(np.asarray(got[t]), np.asarray(params), rtol=1e-12, atol=0)
     # optax's state (here adam's moments and count) is Haiku state of the module.
     assert int(state["optax_optimizer"]["opt_state"][0].count) == 20
 
@@ -145,11 +145,11 @@ def test_learner_matches_hand_written_optax_loop():
             grads = jax.tree_util.tree_map(lambda g: jnp.where(jnp.isfinite(g), g, 0.0), grads)
             updates, opt_state = opt.update(grads, opt_state, params)
             params = optax.apply_updates(params, updates)
-            np.testing.assert_allclose(np.asarray(y_pred[t]), np.asarray(pred), rtol=1e-12)
-            np.testing.assert_allclose(np.asarray(info.loss[t]), np.asarray(value), rtol=1e-12)
-            np.testing.assert_allclose(np.asarray(info.params["linear"]["w"][t]), np.asarray(params["w"]), rtol=1e-12)
+            np.testing.assert_allclose(np.asarray(y_pred[t]), np.asarray(pred), rtol=1e-12, atol=0)
+            np.testing.assert_allclose(np.asarray(info.loss[t]), np.asarray(value), rtol=1e-12, atol=0)
+            np.testing.assert_allclose(np.asarray(info.params["linear"]["w"][t]), np.asarray(params["w"]), rtol=1e-12, atol=0)
     final = state["online_supervised_learner"]["model_params_state"].params
-    np.testing.assert_allclose(np.asarray(final["linear"]["w"]), np.asarray(params["w"]), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(final["linear"]["w"]), np.asarray(params["w"]), rtol=1e-12, atol=0)
 
 
 def test_nan_observations_leave_parameters_unchanged():
@@ -185,8 +185,8 @@ def test_dynamic_and_static_unroll_agree_and_jit_init_apply():
     (p_jit, i_jit), _ = dynamic_unroll(jit_init_apply(learn), xs, rng)
     for other in (p_sta, p_jit):
         np.testing.assert_allclose(np.asarray(p_dyn), np.asarray(other), rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(np.asarray(i_dyn.loss), np.asarray(i_sta.loss), rtol=1e-12)
-    jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12),
+    np.testing.assert_allclose(np.asarray(i_dyn.loss), np.asarray(i_sta.loss), rtol=1e-12, atol=0)
+    jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=0),
                            s_dyn, s_sta)
 
 
@@ -239,7 +239,7 @@ def test_worked_example_ar2_learned_online():
 
     # Final coefficients within 0.05 of the truth; the intercept (truly 0) small.
     learned = state["online_supervised_learner"]["model_params_state"].params["linear"]
-    np.testing.assert_allclose(np.asarray(learned["w"])[:, 0], AR2, atol=0.05)
+    np.testing.assert_allclose(np.asarray(learned["w"])[:, 0], AR2, rtol=0, atol=0.05)
     assert abs(float(learned["b"][0])) < 0.1
 
     # The online loss falls to the noise floor. Each step's loss is dominated by the noise, so
@@ -253,7 +253,7 @@ def test_worked_example_ar2_learned_online():
     assert excess[2:102].mean() > 10 * abs(excess[-1000:].mean())
     assert loss[-1000:].mean() < 1.02 * oracle[-1000:].mean()
     # The prediction reported at each step was made before seeing y_t: its error is the loss.
-    np.testing.assert_allclose((np.asarray(y_pred)[2:, 0] - values[2:, 0]) ** 2, loss[2:], rtol=1e-10)
+    np.testing.assert_allclose((np.asarray(y_pred)[2:, 0] - values[2:, 0]) ** 2, loss[2:], rtol=1e-10, atol=0)
 
 
 # ---------------------------------------------------------------------------------------------
