@@ -50,7 +50,7 @@ __all__ = ["RollingState", "rolling_sum", "rolling_mean", "rolling_var", "rollin
            "rolling_median", "rolling_count", "rolling_cov", "rolling_corr"]
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
-_INLINE = dict(inline="always", **_JIT)
+_INLINE = _JIT  # LLVM inlines these small helpers itself; Numba-level inlining only slowed compiles
 
 #: Elements a thread should get at least, so that small calls run inline.
 _MIN_WORK = 1 << 16
