@@ -117,16 +117,8 @@ def test_accessors_are_lazy_and_equal_pandas():
     assert counting.loads > 0
 
 
-_NOT_BIT_EXACT_MEAN = (
-    "a time-chunked lazy EWM mean always runs the JAX chained EWMA (accessors.ExponentialMovingWindow.mean -> "
-    "chunked.lazy_time_map with jax_backend._ewma_transform, whatever backend= says), while the eager default is "
-    "the numba kernel: the two differ by up to 2.8e-16 on this input (1064 of 1440 values)"
-)
-
-
 @pytest.mark.parametrize("name, backend", [
-    pytest.param("mean", "numba", marks=pytest.mark.xfail(strict=True, reason=_NOT_BIT_EXACT_MEAN)),
-    ("mean", "jax"), ("var", "numba"), ("std", "numba"), ("cov", "numba"), ("rolling", "numba"),
+    ("mean", "numba"), ("mean", "jax"), ("var", "numba"), ("std", "numba"), ("cov", "numba"), ("rolling", "numba"),
 ])
 def test_lazy_accessors_equal_the_one_shot_run_bit_for_bit(name, backend):
     # README: "accessors stay lazy on dask-backed objects", checked against the one-shot run, bit for bit.
