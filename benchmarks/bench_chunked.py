@@ -10,6 +10,13 @@ default) and as a script that prints the issue's numbers as JSON:
 Peak RSS is the whole process' high-water mark (``VmHWM``) of a fresh subprocess that streams a
 ``.npy`` file into another chunk by chunk; the files are written in chunks too (never whole in
 memory), free disk is checked first, and every file is removed afterwards.
+
+A backend's own EWM mean kernel (``window_kernel("ewm_mean", ...)``, the numba backend when it
+declares state) streamed ``.npy`` -> ``.npy`` by ``chunked_unroll``, against the same kernel on the
+whole array in memory, in the same process: T = 2e5 x N = 100 float32 by default, the issue's
+4e6 x 100 (1.6 GB in + 1.6 GB out on disk) with ``WAXEGG_ASV_BIG=1``; its numbers alone:
+
+    PYTHONPATH=library python benchmarks/bench_chunked.py kernel
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ THROUGHPUT_T = 1_000_000 if BIG else 100_000
 DASK_SIZE = (1_000_000, 1000) if BIG else (100_000, 200)
 CHUNK_ROWS = 32_768  # 64 MiB of float32 input per chunk at N=500 (DEFAULT_CHUNK_BYTES)
 SCRATCH = Path(os.environ.get("WAXEGG_BENCH_SCRATCH", tempfile.gettempdir()))
+KERNEL_SIZE = (4_000_000, 100) if os.environ.get("WAXEGG_ASV_BIG", "0") not in ("", "0") else (200_000, 100)
 
 
 def _ewma_transform():
@@ -105,6 +113,102 @@ class ChunkedThroughput:
 
     def time_chunked_npy_to_npy(self, T):
         self.chunked_npy()
+
+
+# --------------------------------------------------------------------------------------------
+# A backend's EWM mean kernel: .npy -> .npy chunk by chunk vs the whole array in memory
+# --------------------------------------------------------------------------------------------
+
+def kernel_backend() -> str:
+    """The backend streamed: the default one if it declares state for ``ewm_mean``, else the first that does."""
+    from waxegg.wax.backends import DEFAULT_BACKEND, backends_for
+
+    found = backends_for("ewm_mean", state=True)
+    if not found:
+        raise NotImplementedError("no backend declares ewm_mean with state")
+    return DEFAULT_BACKEND if DEFAULT_BACKEND in found else found[0]
+
+
+class KernelChunkedThroughput:
+    """``chunked_unroll(window_kernel("ewm_mean", ...), x.npy, out=y.npy)`` vs the kernel on ``x`` in memory."""
+
+    params = [[f"{KERNEL_SIZE[0]}x{KERNEL_SIZE[1]}"]]
+    param_names = ["size"]
+    timeout = 1800
+
+    def setup(self, size):
+        from waxegg.wax._params import ewm_params
+        from waxegg.wax.backends import window_kernel
+        from waxegg.wax.chunked import chunked_unroll
+
+        T, N = (int(v) for v in size.split("x"))
+        need = 2 * T * N * 4 + 2**30
+        SCRATCH.mkdir(parents=True, exist_ok=True)
+        if _free_bytes(SCRATCH) < need:
+            raise NotImplementedError(f"needs {need / 2**30:.1f} GiB free under {SCRATCH}")
+        self.dir = Path(tempfile.mkdtemp(dir=SCRATCH, prefix="wax-kernel-"))
+        write_npy(self.dir / "x.npy", T, N)
+        self.kernel = window_kernel("ewm_mean", ewm_params(alpha=0.1), backend=kernel_backend())
+        self.kernel(np.zeros((64, N), np.float32))  # compile (a cached numba kernel only loads)
+        self.x = np.load(self.dir / "x.npy")
+        self.in_memory = lambda: self.kernel(self.x)[0]
+        self.chunked_npy = lambda: chunked_unroll(self.kernel, self.dir / "x.npy", out=self.dir / "y.npy",
+                                                  overwrite=True)[0]
+        self.chunk_bytes = _chunk_rows(T, N) * N * 4
+        self.chunked_npy()  # the output file's pages exist: every timed run overwrites the same file
+
+    def teardown(self, size):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def time_kernel_in_memory(self, size):
+        self.in_memory()
+
+    def time_kernel_chunked_npy_to_npy(self, size):
+        self.chunked_npy()
+
+    def track_chunked_rss_growth_in_chunks(self, size):
+        from waxegg.bench.timers import time_once
+
+        return time_once(self.chunked_npy).peak_bytes / self.chunk_bytes
+
+    track_chunked_rss_growth_in_chunks.unit = "chunks"
+
+
+def _chunk_rows(T: int, N: int) -> int:
+    from waxegg.wax.chunked import DEFAULT_CHUNK_BYTES
+
+    return max(1, min(T, DEFAULT_CHUNK_BYTES // (N * 4)))
+
+
+def kernel_report(size: tuple[int, int] = KERNEL_SIZE, repeats: int = 3) -> dict:
+    """Throughput of the streamed and the in-memory kernel (best of ``repeats``, interleaved), their
+    ratio, and the peak RSS growth of the streamed run (bytes above the process' RSS before it)."""
+    from waxegg.bench.timers import time_once
+
+    T, N = size
+    bench = KernelChunkedThroughput()
+    bench.setup(f"{T}x{N}")
+    try:
+        ref = bench.in_memory()
+        assert np.array_equal(np.asarray(bench.chunked_npy()), ref, equal_nan=True)
+        del ref
+        seconds: dict[str, list[float]] = {"in_memory": [], "chunked_npy_to_npy": []}
+        growth = []
+        for _ in range(repeats):  # interleaved: both sides see the same load on a shared machine
+            seconds["in_memory"].append(time_once(bench.in_memory, memory=False).seconds)
+            sample = time_once(bench.chunked_npy)
+            seconds["chunked_npy_to_npy"].append(sample.seconds)
+            growth.append(sample.peak_bytes)
+    finally:
+        bench.teardown(f"{T}x{N}")
+    best = {k: min(v) for k, v in seconds.items()}
+    bytes_in = T * N * 4
+    return dict(T=T, N=N, dtype="float32", backend=bench.kernel.backend.name, bytes_in=bytes_in,
+                chunk_bytes=bench.chunk_bytes, seconds=seconds,
+                in_memory_gb_s=bytes_in / best["in_memory"] / 1e9,
+                chunked_gb_s=bytes_in / best["chunked_npy_to_npy"] / 1e9,
+                chunked_over_in_memory=best["chunked_npy_to_npy"] / best["in_memory"],
+                chunked_rss_growth_bytes=max(growth), chunked_rss_growth_chunks=max(growth) / bench.chunk_bytes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -259,6 +363,8 @@ def main() -> None:
         r = peak_rss_run(T)
         report["peak_rss"].append(r)
         print(json.dumps(r), flush=True)
+    report["kernel"] = kernel_report()
+    print(json.dumps(report["kernel"]), flush=True)
     T, N = DASK_SIZE
     one, two = dask_run(1, T, N), dask_run(2, T, N)
     report["dask"] = dict(T=T, N=N, one_worker_s=one, two_workers_s=two, speedup=one / two)
@@ -269,4 +375,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["kernel"]:
+        print(json.dumps(kernel_report(), indent=2))
+    else:
+        main()
