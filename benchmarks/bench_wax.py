@@ -5,8 +5,9 @@ Backends are the sweep's (``waxegg.bench.workloads.wax_runners``): ``copy`` (flo
 backend, ``waxegg`` (the accessor, for kernels no backend implements) and the seed's ``wax-3step``.
 A backend without a kernel or stage is skipped in ``setup`` (asv shows it as n/a).
 
-The EWM mean runs over every default size in float64 and float32; the later kernels (EWM variance,
-rolling mean) over the largest default size in float64, to keep the default suite's time in check.
+The EWM mean runs over every default size in float64 and float32; every other statistic (ewm sum, var,
+std, cov, corr; rolling mean, sum, var, std, min, max, median, count, cov, corr) over the largest
+default size in float64, to keep the default suite's time in check.
 Each class holds one kind of measurement because asv runs every benchmark method in its own process
 (and each process pays the setup, compilation included).
 """

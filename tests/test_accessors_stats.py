@@ -110,9 +110,8 @@ def test_empty_and_integer_like_pandas():
 
 
 @pytest.mark.parametrize("call, error, message", [
-    (lambda df: df.wax.rolling(0), ValueError, "rolling: window must be >= 1, got 0"),
-    (lambda df: df.wax.rolling(-2), ValueError, "rolling: window must be >= 1, got -2"),
-    (lambda df: df.wax.rolling(2.5), TypeError, "rolling: window must be an integer"),
+    (lambda df: df.wax.rolling(-2), ValueError, "window must be an integer 0 or greater, got -2"),
+    (lambda df: df.wax.rolling(2.5), ValueError, "window must be an integer 0 or greater"),
     (lambda df: df.wax.rolling(3, 5), ValueError, "min_periods 5 must be <= window 3"),
     (lambda df: df.wax.ewm(alpha=0.5).var(bias="no"), TypeError, "bias must be a bool"),
     (lambda df: df.wax.ewm(alpha=0.5).cov(np.ones(3)), TypeError, "other must be a Series or DataFrame"),
@@ -120,6 +119,13 @@ def test_empty_and_integer_like_pandas():
 def test_bad_input_named(call, error, message):
     with pytest.raises(error, match=message):
         call(pd.DataFrame({"a": [1.0, 2.0]}))
+
+
+def test_window_of_zero_steps_as_pandas():
+    # pandas accepts window=0: every window is empty, so every value is missing
+    df = pd.DataFrame({"a": [1.0, 2.0, 3.0]})
+    pd.testing.assert_frame_equal(df.wax.rolling(0).mean(), df.rolling(0).mean(), check_exact=True)
+    assert df.wax.rolling(0).mean()["a"].isna().all()
 
 
 def test_xarray_cov_bad_other_named(frame):

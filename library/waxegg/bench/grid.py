@@ -135,6 +135,10 @@ class Grid:
 
 
 SEED_WAX_SIZE = (100_000, 1000)
+#: The accessor statistics besides the seed's EWM mean, as the backends name their kernels.
+OTHER_STATISTICS = ("ewm_sum", "ewm_var", "ewm_std", "ewm_cov", "ewm_corr", "rolling_mean", "rolling_sum",
+                    "rolling_var", "rolling_std", "rolling_min", "rolling_max", "rolling_median",
+                    "rolling_count", "rolling_cov", "rolling_corr")
 LONG_WAX_SIZE = (1_000_000, 100)
 SEED_EGG_SAMPLES = 1_000_000
 
@@ -145,13 +149,17 @@ GRIDS: dict[str, Grid] = {
         wax=WaxGrid(sizes=((1_000, 1000), (10_000, 1000), SEED_WAX_SIZE, LONG_WAX_SIZE)),
         focus=SEED_WAX_SIZE,
         egg=EggGrid(n_samples=(10_000, 100_000, SEED_EGG_SAMPLES), ablation_classes=(2,), cached_start=True),
-        # The modules that landed after EWMA, in float64 on two sizes. At the seed size without the
-        # 3-step workflow: its transform captures the data as a constant, so each end-to-end call
-        # recompiles (~40 s at T=1e5 x N=1000), which would double the default run's time.
-        extra_wax=(WaxGrid(sizes=((10_000, 1000),), dtypes=("float64",), kernels=("ewm_var", "rolling_mean"),
-                           repeat=5, budget_s=8.0),
-                   WaxGrid(sizes=(SEED_WAX_SIZE,), dtypes=("float64",), kernels=("ewm_var", "rolling_mean"),
-                           exclude_backends=("wax-3step",), repeat=5, budget_s=8.0)),
+        # Every other window statistic, beside its peers: every backend at T=1e4 x N=1000 (float64);
+        # at the seed size in float64 both layouts and float32, without the JAX reference path and
+        # the 3-step workflow (their scans run at pandas' speed or slower, and the 3-step transform
+        # captures the data, so each of its calls recompiles), in fewer repeats.
+        extra_wax=(WaxGrid(sizes=((10_000, 1000),), dtypes=("float64",), kernels=OTHER_STATISTICS,
+                           exclude_backends=("wax-3step",), repeat=3, budget_s=4.0),
+                   WaxGrid(sizes=(SEED_WAX_SIZE,), dtypes=("float64",), layouts=("F", "C"),
+                           kernels=OTHER_STATISTICS, exclude_backends=("wax-3step", "waxegg-jax"),
+                           repeat=3, budget_s=4.0),
+                   WaxGrid(sizes=(SEED_WAX_SIZE,), dtypes=("float32",), kernels=OTHER_STATISTICS,
+                           backends=("copy", "numbagg", "waxegg-numba"), repeat=3, budget_s=4.0)),
     ),
     "seed": Grid(
         "seed",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
@@ -166,128 +167,155 @@ class WaxKernel:
     Attributes
     ----------
     name
-        Column value in the results (``"ewm_mean"``).
+        Column value in the results (``"ewm_mean"``): the :class:`~waxegg.wax.backends.Backend`
+        kernel of that name, which the registry says which backends implement.
     title
         Human label with the parameters (``"EWM mean, alpha=0.1"``).
     pandas
-        ``frame -> frame``: the reference and the pandas peer.
-    backend_method
-        Name of the :class:`~waxegg.wax.backends.Backend` kernel (``"ewm_mean"``).
-    backend_args
-        Extra arguments of that kernel after the values (e.g. the validated ``EWMParams``).
+        ``frame -> frame``: the reference and the pandas peer. Pairwise statistics pair each column
+        with the same column of :func:`partner` (``pairwise=False``), elementwise like numbagg.
+    backend_args, backend_kwargs
+        Arguments of the backend kernel after the array(s) (e.g. the validated ``EWMParams``).
     accessor
         ``(frame, backend, dtype) -> frame`` through the ``.wax`` accessor.
     numbagg, polars, module
-        ``values -> values`` with numbagg; a zero-argument function returning the polars expression;
-        a zero-argument Haiku module factory for the 3-step workflow.
+        ``values -> values`` with numbagg (pairwise: ``(x, y) -> values``); a zero-argument function
+        returning the polars expression; a zero-argument Haiku module factory for the 3-step workflow.
     """
 
     name: str
     title: str
     pandas: Callable[[pd.DataFrame], pd.DataFrame]
-    backend_method: str
     backend_args: Callable[[], tuple]
     accessor: Callable[[pd.DataFrame, str, str], Any]
-    numbagg: Callable[[np.ndarray], np.ndarray] | None = None
+    numbagg: Callable[..., np.ndarray] | None = None
     polars: Callable[[], Any] | None = None
     module: Callable[[], Callable[[Any], Any]] | None = None
+    backend_kwargs: dict = field(default_factory=dict)
+
+    @property
+    def backend_method(self) -> str:
+        return self.name
+
+    @property
+    def pairwise(self) -> bool:
+        return self.name.endswith(("_cov", "_corr"))
 
 
-def _ewm_mean_kernel(alpha: float = 0.1) -> WaxKernel:
+_PARTNERS: dict[int, pd.DataFrame] = {}
+
+
+def partner(frame: pd.DataFrame) -> pd.DataFrame:
+    """The second operand of the pairwise statistics: ``frame``'s columns in reverse order, same labels.
+
+    Made once per frame (outside the timed calls, which :func:`prepare` warms) and kept while the frame lives.
+    """
+    key = id(frame)
+    if key not in _PARTNERS:
+        values = frame.to_numpy()[:, ::-1]
+        other = pd.DataFrame(np.array(values, order="F" if frame.to_numpy().flags.f_contiguous else "C"),
+                             index=frame.index, columns=frame.columns)
+        _PARTNERS[key] = other
+        weakref.finalize(frame, _PARTNERS.pop, key, None)
+    return _PARTNERS[key]
+
+
+#: numbagg's counterparts: equal to pandas' defaults (ewm: adjust=True, ignore_na=False; rolling:
+#: min_periods=window) on NaN-free data, tested in tests/test_bench_peers.py.
+_NUMBAGG_EWM = {"mean": "move_exp_nanmean", "sum": "move_exp_nansum", "var": "move_exp_nanvar",
+                "std": "move_exp_nanstd", "cov": "move_exp_nancov", "corr": "move_exp_nancorr"}
+_NUMBAGG_ROLLING = {"mean": "move_mean", "sum": "move_sum", "var": "move_var", "std": "move_std",
+                    "cov": "move_cov", "corr": "move_corr"}
+_POLARS_EWM = {"mean": "ewm_mean", "sum": None, "var": "ewm_var", "std": "ewm_std"}
+_POLARS_ROLLING = {"mean": "rolling_mean", "sum": "rolling_sum", "var": "rolling_var", "std": "rolling_std",
+                   "min": "rolling_min", "max": "rolling_max", "median": "rolling_median"}
+
+
+def ewm_kernel(stat: str, alpha: float = 0.1) -> WaxKernel:
+    """``ewm(alpha=alpha).<stat>()`` and its peers."""
     from waxegg.wax._params import ewm_params
+    from waxegg.wax.modules import EWMA, EWMVar
 
-    def numbagg_fn(values: np.ndarray) -> np.ndarray:
+    pair = stat in ("cov", "corr")
+
+    def pandas_fn(df: pd.DataFrame) -> pd.DataFrame:
+        window = df.ewm(alpha=alpha)
+        return getattr(window, stat)(partner(df), pairwise=False) if pair else getattr(window, stat)()
+
+    def accessor(df: pd.DataFrame, backend: str | None, dtype: str) -> Any:
+        window = df.wax.ewm(alpha=alpha, backend=backend, dtype=dtype)
+        return getattr(window, stat)(partner(df), pairwise=False) if pair else getattr(window, stat)()
+
+    def numbagg_fn(*arrays: np.ndarray) -> np.ndarray:
         import numbagg
 
-        # Verified in tests/test_bench_peers.py: equal to pandas ewm(alpha).mean() (adjust=True,
-        # ignore_na=False) to ~5e-16, NaN patterns included.
-        return numbagg.move_exp_nanmean(values, alpha=alpha, axis=0)
+        return getattr(numbagg, _NUMBAGG_EWM[stat])(*arrays, alpha=alpha, axis=0)
+
+    polars_name = _POLARS_EWM.get(stat)
 
     def polars_expr() -> Any:
         import polars as pl
 
-        # Same as pandas adjust=True where inputs are not NaN; polars treats NaN as a value (it
-        # propagates) and returns null at null inputs, so NaN patterns differ (see the test).
-        return pl.all().ewm_mean(alpha=alpha, adjust=True, ignore_nulls=False)
+        # Same as pandas adjust=True where inputs are not NaN (polars propagates NaN as a value).
+        options = dict(bias=False) if stat in ("var", "std") else {}
+        return getattr(pl.all(), polars_name)(alpha=alpha, adjust=True, ignore_nulls=False, **options)
 
+    module = {"mean": lambda: EWMA(alpha=alpha, adjust=True), "var": lambda: EWMVar(alpha=alpha)}.get(stat)
     return WaxKernel(
-        name="ewm_mean",
-        title=f"EWM mean, alpha={alpha}",
-        pandas=lambda df: df.ewm(alpha=alpha).mean(),
-        backend_method="ewm_mean",
-        backend_args=lambda: (ewm_params(alpha=alpha),),
-        accessor=lambda df, backend, dtype: df.wax.ewm(alpha=alpha, backend=backend, dtype=dtype).mean(),
-        numbagg=numbagg_fn,
-        polars=polars_expr,
-        module=lambda: EWMA(alpha=alpha, adjust=True),
+        name=f"ewm_{stat}", title=f"EWM {stat}, alpha={alpha}", pandas=pandas_fn,
+        backend_args=lambda: (ewm_params(alpha=alpha),), accessor=accessor,
+        numbagg=numbagg_fn if stat in _NUMBAGG_EWM else None,
+        polars=polars_expr if polars_name else None, module=module,
     )
 
 
-def _ewm_var_kernel(alpha: float = 0.1) -> WaxKernel:
-    from waxegg.wax.modules import EWMVar
-
-    def numbagg_fn(values: np.ndarray) -> np.ndarray:
-        import numbagg
-
-        # Equal to pandas ewm(alpha).var() (bias=False, ignore_na=False) to ~2e-15 with NaNs (measured).
-        return numbagg.move_exp_nanvar(values, alpha=alpha, axis=0)
-
-    def polars_expr() -> Any:
-        import polars as pl
-
-        return pl.all().ewm_var(alpha=alpha, adjust=True, bias=False, ignore_nulls=False)
-
-    return WaxKernel(
-        name="ewm_var",
-        title=f"EWM variance, alpha={alpha}",
-        pandas=lambda df: df.ewm(alpha=alpha).var(),
-        backend_method="ewm_var",
-        backend_args=lambda: (),
-        accessor=lambda df, backend, dtype: df.wax.ewm(alpha=alpha, backend=backend, dtype=dtype).var(),
-        numbagg=numbagg_fn,
-        polars=polars_expr,
-        module=lambda: EWMVar(alpha=alpha),
-    )
-
-
-def _rolling_mean_kernel(window: int = 20) -> WaxKernel:
+def rolling_kernel(stat: str, window: int = 20) -> WaxKernel:
+    """``rolling(window).<stat>()`` and its peers."""
+    from waxegg.wax._params import RollingParams
     from waxegg.wax.modules import RollingMean
 
-    def numbagg_fn(values: np.ndarray) -> np.ndarray:
+    pair = stat in ("cov", "corr")
+
+    def pandas_fn(df: pd.DataFrame) -> pd.DataFrame:
+        r = df.rolling(window)
+        return getattr(r, stat)(partner(df), pairwise=False) if pair else getattr(r, stat)()
+
+    def accessor(df: pd.DataFrame, backend: str | None, dtype: str) -> Any:
+        r = df.wax.rolling(window, backend=backend, dtype=dtype)
+        return getattr(r, stat)(partner(df), pairwise=False) if pair else getattr(r, stat)()
+
+    def numbagg_fn(*arrays: np.ndarray) -> np.ndarray:
         import numbagg
 
-        # min_count=window is pandas' default min_periods; equal to ~1e-15 with NaNs (measured).
-        return numbagg.move_mean(values, window=window, min_count=window, axis=0)
+        # min_count=window is pandas' default min_periods.
+        return getattr(numbagg, _NUMBAGG_ROLLING[stat])(*arrays, window=window, min_count=window, axis=0)
+
+    polars_name = _POLARS_ROLLING.get(stat)
 
     def polars_expr() -> Any:
         import polars as pl
 
-        return pl.all().rolling_mean(window_size=window)
+        return getattr(pl.all(), polars_name)(window_size=window)
 
     return WaxKernel(
-        name="rolling_mean",
-        title=f"rolling mean, window={window}",
-        pandas=lambda df: df.rolling(window).mean(),
-        backend_method="rolling_mean",
-        backend_args=lambda: (),
-        accessor=lambda df, backend, dtype: df.wax.rolling(window, dtype=dtype).mean(),
-        numbagg=numbagg_fn,
-        polars=polars_expr,
-        module=lambda: RollingMean(window),
+        name=f"rolling_{stat}", title=f"rolling {stat}, window={window}", pandas=pandas_fn,
+        backend_args=lambda: (RollingParams(window=window, min_periods=window),), accessor=accessor,
+        numbagg=numbagg_fn if stat in _NUMBAGG_ROLLING else None,
+        polars=polars_expr if polars_name else None,
+        module=(lambda: RollingMean(window)) if stat == "mean" else None,
     )
 
 
 def wax_kernels() -> dict[str, WaxKernel]:
-    """The WAX kernels the sweep and asv know, by name (those whose accessor and module exist here)."""
-    from waxegg.wax import accessors, modules
+    """The WAX kernels the sweep and asv know, by name: every statistic of the accessors."""
+    from waxegg.wax.backends._base import EWM_STATISTICS, ROLLING_STATISTICS
 
-    kernels = [_ewm_mean_kernel()]
-    # Modules that landed after EWMA: added when this checkout has their accessor and Haiku module.
-    if hasattr(accessors.ExponentialMovingWindow, "var") and hasattr(modules, "EWMVar"):
-        kernels.append(_ewm_var_kernel())
-    if hasattr(accessors.WaxAccessor, "rolling") and hasattr(modules, "RollingMean"):
-        kernels.append(_rolling_mean_kernel())
+    kernels = [ewm_kernel(s) for s in EWM_STATISTICS] + [rolling_kernel(s) for s in ROLLING_STATISTICS]
     return {k.name: k for k in kernels}
+
+
+def _ewm_mean_kernel(alpha: float = 0.1) -> WaxKernel:
+    return ewm_kernel("mean", alpha)
 
 
 # --------------------------------------------------------------------------------------------
@@ -375,19 +403,24 @@ class NumbaggRunner(Runner):
     def unavailable(cls, kernel: WaxKernel) -> str | None:
         return "numbagg is not installed" if importlib.util.find_spec("numbagg") is None else None
 
-    def encode(self) -> np.ndarray:
-        self._values = self.frame.to_numpy()
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        if self.kernel.pairwise:
+            return self.frame.to_numpy(), partner(self.frame).to_numpy()
+        return (self.frame.to_numpy(),)
+
+    def encode(self) -> tuple[np.ndarray, ...]:
+        self._values = self._arrays()
         return self._values
 
     def compute(self) -> np.ndarray:
-        self._out = self.kernel.numbagg(self._values)
+        self._out = self.kernel.numbagg(*self._values)
         return self._out
 
     def format(self) -> pd.DataFrame:
         return self._frame(self._out)
 
     def end_to_end(self) -> pd.DataFrame:
-        return self._frame(self.kernel.numbagg(self.frame.to_numpy()))
+        return self._frame(self.kernel.numbagg(*self._arrays()))
 
 
 class PolarsRunner(Runner):
@@ -450,15 +483,18 @@ class WaxeggRunner(Runner):
     def applies(cls, kernel: WaxKernel) -> bool:
         return _backend_implements(cls.backend_name, kernel.backend_method)
 
-    def encode(self) -> np.ndarray:
+    def encode(self) -> Any:
         # The accessor's own encode step (frame -> time-first float array; a view when it can be).
-        from waxegg.wax.accessors import _numeric_frame_values
+        from waxegg.wax.adapters import frame_values
 
-        self._values = _numeric_frame_values(self.frame, self.dtype)
+        self._values = frame_values(self.frame, self.dtype)[0]
+        if self.kernel.pairwise:
+            self._values = (self._values, frame_values(partner(self.frame), self.dtype)[0])
         return self._values
 
     def compute(self) -> np.ndarray:
-        self._out = self._impl(self._values, *self._args)
+        arrays = self._values if self.kernel.pairwise else (self._values,)
+        self._out, _ = self._impl(*arrays, *self._args, **self.kernel.backend_kwargs)
         return self._out
 
     def format(self) -> pd.DataFrame:
@@ -469,11 +505,10 @@ class WaxeggRunner(Runner):
 
 
 def _backend_implements(name: str, method: str) -> bool:
-    """Whether registered backend ``name`` overrides :class:`~waxegg.wax.backends.Backend`'s ``method``."""
-    from waxegg.wax.backends import Backend, get_backend
+    """Whether registered backend ``name`` declares kernel ``method`` (the registry's capabilities)."""
+    from waxegg.wax.backends import get_backend
 
-    impl = getattr(type(get_backend(name)), method, None)
-    return impl is not None and impl is not getattr(Backend, method, None)
+    return get_backend(name).capabilities.supports(method)
 
 
 class AccessorRunner(Runner):

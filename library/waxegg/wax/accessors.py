@@ -3,370 +3,542 @@
 ``register_wax_accessors()`` attaches ``.wax`` to ``pd.DataFrame``, ``pd.Series``,
 ``xr.DataArray`` and ``xr.Dataset`` through the official pandas / xarray registration hooks:
 
+- ``obj.wax.ewm(...)`` is a drop-in for pandas' ``ewm(...)``: ``.mean()``, ``.sum()``, ``.var()``,
+  ``.std()``, ``.cov()``, ``.corr()``, with every pandas option (``times=`` included);
+- ``obj.wax.rolling(window, ...)`` is a drop-in for pandas' ``rolling(...)``: ``.mean()``,
+  ``.sum()``, ``.var()``, ``.std()``, ``.min()``, ``.max()``, ``.median()``, ``.count()``,
+  ``.cov()``, ``.corr()``, with ``min_periods``, ``center``, ``closed``, ``step`` and offset windows;
 - ``obj.wax.stream(**options).apply(fn)`` runs a Haiku-style stateful ``fn`` step by step over
-  the time axis (one compiled ``lax.scan``) and formats the result back to ``obj``'s container;
-- ``obj.wax.ewm(...).mean()`` is a drop-in for pandas' ``ewm(...).mean()``, and ``.var()``,
-  ``.std()``, ``.cov()`` for pandas' ``ewm(...).var()/std()/cov()``;
-- ``obj.wax.rolling(window, min_periods).mean()`` is a drop-in for ``rolling(...).mean()``.
+  the time axis (one compiled ``lax.scan``) and formats the result back to ``obj``'s container.
 
-On xarray objects every method runs along the time dimension (``local_time=``), on a Dataset
-variable by variable.
+Every statistic runs on the chosen backend's kernel (``backend=``, default ``"numba"``; see
+:mod:`waxegg.wax.backends`) through one container adapter (:mod:`waxegg.wax.adapters`). On xarray
+objects every method runs along the time dimension (``local_time=``), on a Dataset variable by
+variable; dask-backed objects stay lazy (:mod:`waxegg.wax.lazy`).
+
+State, WAX-ML's way: ``return_state=True`` returns ``(result, state)``, and ``state=`` starts a
+later call from it, so a stream cut in two equals the one-shot call bit for bit.
+
+This module imports neither JAX nor Haiku: they load when a JAX path is first used.
 """
 
 from __future__ import annotations
 
-import functools
+import datetime
 import warnings
 import weakref
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Hashable
 
-import haiku as hk
-import jax
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from waxegg.wax._params import EWMParams, ewm_params
-from waxegg.wax.backends import get_backend
-from waxegg.wax.encode import encode_array
-from waxegg.wax.format import format_dataframe, format_series, to_numpy
-from waxegg.wax.modules.ewmcov import EWMCov
-from waxegg.wax.modules.rolling_mean import RollingMean, rolling_params
-from waxegg.wax.stream import STATIC, Stream
-from waxegg.wax.unroll import dynamic_unroll
+from waxegg.wax._params import EWMParams, RollingParams, center_of_mass, ewm_params
+from waxegg.wax.adapters import SINGLE, Container, TimeFirst, adapt, as_2d, frame_values, from_2d, time_dim
+from waxegg.wax.backends import Backend, get_backend
+from waxegg.wax.format import format_like_dataarray, format_like_dataset, format_like_frame, format_like_series
 
-_Container = pd.DataFrame | pd.Series | xr.DataArray | xr.Dataset
+_Container = Container
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def _check_engine(engine: Any, engine_kwargs: Any) -> None:
+    # pandas' engine= picks its own cython / numba loops; waxegg's equivalent is backend=.
+    if engine not in (None, "cython") or engine_kwargs:
+        raise NotImplementedError(f"engine={engine!r} / engine_kwargs are pandas' own loops; "
+                                  "choose waxegg's kernels with backend= instead")
+
+
+def _check_ddof(ddof: Any) -> int:
+    if isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer)):
+        raise TypeError(f"ddof must be an integer, got {ddof!r}")
+    return int(ddof)
 
 
 # --------------------------------------------------------------------------------------------
-# Turning a container into time-first arrays, and arrays back into that container.
+# The shared runner: container -> kernel(s) -> container, with state in and out
 # --------------------------------------------------------------------------------------------
 
-def _numeric_frame_values(df: pd.DataFrame, dtype: Any = None) -> np.ndarray:
-    bad = [c for c, t in df.dtypes.items() if not (pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_complex_dtype(t))]
-    if bad:
-        raise TypeError(f"non-numeric columns {bad[:5]} (dtypes {[str(df.dtypes[c]) for c in bad[:5]]}); "
-                        "select numeric columns first, or stream a Dataset to encode them")
-    if dtype is not None:
-        target = np.dtype(dtype)
-        if target.kind != "f":
-            raise TypeError(f"dtype must be a floating dtype, got {target}")
-    else:
-        # Float columns keep their precision (float32 stays float32); integers compute in float64 like pandas.
-        target = np.result_type(*[np.dtype(t.numpy_dtype if hasattr(t, "numpy_dtype") else t) for t in df.dtypes]) \
-            if len(df.columns) else np.dtype(np.float64)
-        if target.kind != "f":
-            target = np.dtype(np.float64)
-    if all(isinstance(t, np.dtype) for t in df.dtypes):
-        # A single block of the target dtype comes back as a view of the frame's data: no copy.
-        # (Passing na_value would force pandas to copy.)
-        return df.to_numpy(dtype=target, copy=False)
-    return df.to_numpy(dtype=target, na_value=np.nan)  # nullable extension dtypes: pd.NA -> NaN
+class _Window:
+    """What ``ewm`` and ``rolling`` share: the container, the backend, the state options."""
+
+    _kind = "window"
+
+    def __init__(self, obj: Container, *, format_outputs: bool, dtype: Any, backend: str | None,
+                 local_time: str | None, state: Any, return_state: bool):
+        self._obj = obj
+        self.format_outputs = _check_bool("format_outputs", format_outputs)
+        self.dtype = dtype
+        self.backend: Backend = get_backend(backend)
+        self.local_time = local_time
+        self.state = state
+        self.return_state = _check_bool("return_state", return_state)
+
+    def _kernel(self, name: str) -> Callable:
+        if not self.backend.capabilities.supports(name):
+            raise NotImplementedError(f"backend {self.backend.name!r} has no {name} kernel "
+                                      f"(it offers {sorted(self.backend.capabilities.kernels)})")
+        return getattr(self.backend, name)
+
+    def _state_options(self, state: Any, return_state: bool | None) -> tuple[Any, bool]:
+        state = self.state if state is None else state
+        return_state = self.return_state if return_state is None else _check_bool("return_state", return_state)
+        if (state is not None or return_state) and not self.backend.capabilities.state:
+            raise NotImplementedError(f"backend {self.backend.name!r} cannot carry state (state= / return_state=)")
+        return state, return_state
+
+    def _finish(self, tf: TimeFirst, outputs: dict, states: dict, return_state: bool, rows: slice | None) -> Any:
+        if self.format_outputs:
+            result = tf.wrap(outputs, rows)
+        else:
+            result = outputs[SINGLE] if tf.single else outputs
+        if not return_state:
+            return result
+        return result, (states.get(SINGLE) if tf.single else states)
+
+    def _apply(self, name: str, call: Callable[..., tuple[np.ndarray, Any]], *, numeric_only: bool = False,
+               state: Any = None, return_state: bool | None = None, out_rows: int | None = None,
+               rows: slice | None = None, stateful: bool = True) -> Any:
+        """Run ``call(kernel, values, state) -> (out, state)`` on every variable of the container.
+
+        ``out_rows``: rows of each output (explicit window bounds with ``step``), default ``T``.
+        """
+        kernel = self._kernel(name)
+        state, return_state = self._state_options(state, return_state)
+        if not stateful and (state is not None or return_state):
+            raise NotImplementedError(f"{self._kind}: state= / return_state= need a trailing window "
+                                      "(not center=True, closed=, step= or an offset window)")
+        tf = adapt(self._obj, dtype=self.dtype, local_time=self.local_time, numeric_only=_check_bool(
+            "numeric_only", numeric_only))
+        states_in = _states_by_variable(tf, state)
+        outputs, states = {}, {}
+        for key, values in tf.arrays.items():
+            one = _one_array(lambda v, s: call(kernel, v, s), out_rows)
+            if tf.lazy:
+                if return_state or states_in.get(key) is not None:
+                    raise NotImplementedError("state= / return_state= on a dask-backed object: compute it, "
+                                              "or stream it with waxegg.wax.chunked")
+                from waxegg.wax.lazy import chain_time_chunks
+
+                outputs[key] = chain_time_chunks(lambda v, s: one(v, s), [values], dtype=values.dtype,
+                                                 stateful=stateful and self.backend.capabilities.state)
+            else:
+                outputs[key], states[key] = one(values, states_in.get(key))
+        return self._finish(tf, outputs, states, return_state, rows)
 
 
-def _float_values(values: np.ndarray, name: str, dtype: Any = None) -> np.ndarray:
-    if values.dtype.kind not in "biuf":
-        raise TypeError(f"{name} has non-numeric dtype {values.dtype}")
-    target = np.dtype(dtype) if dtype is not None else (values.dtype if values.dtype.kind == "f" else np.dtype(np.float64))
-    if target.kind != "f":
-        raise TypeError(f"dtype must be a floating dtype, got {target}")
-    return values.astype(target, copy=False)
+def _states_by_variable(tf: TimeFirst, state: Any) -> dict:
+    if state is None:
+        return {}
+    if tf.single:
+        return {SINGLE: state}
+    if not isinstance(state, dict) or set(state) - set(tf.arrays):
+        raise ValueError("state of a Dataset is a {variable: state} dict as returned by return_state=True")
+    return state
 
 
-def _time_dim_of(obj: xr.DataArray | xr.Dataset, local_time: str | None) -> str:
-    ds = obj.to_dataset(name="__x__") if isinstance(obj, xr.DataArray) else obj
-    return Stream(local_time=local_time).resolve_local_time(ds)
+def _one_array(call: Callable[[np.ndarray, Any], tuple[np.ndarray, Any]], out_rows: int | None):
+    """``call`` on a ``(T, ...)`` array through its ``(T, rest)`` view; empty inputs without a kernel."""
+
+    def run(values: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
+        values = np.asarray(values)
+        rows = values.shape[0] if out_rows is None else out_rows
+        if values.shape[0] == 0 or values.size == 0:
+            return np.full((rows,) + values.shape[1:], np.nan, dtype=values.dtype), state
+        flat, order = as_2d(values)
+        out, state = call(flat, state)
+        return from_2d(out, values.shape, order), state
+
+    return run
 
 
-def _dask_backed(obj: Any) -> bool:
-    # Dask-backed xarray objects stay lazy: waxegg.wax.chunked builds a dask graph of time chunks
-    # chained through the module state instead of loading them (.values would compute everything).
-    if not isinstance(obj, (xr.DataArray, xr.Dataset)):
-        return False
-    from waxegg.wax.chunked import is_dask_backed
+def _run_pair(call: Callable, x: np.ndarray, y: np.ndarray, state: Any, out_rows: int | None = None):
+    """``call(x2d, y2d, state)`` on two same-shaped time-first arrays."""
+    if x.shape != y.shape:
+        x, y = np.broadcast_arrays(x, y)
+    rows = x.shape[0] if out_rows is None else out_rows
+    if x.shape[0] == 0 or x.size == 0:
+        return np.full((rows,) + x.shape[1:], np.nan, dtype=np.result_type(x, y)), state
+    x2, order = as_2d(np.ascontiguousarray(x) if not (x.flags.c_contiguous or x.flags.f_contiguous) else x)
+    y2, _ = as_2d(np.asarray(y, order="F" if order == "F" else "C"))
+    if x2.shape != y2.shape:
+        y2 = y2.reshape(x2.shape, order=order)
+    out, state = call(x2, y2, state)
+    return from_2d(out, x.shape, order), state
 
-    return is_dask_backed(obj)
 
+class _Pairwise:
+    """pandas' pairing rules of ``cov`` / ``corr`` (``other``, ``pairwise``), written once for both."""
 
-def _like_dataarray(da: xr.DataArray, dim: str, values: np.ndarray) -> xr.DataArray:
-    dims = (dim,) + tuple(d for d in da.dims if d != dim)
-    out = xr.DataArray(values, dims=dims, coords=da.coords, name=da.name, attrs=da.attrs)
-    return out.transpose(*da.dims)
+    def __init__(self, window: _Window, name: str, call: Callable, *, numeric_only: bool, state: Any,
+                 return_state: bool | None, out_rows: int | None = None, rows: slice | None = None,
+                 stateful: bool = True):
+        self.w, self.name, self.call = window, name, call
+        self.numeric_only, self.out_rows, self.rows = numeric_only, out_rows, rows
+        self.kernel = window._kernel(name)
+        self.state, self.return_state = window._state_options(state, return_state)
+        if not stateful and (self.state is not None or self.return_state):
+            raise NotImplementedError(f"{window._kind}: state= / return_state= need a trailing window")
+
+    def pair(self, x: np.ndarray, y: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
+        return _run_pair(lambda a, b, s: self.call(self.kernel, a, b, s), x, y, state, self.out_rows)
+
+    def done(self, result: Any, state: Any) -> Any:
+        return (result, state) if self.return_state else result
+
+    def run(self, other: Any, pairwise: bool | None) -> Any:
+        obj = self.w._obj
+        if isinstance(obj, (xr.DataArray, xr.Dataset)):
+            return self._xarray(other)
+        if not isinstance(obj, (pd.Series, pd.DataFrame)):
+            raise TypeError(f"unsupported container {type(obj).__name__}")
+        if other is None:
+            other = obj
+            pairwise = True if pairwise is None else pairwise
+        if not isinstance(other, (pd.Series, pd.DataFrame)):
+            raise TypeError(f"{self.name}: other must be a Series or DataFrame, got {type(other).__name__}")
+        dtype = self.w.dtype
+        if isinstance(obj, pd.Series) and isinstance(other, pd.Series):
+            x, y = obj + 0 * other, other + 0 * obj  # pandas' _prep_binary: outer-aligned, NaN where either is
+            xa, ya = adapt(x, dtype=dtype), adapt(y, dtype=dtype)
+            out, state = self.pair(xa.arrays[SINGLE], ya.arrays[SINGLE], self.state)
+            return self.done(xa.wrap({SINGLE: out}, self.rows) if self.w.format_outputs else out, state)
+        if isinstance(obj, pd.Series):  # Series with a DataFrame: pandas swaps them (symmetric)
+            obj, other = other, obj
+        if isinstance(other, pd.Series):
+            x = obj.add(0 * other, axis=0)
+            y = (0 * obj).add(other, axis=0)
+            return self._frames(x, y)
+        if not pairwise:
+            for label, frame in (("self", obj), ("other", other)):
+                if not frame.columns.is_unique:
+                    raise ValueError(f"{self.name}: the columns of {label} are not unique")
+            return self._frames(obj + 0 * other, other + 0 * obj)
+        index = obj.index.union(other.index) if not obj.index.equals(other.index) else obj.index
+        x, xcols = frame_values(obj.reindex(index), dtype, numeric_only=self.numeric_only)
+        y, ycols = frame_values(other.reindex(index), dtype, numeric_only=self.numeric_only)
+        # pandas' layout: rows (time, other's column), columns self's: out[t, j, i] = f(self_i, other_j)
+        xb, yb = np.broadcast_arrays(x[:, None, :], y[:, :, None])
+        out, state = self.pair(np.ascontiguousarray(xb), np.ascontiguousarray(yb), self.state)
+        if not self.w.format_outputs:
+            return self.done(out, state)
+        T, n2, n1 = out.shape
+        labels = index if self.rows is None else index[self.rows]
+        rows = pd.MultiIndex.from_product([labels, ycols], names=[index.name, ycols.name])
+        return self.done(pd.DataFrame(out.reshape(T * n2, n1), index=rows, columns=xcols, copy=False), state)
+
+    def _frames(self, x: pd.DataFrame, y: pd.DataFrame) -> Any:
+        xa = adapt(x, dtype=self.w.dtype, numeric_only=self.numeric_only)
+        ya = adapt(y, dtype=self.w.dtype, numeric_only=self.numeric_only)
+        out, state = self.pair(xa.arrays[SINGLE], ya.arrays[SINGLE], self.state)
+        return self.done(xa.wrap({SINGLE: out}, self.rows) if self.w.format_outputs else out, state)
+
+    def _xarray(self, other: Any) -> Any:
+        obj = self.w._obj
+        other = obj if other is None else other
+        if type(other) is not type(obj):
+            raise TypeError(f"{self.name}: other must be a {type(obj).__name__} like self, got {type(other).__name__}")
+        if isinstance(obj, xr.DataArray):
+            try:
+                obj, other = xr.align(obj, other, join="exact")
+            except ValueError as err:
+                raise ValueError(f"{self.name}: self and other do not share coordinates ({err})") from None
+            other = other.transpose(*obj.dims) if set(other.dims) == set(obj.dims) else other
+        else:
+            missing = [n for n in obj.data_vars if n not in other.data_vars]
+            if missing:
+                raise ValueError(f"{self.name}: variables {missing} of self are missing from other")
+        xa = adapt(obj, dtype=self.w.dtype, local_time=self.w.local_time)
+        ya = adapt(other, dtype=self.w.dtype, local_time=xa.dim)
+        states_in = _states_by_variable(xa, self.state)
+        outputs, states = {}, {}
+        for key, x in xa.arrays.items():
+            y = ya.arrays[key]
+            if x.shape != y.shape:
+                raise ValueError(f"{self.name}: {key!r} has shape {x.shape} but other has {y.shape}")
+            if xa.lazy or ya.lazy:
+                if self.return_state or states_in.get(key) is not None:
+                    raise NotImplementedError("state= / return_state= on a dask-backed object")
+                import dask.array as da
+                from waxegg.wax.lazy import chain_time_chunks
+
+                xs = [v if hasattr(v, "dask") else da.from_array(v, chunks=-1) for v in (x, y)]
+                outputs[key] = chain_time_chunks(lambda a, b, s: self.pair(a, b, s), xs,
+                                                 dtype=np.result_type(x.dtype, y.dtype),
+                                                 stateful=self.w.backend.capabilities.state)
+            else:
+                outputs[key], states[key] = self.pair(x, y, states_in.get(key))
+        result = xa.wrap(outputs, self.rows) if self.w.format_outputs else (
+            outputs[SINGLE] if xa.single else outputs)
+        return self.done(result, states.get(SINGLE) if xa.single else states)
 
 
 # --------------------------------------------------------------------------------------------
 # ewm
 # --------------------------------------------------------------------------------------------
 
-class ExponentialMovingWindow:
-    """Result of ``obj.wax.ewm(...)``; call :meth:`mean`."""
+def _times_deltas(times: Any, halflife: Any, n: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """pandas' ``_calculate_deltas``: ``(times as int64, diff(times) / halflife, halflife)`` in the times' unit."""
+    times_dtype = getattr(times, "dtype", None)
+    if not (pd.api.types.is_datetime64_dtype(times_dtype) or isinstance(times_dtype, pd.DatetimeTZDtype)):
+        raise ValueError("times must be datetime64 dtype.")
+    if len(times) != n:
+        raise ValueError(f"times must be the same length as the object ({len(times)} != {n}).")
+    if not isinstance(halflife, (str, datetime.timedelta, np.timedelta64)):
+        raise ValueError("halflife must be a timedelta convertible object when times= is given")
+    if pd.isna(times).any():
+        raise ValueError("times must not contain NaT")
+    index = pd.DatetimeIndex(times)
+    unit = np.datetime_data(index.values.dtype)[0]
+    stamps = index.values.view(np.int64)
+    half = float(pd.Timedelta(halflife).as_unit(unit)._value)
+    if not half > 0:
+        raise ValueError(f"halflife must be a positive time span, got {halflife!r}")
+    return stamps, np.diff(stamps.astype(np.float64)) / half, half
 
-    def __init__(self, obj: _Container, params: EWMParams, *, format_outputs: bool, dtype: Any,
-                 backend: str | None, local_time: str | None):
-        self._obj = obj
+
+@dataclass(frozen=True)
+class TimedState:
+    """The state of ``ewm(times=...).mean()``: the kernel's state and the last time (int64, the times' unit)."""
+
+    state: Any
+    last_time: int
+
+
+class ExponentialMovingWindow(_Window):
+    """``obj.wax.ewm(...)``, as pandas' ``ExponentialMovingWindow``: call a statistic."""
+
+    _kind = "ewm"
+
+    def __init__(self, obj: Container, params: EWMParams, *, times: Any = None, halflife: Any = None,
+                 **options: Any):
+        super().__init__(obj, **options)
         self.params = params
-        self.format_outputs = format_outputs
-        self.dtype = dtype
-        self.backend = get_backend(backend)
-        self.local_time = local_time
+        self.times, self._stamps, self._deltas, self._halflife = times, None, None, None
+        if times is not None:
+            n = obj.sizes[adapt(obj, local_time=self.local_time, require_dim=False).dim] \
+                if isinstance(obj, (xr.DataArray, xr.Dataset)) else len(obj)
+            self._stamps, self._deltas, self._halflife = _times_deltas(times, halflife, n)
 
-    def _kernel(self, values: np.ndarray) -> np.ndarray:
-        if values.shape[0] == 0 or values.size == 0:
-            return np.full(values.shape, np.nan, dtype=values.dtype)
-        return self.backend.ewm_mean(values, self.params)
+    def _no_times(self, what: str) -> None:
+        if self.times is not None:
+            raise NotImplementedError(f"{what} is not implemented with times (as pandas)")
 
-    def mean(self) -> Any:
-        """EWM mean along time, equal to pandas' ``ewm(...).mean()`` (float64 within 1e-12)."""
-        obj = self._obj
-        if _dask_backed(obj):  # lazy; the backend's kernel when time is one chunk, else the chained EWMA
-            from waxegg.wax.backends.jax_backend import _ewma_transform
-            from waxegg.wax.chunked import lazy_time_map
+    def mean(self, numeric_only: bool = False, engine: Any = None, engine_kwargs: Any = None, *,
+             state: Any = None, return_state: bool | None = None) -> Any:
+        """EWM mean, equal to pandas' ``ewm(...).mean()`` (float64 within 1e-12), ``times=`` included."""
+        _check_engine(engine, engine_kwargs)
+        params = self.params
+        if self.times is None:
+            return self._apply("ewm_mean", lambda k, v, s: k(v, params, state=s), numeric_only=numeric_only,
+                               state=state, return_state=return_state)
+        if not self.backend.capabilities.times:
+            raise NotImplementedError(f"backend {self.backend.name!r} has no ewm mean with times=")
+        stamps, deltas, half = self._stamps, self._deltas, self._halflife
 
-            return lazy_time_map(obj, _ewma_transform(self.params), dtype=self.dtype, local_time=self.local_time,
-                                 format_outputs=self.format_outputs, kernel=self._kernel)
-        if isinstance(obj, pd.DataFrame):
-            out = self._kernel(_numeric_frame_values(obj, self.dtype))
-            return pd.DataFrame(out, index=obj.index, columns=obj.columns, copy=False) if self.format_outputs else out
-        if isinstance(obj, pd.Series):
-            values = _float_values(obj.to_numpy(), f"Series {obj.name!r}", self.dtype)
-            out = self._kernel(values.reshape(-1, 1)).reshape(-1)
-            return pd.Series(out, index=obj.index, name=obj.name, copy=False) if self.format_outputs else out
-        if isinstance(obj, xr.DataArray):
-            return self._dataarray_mean(obj)
-        if isinstance(obj, xr.Dataset):
-            dim = _time_dim_of(obj, self.local_time)
-            results = {}
-            for name, da in obj.data_vars.items():
-                if dim not in da.dims:
-                    raise ValueError(f"variable {name!r} has no {dim!r} dimension to average over")
-                results[name] = self._dataarray_mean(da, dim)
-            return xr.Dataset(results, attrs=obj.attrs) if self.format_outputs else results
-        raise TypeError(f"unsupported container {type(obj).__name__}")
+        def call(kernel: Callable, v: np.ndarray, s: Any) -> tuple[np.ndarray, Any]:
+            if s is None:
+                out, inner = kernel(v, params, deltas=deltas)
+            else:
+                if not isinstance(s, TimedState):
+                    raise TypeError("state= of an ewm with times= is the TimedState a previous call returned")
+                if len(stamps) and stamps[0] < s.last_time:
+                    raise ValueError("times must continue after the state's last time")
+                gap = (stamps[:1].astype(np.float64) - float(s.last_time)) / half
+                out, inner = kernel(v, params, state=s.state, deltas=np.concatenate([gap, deltas]))
+            last = int(stamps[-1]) if len(stamps) else (s.last_time if s is not None else 0)
+            return out, TimedState(inner, last)
 
-    def _dataarray_mean(self, da: xr.DataArray, dim: str | None = None) -> Any:
-        dim = dim or _time_dim_of(da, self.local_time)
-        values = _float_values(da.transpose(dim, ...).values, f"DataArray {da.name!r}", self.dtype)
-        out = self._kernel(values)
-        return _like_dataarray(da, dim, out) if self.format_outputs else out
+        return self._apply("ewm_mean", call, numeric_only=numeric_only, state=state, return_state=return_state)
 
+    def sum(self, numeric_only: bool = False, engine: Any = None, engine_kwargs: Any = None, *,
+            state: Any = None, return_state: bool | None = None) -> Any:
+        """EWM sum, equal to pandas' ``ewm(...).sum()``."""
+        _check_engine(engine, engine_kwargs)
+        self._no_times("sum")
+        return self._apply("ewm_sum", lambda k, v, s: k(v, self.params, state=s), numeric_only=numeric_only,
+                           state=state, return_state=return_state)
 
-# --------------------------------------------------------------------------------------------
-# ewm var / std / cov and rolling mean: Haiku modules under dynamic_unroll
-# --------------------------------------------------------------------------------------------
+    def var(self, bias: bool = False, numeric_only: bool = False, *, state: Any = None,
+            return_state: bool | None = None) -> Any:
+        """EWM variance, equal to pandas' ``ewm(...).var(bias=bias)``."""
+        bias = _check_bool("bias", bias)
+        self._no_times("var")
+        return self._apply("ewm_var", lambda k, v, s: k(v, self.params, bias=bias, state=s),
+                           numeric_only=numeric_only, state=state, return_state=return_state)
 
-@functools.lru_cache(maxsize=64)
-def _ewmcov_transform(params: EWMParams, bias: bool) -> hk.TransformedWithState:
-    # One transform per parameter set, so that repeated calls reuse dynamic_unroll's compiled scan.
-    def fn(xy):
-        return EWMCov(com=params.com, adjust=params.adjust, ignore_na=params.ignore_na,
-                      min_periods=params.min_periods, bias=bias)(*xy)
+    def std(self, bias: bool = False, numeric_only: bool = False, *, state: Any = None,
+            return_state: bool | None = None) -> Any:
+        """EWM standard deviation, equal to pandas' ``ewm(...).std(bias=bias)``."""
+        bias = _check_bool("bias", bias)
+        self._no_times("std")
+        return self._apply("ewm_std", lambda k, v, s: k(v, self.params, bias=bias, state=s),
+                           numeric_only=numeric_only, state=state, return_state=return_state)
 
-    return hk.transform_with_state(fn)
+    def cov(self, other: Any = None, pairwise: bool | None = None, bias: bool = False, numeric_only: bool = False,
+            *, state: Any = None, return_state: bool | None = None) -> Any:
+        """EWM covariance, equal to pandas' ``ewm(...).cov(other, pairwise, bias)``.
 
-
-@functools.lru_cache(maxsize=64)
-def _rolling_mean_transform(window: int, min_periods: int) -> hk.TransformedWithState:
-    return hk.transform_with_state(lambda x: RollingMean(window, min_periods)(x))
-
-
-def _unroll_kernel(transformed: hk.TransformedWithState, xs: Any, shape: tuple, dtype: Any) -> np.ndarray:
-    if not shape or shape[0] == 0 or int(np.prod(shape)) == 0:
-        return np.full(shape, np.nan, dtype=dtype)
-    outputs, _ = dynamic_unroll(transformed, xs)
-    return to_numpy(outputs)
-
-
-def _ewm_cov_kernel(x: np.ndarray, y: np.ndarray, params: EWMParams, bias: bool) -> np.ndarray:
-    """pandas-exact EWM covariance of ``x`` and ``y`` (time first, broadcast together) along axis 0."""
-    shape = np.broadcast_shapes(x.shape, y.shape)
-    return _unroll_kernel(_ewmcov_transform(params, bias), (x, y), shape, np.result_type(x, y))
-
-
-def _zsqrt(values: np.ndarray) -> np.ndarray:
-    # pandas' zsqrt: the square root, with negative variances (rounding) set to 0
-    with np.errstate(invalid="ignore"):
-        return np.where(values < 0, 0.0, np.sqrt(values)).astype(values.dtype, copy=False)
-
-
-def _map_time_kernel(obj: _Container, kernel: Callable[[np.ndarray], np.ndarray], *, dtype: Any,
-                     local_time: str | None, format_outputs: bool) -> Any:
-    """Apply ``kernel`` (time-first float array -> same shape) to ``obj`` along its time axis."""
-    if isinstance(obj, pd.DataFrame):
-        out = kernel(_numeric_frame_values(obj, dtype))
-        return pd.DataFrame(out, index=obj.index, columns=obj.columns, copy=False) if format_outputs else out
-    if isinstance(obj, pd.Series):
-        out = kernel(_float_values(obj.to_numpy(), f"Series {obj.name!r}", dtype))
-        return pd.Series(out, index=obj.index, name=obj.name, copy=False) if format_outputs else out
-    if isinstance(obj, xr.DataArray):
-        dim = _time_dim_of(obj, local_time)
-        out = kernel(_float_values(obj.transpose(dim, ...).values, f"DataArray {obj.name!r}", dtype))
-        return _like_dataarray(obj, dim, out) if format_outputs else out
-    if isinstance(obj, xr.Dataset):
-        dim = _time_dim_of(obj, local_time)
-        results = {}
-        for name, da in obj.data_vars.items():
-            if dim not in da.dims:
-                raise ValueError(f"variable {name!r} has no {dim!r} dimension to run along")
-            results[name] = _map_time_kernel(da, kernel, dtype=dtype, local_time=dim, format_outputs=format_outputs)
-        return xr.Dataset(results, attrs=obj.attrs) if format_outputs else results
-    raise TypeError(f"unsupported container {type(obj).__name__}")
-
-
-def _ewm_var(self: "ExponentialMovingWindow", bias: bool = False) -> Any:
-    """EWM variance along time, equal to pandas' ``ewm(...).var(bias=bias)`` (float64 within 1e-12).
-
-    Computed by the :class:`~waxegg.wax.modules.EWMVar` recursion under ``dynamic_unroll`` (on
-    every backend).
-    """
-    _check_bias(bias)
-    if _dask_backed(self._obj):
-        return _lazy_ewm_cov(self, self._obj, bias)
-    return _map_time_kernel(self._obj, lambda v: _ewm_cov_kernel(v, v, self.params, bias), dtype=self.dtype,
-                            local_time=self.local_time, format_outputs=self.format_outputs)
-
-
-def _ewm_std(self: "ExponentialMovingWindow", bias: bool = False) -> Any:
-    """EWM standard deviation, equal to pandas' ``ewm(...).std(bias=bias)``: ``zsqrt(var)``."""
-    _check_bias(bias)
-    if _dask_backed(self._obj):
-        return _lazy_ewm_cov(self, self._obj, bias, post=_zsqrt)
-    return _map_time_kernel(self._obj, lambda v: _zsqrt(_ewm_cov_kernel(v, v, self.params, bias)),
-                            dtype=self.dtype, local_time=self.local_time, format_outputs=self.format_outputs)
-
-
-def _lazy_ewm_cov(self: "ExponentialMovingWindow", other: Any, bias: bool, post: Callable | None = None) -> Any:
-    from waxegg.wax.chunked import lazy_time_map
-
-    return lazy_time_map(self._obj, _ewmcov_transform(self.params, bias), dtype=self.dtype, local_time=self.local_time,
-                         format_outputs=self.format_outputs, other=other, post=post)
-
-
-def _check_bias(bias: Any) -> None:
-    if not isinstance(bias, (bool, np.bool_)):
-        raise TypeError(f"bias must be a bool, got {bias!r}")
-
-
-def _ewm_cov(self: "ExponentialMovingWindow", other: Any = None, pairwise: bool | None = None,
-             bias: bool = False) -> Any:
-    """EWM covariance, equal to pandas' ``ewm(...).cov(other, pairwise, bias)``.
-
-    pandas' conventions: ``other=None`` on a Series is its variance; on a DataFrame it is the
-    pairwise covariance, a frame indexed by ``(time, column)``; a DataFrame ``other`` pairs columns
-    by name unless ``pairwise=True``; inputs are aligned on their index (outer join) first. On an
-    xarray object, ``other`` is an object of the same kind and shape (matched variable by variable
-    for a Dataset) and the covariance is elementwise; ``other=None`` gives the variance.
-    """
-    _check_bias(bias)
-    obj, params, dtype = self._obj, self.params, self.dtype
-    kernel = lambda x, y: _ewm_cov_kernel(x, y, params, bias)
-    if _dask_backed(obj) or _dask_backed(other):
-        return _lazy_ewm_cov(self, obj if other is None else other, bias)
-    if isinstance(obj, (xr.DataArray, xr.Dataset)):
-        return _xarray_cov(self, other, kernel)
-    if not isinstance(obj, (pd.Series, pd.DataFrame)):
-        raise TypeError(f"unsupported container {type(obj).__name__}")
-    if other is None:
-        other = obj
-        pairwise = True if pairwise is None else pairwise
-    if not isinstance(other, (pd.Series, pd.DataFrame)):
-        raise TypeError(f"cov: other must be a Series or DataFrame, got {type(other).__name__}")
-    if isinstance(obj, pd.Series) and isinstance(other, pd.Series):
-        x, y = obj + 0 * other, other + 0 * obj  # pandas' _prep_binary: outer-aligned, NaN where either is
-        out = kernel(_float_values(x.to_numpy(), f"Series {x.name!r}", dtype),
-                     _float_values(y.to_numpy(), f"Series {y.name!r}", dtype))
-        return pd.Series(out, index=x.index, name=x.name, copy=False) if self.format_outputs else out
-    if isinstance(obj, pd.Series):  # Series with a DataFrame: pandas swaps them (covariance is symmetric)
-        obj, other = other, obj
-    if isinstance(other, pd.Series):
-        x = obj.add(0 * other, axis=0)
-        y = (0 * obj).add(other, axis=0)
-        out = kernel(_numeric_frame_values(x, dtype), _numeric_frame_values(y, dtype))
-        return pd.DataFrame(out, index=x.index, columns=x.columns, copy=False) if self.format_outputs else out
-    if not pairwise:
-        for name, frame in (("self", obj), ("other", other)):
-            if not frame.columns.is_unique:
-                raise ValueError(f"cov: the columns of {name} are not unique")
-        x, y = obj + 0 * other, other + 0 * obj
-        out = kernel(_numeric_frame_values(x, dtype), _numeric_frame_values(y, dtype))
-        return pd.DataFrame(out, index=x.index, columns=x.columns, copy=False) if self.format_outputs else out
-    index = obj.index.union(other.index) if not obj.index.equals(other.index) else obj.index
-    x = _numeric_frame_values(obj.reindex(index), dtype)
-    y = _numeric_frame_values(other.reindex(index), dtype)
-    # pandas' layout: rows (time, other's column), columns self's: out[t, j, i] = cov(self_i, other_j)
-    out = kernel(x[:, None, :], y[:, :, None])  # (T, N_other, N_self)
-    if not self.format_outputs:
-        return out
-    T, n2, n1 = out.shape
-    rows = pd.MultiIndex.from_product([index, other.columns], names=[index.name, other.columns.name])
-    return pd.DataFrame(out.reshape(T * n2, n1), index=rows, columns=obj.columns, copy=False)
-
-
-def _xarray_cov(self: "ExponentialMovingWindow", other: Any, kernel: Callable) -> Any:
-    obj = self._obj
-    if other is None:
-        other = obj
-    if type(other) is not type(obj):
-        raise TypeError(f"cov: other must be a {type(obj).__name__} like self, got {type(other).__name__}")
-
-    def one(da: xr.DataArray, db: xr.DataArray, name: Any, dim: str) -> Any:
-        try:
-            da, db = xr.align(da, db, join="exact")
-        except ValueError as err:
-            raise ValueError(f"cov: {name!r} and its other do not share coordinates ({err})") from None
-        if da.dims != db.dims or da.shape != db.shape:
-            db = db.transpose(*da.dims) if set(da.dims) == set(db.dims) else db
-            if da.shape != db.shape:
-                raise ValueError(f"cov: {name!r} has dims {da.dims} {da.shape} but other has {db.dims} {db.shape}")
-        x = _float_values(da.transpose(dim, ...).values, f"DataArray {name!r}", self.dtype)
-        y = _float_values(db.transpose(dim, ...).values, f"other {name!r}", self.dtype)
-        out = kernel(x, y)
-        return _like_dataarray(da, dim, out) if self.format_outputs else out
-
-    dim = _time_dim_of(obj, self.local_time)
-    if isinstance(obj, xr.DataArray):
-        return one(obj, other, obj.name, dim)
-    missing = [n for n in obj.data_vars if n not in other.data_vars]
-    if missing:
-        raise ValueError(f"cov: variables {missing} of self are missing from other")
-    results = {}
-    for name, da in obj.data_vars.items():
-        if dim not in da.dims:
-            raise ValueError(f"variable {name!r} has no {dim!r} dimension to run along")
-        results[name] = one(da, other[name], name, dim)
-    return xr.Dataset(results, attrs=obj.attrs) if self.format_outputs else results
-
-
-ExponentialMovingWindow.var = _ewm_var
-ExponentialMovingWindow.std = _ewm_std
-ExponentialMovingWindow.cov = _ewm_cov
-
-
-class Rolling:
-    """Result of ``obj.wax.rolling(window, min_periods)``; call :meth:`mean`."""
-
-    def __init__(self, obj: _Container, window: int, min_periods: int, *, format_outputs: bool, dtype: Any,
-                 local_time: str | None):
-        self._obj = obj
-        self.window = window
-        self.min_periods = min_periods
-        self.format_outputs = format_outputs
-        self.dtype = dtype
-        self.local_time = local_time
-
-    def mean(self) -> Any:
-        """Moving mean along time, equal to pandas' ``rolling(window, min_periods).mean()``.
-
-        Computed by the :class:`~waxegg.wax.modules.RollingMean` module (pandas' ``roll_mean``
-        state machine) under ``dynamic_unroll``.
+        pandas' conventions: ``other=None`` on a Series is its variance; on a DataFrame it is the
+        pairwise covariance, a frame indexed by ``(time, column)``; a DataFrame ``other`` pairs columns
+        by name unless ``pairwise=True``; inputs are aligned on their index (outer join) first. On an
+        xarray object, ``other`` is an object of the same kind and shape (matched variable by variable
+        for a Dataset) and the covariance is elementwise; ``other=None`` gives the variance.
         """
-        transformed = _rolling_mean_transform(self.window, self.min_periods)
-        if _dask_backed(self._obj):
-            from waxegg.wax.chunked import lazy_time_map
+        bias = _check_bool("bias", bias)
+        self._no_times("cov")
+        call = lambda k, x, y, s: k(x, y, self.params, bias=bias, state=s)
+        return _Pairwise(self, "ewm_cov", call, numeric_only=numeric_only, state=state,
+                         return_state=return_state).run(other, pairwise)
 
-            return lazy_time_map(self._obj, transformed, dtype=self.dtype, local_time=self.local_time,
-                                 format_outputs=self.format_outputs)
-        return _map_time_kernel(self._obj, lambda v: _unroll_kernel(transformed, v, v.shape, v.dtype),
-                                dtype=self.dtype, local_time=self.local_time, format_outputs=self.format_outputs)
+    def corr(self, other: Any = None, pairwise: bool | None = None, numeric_only: bool = False, *,
+             state: Any = None, return_state: bool | None = None) -> Any:
+        """EWM correlation, equal to pandas' ``ewm(...).corr(other, pairwise)`` (conventions as :meth:`cov`)."""
+        self._no_times("corr")
+        call = lambda k, x, y, s: k(x, y, self.params, state=s)
+        return _Pairwise(self, "ewm_corr", call, numeric_only=numeric_only, state=state,
+                         return_state=return_state).run(other, pairwise)
+
+
+# --------------------------------------------------------------------------------------------
+# rolling
+# --------------------------------------------------------------------------------------------
+
+def _time_index_of(obj: Container, local_time: str | None) -> pd.Index:
+    if isinstance(obj, (pd.DataFrame, pd.Series)):
+        return obj.index
+    return adapt(obj, local_time=local_time, require_dim=False).index
+
+
+def rolling_window(index: pd.Index, window: Any, min_periods: Any = None, center: bool = False,
+                   closed: str | None = None, step: int | None = None) -> RollingParams:
+    """pandas' window over ``index`` as :class:`RollingParams` (pandas validates, with its exception types).
+
+    A trailing window of whole steps stays a window length (kernels can carry state); centred,
+    ``closed=``, ``step=`` and offset windows become pandas' own window bounds.
+    """
+    if isinstance(window, (bool, np.bool_)):
+        raise ValueError(f"window must be an integer 0 or greater, got {window!r}")
+    if isinstance(window, (int, np.integer)) and window < 0:
+        raise ValueError(f"window must be an integer 0 or greater, got {window}")
+    if min_periods is not None:
+        if isinstance(min_periods, (bool, np.bool_)) or not isinstance(min_periods, (int, np.integer)):
+            raise ValueError(f"min_periods must be an integer, got {min_periods!r}")
+        if min_periods < 0:
+            raise ValueError(f"min_periods must be >= 0, got {min_periods}")
+        if isinstance(window, (int, np.integer)) and min_periods > window:
+            raise ValueError(f"min_periods {min_periods} must be <= window {window}")
+    # pandas validates everything else (closed, step, center, offsets on a monotonic datetime index)
+    probe = pd.Series(np.zeros(len(index), dtype=np.int8), index=index).rolling(
+        window, min_periods=min_periods, center=center, closed=closed, step=step)
+    minp = probe.min_periods
+    if isinstance(window, (int, np.integer)):
+        window = int(window)
+        minp = window if minp is None else int(minp)
+        if not center and closed in (None, "right") and step in (None, 1):
+            return RollingParams(window=window, min_periods=minp)
+    minp = 1 if minp is None else int(minp)
+    indexer = probe._get_window_indexer()
+    start, end = indexer.get_window_bounds(num_values=len(index), min_periods=minp, center=probe.center,
+                                           closed=probe.closed, step=probe.step)
+    start, end = np.asarray(start, dtype=np.int64), np.asarray(end, dtype=np.int64)
+    width = int((end - start).max()) if len(start) else 0
+    return RollingParams(window=width, min_periods=minp, start=start, end=end)
+
+
+class Rolling(_Window):
+    """``obj.wax.rolling(window, ...)``, as pandas' ``Rolling``: call a statistic."""
+
+    _kind = "rolling"
+
+    def __init__(self, obj: Container, window: RollingParams, *, step: int | None = None, **options: Any):
+        super().__init__(obj, **options)
+        self.window = window
+        self.step = step
+        self._rows = slice(None, None, step) if step not in (None, 1) else None
+
+    @property
+    def min_periods(self) -> int:
+        return self.window.min_periods
+
+    def _stat(self, name: str, numeric_only: bool, state: Any, return_state: bool | None, **kw: Any) -> Any:
+        window = self.window
+        out_rows = None if window.fixed else len(window.start)
+        return self._apply(f"rolling_{name}", lambda k, v, s: k(v, window, state=s, **kw),
+                           numeric_only=numeric_only, state=state, return_state=return_state,
+                           out_rows=out_rows, rows=self._rows, stateful=window.fixed)
+
+    def _pair(self, name: str, other: Any, pairwise: bool | None, ddof: int, numeric_only: bool, state: Any,
+              return_state: bool | None) -> Any:
+        if self._rows is not None:
+            raise NotImplementedError(f"step not implemented for {name} (as pandas)")
+        window = self.window
+        call = lambda k, x, y, s: k(x, y, window, ddof=ddof, state=s)
+        return _Pairwise(self, f"rolling_{name}", call, numeric_only=numeric_only, state=state,
+                         return_state=return_state, out_rows=None if window.fixed else len(window.start),
+                         rows=self._rows, stateful=window.fixed).run(other, pairwise)
+
+    def mean(self, numeric_only: bool = False, engine: Any = None, engine_kwargs: Any = None, *,
+             state: Any = None, return_state: bool | None = None) -> Any:
+        """Moving mean, equal to pandas' ``rolling(...).mean()``."""
+        _check_engine(engine, engine_kwargs)
+        return self._stat("mean", numeric_only, state, return_state)
+
+    def sum(self, numeric_only: bool = False, engine: Any = None, engine_kwargs: Any = None, *,
+            state: Any = None, return_state: bool | None = None) -> Any:
+        """Moving sum, equal to pandas' ``rolling(...).sum()``."""
+        _check_engine(engine, engine_kwargs)
+        return self._stat("sum", numeric_only, state, return_state)
+
+    def var(self, ddof: int = 1, numeric_only: bool = False, engine: Any = None, engine_kwargs: Any = None, *,
+            state: Any = None, return_state: bool | None = None) -> Any:
+        """Moving variance, equal to pandas' ``rolling(...).var(ddof)``."""
+        _check_engine(engine, engine_kwargs)
+        return self._stat("var", numeric_only, state, return_state, ddof=_check_ddof(ddof))
+
+    def std(self, ddof: int = 1, numeric_only: bool = False, engine: Any = None, engine_kwargs: Any = None, *,
+            state: Any = None, return_state: bool | None = None) -> Any:
+        """Moving standard deviation, equal to pandas' ``rolling(...).std(ddof)``."""
+        _check_engine(engine, engine_kwargs)
+        return self._stat("std", numeric_only, state, return_state, ddof=_check_ddof(ddof))
+
+    def min(self, numeric_only: bool = False, engine: Any = None, engine_kwargs: Any = None, *,
+            state: Any = None, return_state: bool | None = None) -> Any:
+        """Moving minimum, equal to pandas' ``rolling(...).min()``."""
+        _check_engine(engine, engine_kwargs)
+        return self._stat("min", numeric_only, state, return_state)
+
+    def max(self, numeric_only: bool = False, engine: Any = None, engine_kwargs: Any = None, *,
+            state: Any = None, return_state: bool | None = None) -> Any:
+        """Moving maximum, equal to pandas' ``rolling(...).max()``."""
+        _check_engine(engine, engine_kwargs)
+        return self._stat("max", numeric_only, state, return_state)
+
+    def median(self, numeric_only: bool = False, engine: Any = None, engine_kwargs: Any = None, *,
+               state: Any = None, return_state: bool | None = None) -> Any:
+        """Moving median, equal to pandas' ``rolling(...).median()``."""
+        _check_engine(engine, engine_kwargs)
+        return self._stat("median", numeric_only, state, return_state)
+
+    def count(self, numeric_only: bool = False, *, state: Any = None, return_state: bool | None = None) -> Any:
+        """Observations (finite values) in each window, equal to pandas' ``rolling(...).count()``."""
+        return self._stat("count", numeric_only, state, return_state)
+
+    def cov(self, other: Any = None, pairwise: bool | None = None, ddof: int = 1, numeric_only: bool = False, *,
+            state: Any = None, return_state: bool | None = None) -> Any:
+        """Moving covariance, equal to pandas' ``rolling(...).cov(other, pairwise, ddof)``."""
+        return self._pair("cov", other, pairwise, _check_ddof(ddof), numeric_only, state, return_state)
+
+    def corr(self, other: Any = None, pairwise: bool | None = None, ddof: int = 1, numeric_only: bool = False, *,
+             state: Any = None, return_state: bool | None = None) -> Any:
+        """Moving correlation, equal to pandas' ``rolling(...).corr(other, pairwise, ddof)``."""
+        return self._pair("corr", other, pairwise, _check_ddof(ddof), numeric_only, state, return_state)
 
 
 # --------------------------------------------------------------------------------------------
@@ -374,10 +546,12 @@ class Rolling:
 # --------------------------------------------------------------------------------------------
 
 # Haiku transforms of user functions, reused across calls so that the compiled scan is reused too.
-_TRANSFORMS: "weakref.WeakKeyDictionary[Callable, hk.TransformedWithState]" = weakref.WeakKeyDictionary()
+_TRANSFORMS: "weakref.WeakKeyDictionary[Callable, Any]" = weakref.WeakKeyDictionary()
 
 
-def _transform(fn: Callable, statics: dict | None) -> hk.TransformedWithState:
+def _transform(fn: Callable, statics: dict | None) -> Any:
+    import haiku as hk
+
     if statics:
         return hk.transform_with_state(lambda x: fn({**x, **statics}))
     try:
@@ -409,24 +583,28 @@ class ObjectStream:
         if isinstance(obj, pd.DataFrame):
             if obj.shape[0] == 0:
                 raise ValueError("cannot stream an empty DataFrame (no rows)")
-            values = _numeric_frame_values(obj)
-            return values, None, lambda out: _format_like_frame(obj, out)
+            values = frame_values(obj)[0]
+            return values, None, lambda out: format_like_frame(obj, out)
         if isinstance(obj, pd.Series):
             if len(obj) == 0:
                 raise ValueError("cannot stream an empty Series")
+            from waxegg.wax.encode import encode_array
+
             values, _ = encode_array(obj.to_numpy(), name=f"Series {obj.name!r}")
-            return values, None, lambda out: _format_like_series(obj, out)
+            return values, None, lambda out: format_like_series(obj, out)
         if isinstance(obj, xr.DataArray):
-            dim = _time_dim_of(obj, self.stream.local_time)
+            dim = time_dim(obj, self.stream.local_time)
             if obj.sizes[dim] == 0:
                 raise ValueError(f"cannot stream an empty DataArray (dimension {dim!r} has length 0)")
+            from waxegg.wax.encode import encode_array
+
             values, _ = encode_array(obj.transpose(dim, ...).values, name=f"DataArray {obj.name!r}")
-            return values, None, lambda out: _format_like_dataarray(obj, dim, out)
+            return values, None, lambda out: format_like_dataarray(obj, dim, out)
         if isinstance(obj, xr.Dataset):
             # Secondary streams arrive synchronised (forward filled / buffered as the Stream says).
             steps, statics = self.stream.step_values(obj)
             dim = self.stream.resolve_local_time(obj)
-            return steps, statics or None, lambda out: _format_like_dataset(obj, dim, out)
+            return steps, statics or None, lambda out: format_like_dataset(obj, dim, out)
         raise TypeError(f"unsupported container {type(obj).__name__}")
 
     def apply(self, fn: Callable, *, params: Any = None, state: Any = None, rng: Any = None,
@@ -453,6 +631,8 @@ class ObjectStream:
 
             return stream_dask(fn, self._obj, stream=self.stream, params=params, state=state, rng=rng,
                                return_state=return_state, format_outputs=format_outputs)
+        from waxegg.wax.unroll import dynamic_unroll
+
         xs, statics, formatter = self._inputs()
         transformed = _transform(fn, statics)
         outputs, state = dynamic_unroll(transformed, xs, rng, params=params, state=state)
@@ -460,62 +640,12 @@ class ObjectStream:
         return (result, state) if return_state else result
 
 
-def _format_leaf(leaf: Any, T: int, one_d: Callable, same_shape: Callable, shape: tuple, fallback: Callable) -> Any:
-    values = to_numpy(leaf)
-    if values.ndim == 0 or values.shape[0] != T:
-        return values
-    if values.ndim == 1:
-        return one_d(values)
-    if values.shape == shape:
-        return same_shape(values)
-    return fallback(values)
-
-
-def _format_like_frame(df: pd.DataFrame, outputs: Any) -> Any:
-    coords = {"index": df.index, "columns": df.columns}
-    return jax.tree_util.tree_map(lambda leaf: _format_leaf(
-        leaf, len(df),
-        one_d=lambda v: format_series(coords, v, ("index",)),
-        same_shape=lambda v: format_dataframe(coords, v, ("index", "columns")),
-        shape=df.shape,
-        fallback=lambda v: pd.DataFrame(v.reshape(len(df), -1), index=df.index, copy=False),
-    ), outputs)
-
-
-def _format_like_series(s: pd.Series, outputs: Any) -> Any:
-    coords = {"index": s.index}
-    return jax.tree_util.tree_map(lambda leaf: _format_leaf(
-        leaf, len(s),
-        one_d=lambda v: format_series(coords, v, ("index",), name=s.name),
-        same_shape=lambda v: format_series(coords, v, ("index",), name=s.name),
-        shape=s.shape,
-        fallback=lambda v: pd.DataFrame(v.reshape(len(s), -1), index=s.index, copy=False),
-    ), outputs)
-
-
-def _format_like_dataarray(da: xr.DataArray, dim: str, outputs: Any) -> Any:
-    tfirst = da.transpose(dim, ...)
-    return jax.tree_util.tree_map(lambda leaf: _format_leaf(
-        leaf, da.sizes[dim],
-        one_d=lambda v: xr.DataArray(v, dims=(dim,), coords={dim: da[dim]} if dim in da.coords else None, name=da.name),
-        same_shape=lambda v: _like_dataarray(da, dim, v),
-        shape=tfirst.shape,
-        fallback=lambda v: xr.DataArray(v, dims=(dim,) + tuple(f"{dim}_out_{i}" for i in range(v.ndim - 1)),
-                                        coords={dim: da[dim]} if dim in da.coords else None, name=da.name),
-    ), outputs)
-
-
-def _format_like_dataset(ds: xr.Dataset, dim: str, outputs: Any) -> Any:
-    if isinstance(outputs, dict):
-        return xr.Dataset({
-            name: (_format_like_dataarray(ds[name], dim, v) if name in ds.data_vars and dim in ds[name].dims
-                   and np.shape(v) == ds[name].transpose(dim, ...).shape
-                   else _format_like_dataarray(xr.DataArray(np.empty((ds.sizes[dim],)), dims=(dim,),
-                                                            coords={dim: ds[dim]} if dim in ds.coords else None), dim, v))
-            for name, v in outputs.items()
-        })
-    template = xr.DataArray(np.empty((ds.sizes[dim],)), dims=(dim,), coords={dim: ds[dim]} if dim in ds.coords else None)
-    return _format_like_dataarray(template, dim, outputs)
+def _dask_backed(obj: Any) -> bool:
+    if isinstance(obj, xr.DataArray):
+        return obj.chunks is not None
+    if isinstance(obj, xr.Dataset):
+        return any(v.chunks is not None for v in obj.data_vars.values())
+    return False
 
 
 # --------------------------------------------------------------------------------------------
@@ -525,7 +655,7 @@ def _format_like_dataset(ds: xr.Dataset, dim: str, outputs: Any) -> Any:
 class WaxAccessor:
     """``obj.wax``: WAX streaming on pandas / xarray containers."""
 
-    def __init__(self, obj: _Container):
+    def __init__(self, obj: Container):
         self._obj = obj
 
     def stream(self, *, local_time: str | None = None, freqs: dict[str, str] | None = None,
@@ -536,48 +666,97 @@ class WaxAccessor:
         ``freqs``, ``ffills`` and ``buffer_maxlen`` synchronise the secondary time dimensions of a
         Dataset with ``local_time`` (see :mod:`waxegg.wax.stream`); ``pbar`` shows a progress bar.
         """
+        from waxegg.wax.stream import Stream
+
         return ObjectStream(self._obj, Stream(local_time=local_time, pbar=pbar, freqs=freqs or {},
                                               ffills=ffills or {}, buffer_maxlen=buffer_maxlen or {}))
 
-    def rolling(self, window: int, min_periods: int | None = None, *, format_outputs: bool = True,
-                dtype: Any = None, local_time: str | None = None) -> "Rolling":
-        """Fixed window of ``window`` steps, as ``pandas.DataFrame.rolling(window, min_periods)``.
-
-        ``window >= 1``; ``min_periods`` defaults to ``window``. Options as for :meth:`ewm`.
-        """
-        window, min_periods = rolling_params(window, min_periods, owner="rolling")
-        return Rolling(self._obj, window, min_periods, format_outputs=format_outputs, dtype=dtype,
-                       local_time=local_time)
-
-    def ewm(
+    def rolling(
         self,
-        com: float | None = None,
-        span: float | None = None,
-        halflife: float | None = None,
-        alpha: float | None = None,
-        min_periods: int | None = 0,
-        adjust: bool = True,
-        ignore_na: bool = False,
+        window: Any,
+        min_periods: int | None = None,
+        center: bool = False,
+        win_type: str | None = None,
+        on: str | None = None,
+        closed: str | None = None,
+        step: int | None = None,
+        method: str = "single",
         *,
         format_outputs: bool = True,
         dtype: Any = None,
         backend: str | None = None,
         local_time: str | None = None,
+        state: Any = None,
+        return_state: bool = False,
+    ) -> Rolling:
+        """A rolling window, as ``pandas.DataFrame.rolling`` (pandas' options and exception types).
+
+        ``window`` is a number of steps or, on a DatetimeIndex (a datetime time coordinate), an
+        offset such as ``"5min"``. ``min_periods`` defaults to ``window`` (1 for offsets);
+        ``center``, ``closed`` and ``step`` as pandas. ``win_type``, ``on`` and ``method="table"``
+        are not implemented (NotImplementedError). Keyword-only options as for :meth:`ewm`.
+        """
+        if win_type is not None:
+            raise NotImplementedError(f"win_type={win_type!r}: weighted windows are not implemented in waxegg")
+        if on is not None:
+            raise NotImplementedError(f"on={on!r}: set the column as the index (or the time coordinate) instead")
+        if method != "single":
+            raise NotImplementedError(f"method={method!r}: only method='single' is implemented")
+        center = _check_bool("center", center)
+        params = rolling_window(_time_index_of(self._obj, local_time), window, min_periods, center, closed, step)
+        return Rolling(self._obj, params, step=step, format_outputs=format_outputs, dtype=dtype, backend=backend,
+                       local_time=local_time, state=state, return_state=return_state)
+
+    def ewm(
+        self,
+        com: float | None = None,
+        span: float | None = None,
+        halflife: Any = None,
+        alpha: float | None = None,
+        min_periods: int | None = 0,
+        adjust: bool = True,
+        ignore_na: bool = False,
+        times: Any = None,
+        method: str = "single",
+        *,
+        format_outputs: bool = True,
+        dtype: Any = None,
+        backend: str | None = None,
+        local_time: str | None = None,
+        state: Any = None,
+        return_state: bool = False,
     ) -> ExponentialMovingWindow:
         """Exponentially weighted window, as ``pandas.DataFrame.ewm`` (parameters validated as pandas does).
 
+        ``times=`` (datetime64, one per step) with a time-based ``halflife`` (``"2h"``) weighs by
+        elapsed time, as pandas (``mean`` only, as pandas). ``method="table"`` is not implemented.
+
         Extra keyword-only options: ``format_outputs`` (False returns the raw array), ``dtype``
-        (e.g. ``"float32"`` to compute in single precision; default keeps float input's dtype, else
-        float64), ``backend`` (``"numba"`` default, ``"jax"``; see :mod:`waxegg.wax.backends`) and
-        ``local_time`` (the time dimension of xarray objects).
+        (e.g. ``"float32"`` to compute in single precision; default keeps float32 / float64 input's
+        dtype, else float64), ``backend`` (``"numba"`` default, ``"jax"``; see
+        :mod:`waxegg.wax.backends`), ``local_time`` (the time dimension of xarray objects),
+        ``return_state`` (statistics return ``(result, state)``) and ``state`` (continue from one).
         """
-        if isinstance(halflife, (str, pd.Timedelta, np.timedelta64)):
-            raise NotImplementedError("a time-based halflife needs `times=`, which waxegg does not support; "
-                                      "pass a number of steps")
-        params = ewm_params(com=com, span=span, halflife=halflife, alpha=alpha,
-                            min_periods=min_periods, adjust=adjust, ignore_na=ignore_na)
-        return ExponentialMovingWindow(self._obj, params, format_outputs=format_outputs, dtype=dtype,
-                                       backend=backend, local_time=local_time)
+        if method != "single":
+            raise NotImplementedError(f"method={method!r}: only method='single' is implemented")
+        if times is not None:
+            if common_count := sum(v is not None for v in (com, span, alpha)):
+                if not adjust:
+                    raise NotImplementedError("None of com, span, or alpha can be specified if times is provided "
+                                              "and adjust=False (as pandas)")
+                com = center_of_mass(com, span, None, alpha)
+            else:
+                com = 1.0  # pandas: the decay per halflife is then 1/2
+            del common_count
+            params = ewm_params(com=com, min_periods=min_periods, adjust=adjust, ignore_na=ignore_na)
+        else:
+            if isinstance(halflife, (str, datetime.timedelta, np.timedelta64)):
+                raise ValueError("halflife can only be a timedelta convertible argument if times is not None.")
+            params = ewm_params(com=com, span=span, halflife=halflife, alpha=alpha,
+                                min_periods=min_periods, adjust=adjust, ignore_na=ignore_na)
+        return ExponentialMovingWindow(self._obj, params, times=times, halflife=halflife, format_outputs=format_outputs,
+                                       dtype=dtype, backend=backend, local_time=local_time, state=state,
+                                       return_state=return_state)
 
 
 _REGISTERED = False

@@ -102,3 +102,82 @@ def format_dataset(coords: Mapping[str, Any], outputs: Mapping[str, Any], format
         dims = format_dims[name] if isinstance(format_dims, Mapping) else format_dims
         data_vars[name] = format_dataarray(coords, x, dims, name=name)
     return xr.Dataset(data_vars)
+
+
+# --------------------------------------------------------------------------------------------
+# Formatting like a given container (the accessors' stream, the chunked and dask paths)
+# --------------------------------------------------------------------------------------------
+
+def like_dataarray(da: xr.DataArray, dim: str, values: Any) -> xr.DataArray:
+    """``values`` (time-first: ``dim`` then ``da``'s other dims) as a DataArray laid out like ``da``."""
+    dims = (dim,) + tuple(d for d in da.dims if d != dim)
+    out = xr.DataArray(values, dims=dims, coords=da.coords, name=da.name, attrs=da.attrs)
+    return out.transpose(*da.dims)
+
+
+def _format_leaf(leaf: Any, T: int, one_d: Callable, same_shape: Callable, shape: tuple, fallback: Callable) -> Any:
+    values = np.asarray(leaf)
+    if values.ndim == 0 or values.shape[0] != T:
+        return values
+    if values.ndim == 1:
+        return one_d(values)
+    if values.shape == shape:
+        return same_shape(values)
+    return fallback(values)
+
+
+def format_like_frame(df: pd.DataFrame, outputs: Any) -> Any:
+    """Outputs of a stream over ``df``'s rows back into pandas: ``(T, N)`` leaves as frames like ``df``, ``(T,)`` as Series."""
+    import jax
+
+    coords = {"index": df.index, "columns": df.columns}
+    return jax.tree_util.tree_map(lambda leaf: _format_leaf(
+        leaf, len(df),
+        one_d=lambda v: format_series(coords, v, ("index",)),
+        same_shape=lambda v: format_dataframe(coords, v, ("index", "columns")),
+        shape=df.shape,
+        fallback=lambda v: pd.DataFrame(v.reshape(len(df), -1), index=df.index, copy=False),
+    ), outputs)
+
+
+def format_like_series(s: pd.Series, outputs: Any) -> Any:
+    """Outputs of a stream over ``s`` back into Series indexed like ``s`` (wider leaves as frames)."""
+    import jax
+
+    coords = {"index": s.index}
+    return jax.tree_util.tree_map(lambda leaf: _format_leaf(
+        leaf, len(s),
+        one_d=lambda v: format_series(coords, v, ("index",), name=s.name),
+        same_shape=lambda v: format_series(coords, v, ("index",), name=s.name),
+        shape=s.shape,
+        fallback=lambda v: pd.DataFrame(v.reshape(len(s), -1), index=s.index, copy=False),
+    ), outputs)
+
+
+def format_like_dataarray(da: xr.DataArray, dim: str, outputs: Any) -> Any:
+    """Outputs of a stream along ``da``'s ``dim`` back into DataArrays (same-shaped leaves keep ``da``'s dims)."""
+    import jax
+
+    tfirst = da.transpose(dim, ...)
+    return jax.tree_util.tree_map(lambda leaf: _format_leaf(
+        leaf, da.sizes[dim],
+        one_d=lambda v: xr.DataArray(v, dims=(dim,), coords={dim: da[dim]} if dim in da.coords else None, name=da.name),
+        same_shape=lambda v: like_dataarray(da, dim, v),
+        shape=tfirst.shape,
+        fallback=lambda v: xr.DataArray(v, dims=(dim,) + tuple(f"{dim}_out_{i}" for i in range(v.ndim - 1)),
+                                        coords={dim: da[dim]} if dim in da.coords else None, name=da.name),
+    ), outputs)
+
+
+def format_like_dataset(ds: xr.Dataset, dim: str, outputs: Any) -> Any:
+    """Outputs of a stream along ``ds``'s ``dim`` back into a Dataset (a ``{variable: leaf}`` dict) or DataArrays."""
+    if isinstance(outputs, dict):
+        return xr.Dataset({
+            name: (format_like_dataarray(ds[name], dim, v) if name in ds.data_vars and dim in ds[name].dims
+                   and np.shape(v) == ds[name].transpose(dim, ...).shape
+                   else format_like_dataarray(xr.DataArray(np.empty((ds.sizes[dim],)), dims=(dim,),
+                                                            coords={dim: ds[dim]} if dim in ds.coords else None), dim, v))
+            for name, v in outputs.items()
+        })
+    template = xr.DataArray(np.empty((ds.sizes[dim],)), dims=(dim,), coords={dim: ds[dim]} if dim in ds.coords else None)
+    return format_like_dataarray(template, dim, outputs)

@@ -7,9 +7,9 @@ the benchmark sweep and asv all ask this registry, so adding a backend is one ne
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
-from waxegg.wax.backends._base import Backend
+from waxegg.wax.backends._base import Backend, Capabilities, WindowKernel
 
 _REGISTRY: dict[str, type[Backend]] = {}
 _INSTANCES: dict[str, Backend] = {}
@@ -46,8 +46,36 @@ def get_backend(name: str | None = None) -> Backend:
     return _INSTANCES[name]
 
 
-# Registration happens on import of each backend module.
+def backends_for(kernel: str, *, state: bool = False) -> list[str]:
+    """Registered backends that declare ``kernel`` (e.g. ``"rolling_median"``), and state if asked.
+
+    The accessors, the benchmark sweep and asv ask this instead of inspecting methods.
+    """
+    from waxegg.wax.backends._base import KERNELS
+
+    if kernel not in KERNELS:
+        raise ValueError(f"unknown kernel {kernel!r}; kernels are {list(KERNELS)}")
+    # Capabilities are class data: asking them instantiates nothing (the JAX backend would import JAX).
+    return [name for name in available_backends()
+            if _REGISTRY[name].capabilities.supports(kernel) and (_REGISTRY[name].capabilities.state or not state)]
+
+
+def window_kernel(name: str, *args: Any, backend: str | None = None, **options: Any) -> WindowKernel:
+    """``name`` (e.g. ``"ewm_mean"``) of ``backend`` with its parameters bound, as a stateful callable.
+
+    ``window_kernel("ewm_mean", ewm_params(alpha=0.1))(x, state=s) -> (out, state)``: what
+    :func:`waxegg.wax.chunked.chunked_unroll` runs over the time chunks of a larger-than-memory array.
+    """
+    b = get_backend(backend)
+    if not b.capabilities.supports(name):
+        raise NotImplementedError(f"backend {b.name!r} has no {name} kernel (it offers {sorted(b.capabilities.kernels)})")
+    return WindowKernel(name, b, args, options)
+
+
+# Registration happens on import of each backend module. The JAX backend's module does not import JAX:
+# JAX and Haiku load when that backend is first instantiated (get_backend("jax")).
 from waxegg.wax.backends import jax_backend as _jax_backend  # noqa: E402,F401
 from waxegg.wax.backends import numba_backend as _numba_backend  # noqa: E402,F401
 
-__all__ = ["Backend", "DEFAULT_BACKEND", "available_backends", "get_backend", "register_backend"]
+__all__ = ["Backend", "Capabilities", "DEFAULT_BACKEND", "available_backends", "backends_for", "get_backend",
+           "register_backend", "window_kernel", "WindowKernel"]

@@ -160,3 +160,26 @@ def zsqrt(values: np.ndarray) -> np.ndarray:
     """pandas' ``zsqrt``: the square root, with negative values (rounding of a variance) set to 0."""
     with np.errstate(invalid="ignore"):
         return np.where(values < 0, 0, np.sqrt(values)).astype(values.dtype, copy=False)
+
+
+@dataclass(frozen=True, eq=False)
+class WindowKernel:
+    """One statistic of one backend with its parameters bound: ``kernel(*arrays, state=None) -> (out, state)``.
+
+    What :func:`waxegg.wax.chunked.chunked_unroll` and the dask paths run chunk after chunk,
+    carrying the state; made by :func:`waxegg.wax.backends.window_kernel`.
+    """
+
+    name: str
+    backend: Backend
+    args: tuple = ()
+    options: dict = field(default_factory=dict)
+
+    @property
+    def n_inputs(self) -> int:
+        return 2 if self.name in PAIRWISE else 1
+
+    def __call__(self, *arrays: np.ndarray, state: Any = None) -> tuple[np.ndarray, Any]:
+        if len(arrays) != self.n_inputs:
+            raise TypeError(f"{self.name} takes {self.n_inputs} array(s), got {len(arrays)}")
+        return getattr(self.backend, self.name)(*arrays, *self.args, state=state, **self.options)
