@@ -160,45 +160,31 @@ def _transpose_block(typingctx, src, i, si, dst, o, so):
 
 
 @numba.njit(**_JIT)
-def _load_tile(big, t0, n_t, g0, width, small):  # pragma: no cover
-    """``small[:n_t, :width] = big[t0:t0+n_t, g0:g0+width]`` for a column-major ``big``.
+def _tile(big, T, t0, n_t, g0, width, small, W, load):  # pragma: no cover
+    """Copy a tile between column-major ``big`` and row-major ``small``, both flat.
 
-    In 8 x 8 blocks; a ragged edge is covered by one block shifted back to end at the edge, which
-    copies some elements twice with the same values.
+    ``big`` holds element ``(t, j)`` at ``j * T + t``; ``small`` holds ``(i, g)`` at ``i * W + g``.
+    ``load``: ``small[:n_t, :width] = big[t0:t0+n_t, g0:g0+width]``, else the reverse. In 8 x 8
+    blocks; a ragged edge is covered by one block shifted back to end at the edge, which copies
+    some elements twice with the same values. Flat arrays and plain index arithmetic keep this
+    (shared by every statistic) quick to compile.
     """
     if width < _MICRO or n_t < _MICRO:
         for g in range(width):
             for i in range(n_t):
-                small[i, g] = big[t0 + i, g0 + g]
+                if load:
+                    small[i * W + g] = big[(g0 + g) * T + t0 + i]
+                else:
+                    big[(g0 + g) * T + t0 + i] = small[i * W + g]
         return
-    T = big.shape[0]
-    W = small.shape[1]
-    src = big.T.reshape(big.size)  # flat views (big.T is row-major)
-    dst = small.reshape(small.size)
     for gb in range(0, width, _MICRO):
         g = min(gb, width - _MICRO)
         for ib in range(0, n_t, _MICRO):
             i = min(ib, n_t - _MICRO)
-            _transpose_block(src, (g0 + g) * T + t0 + i, T, dst, i * W + g, W)
-
-
-@numba.njit(**_JIT)
-def _store_tile(big, t0, n_t, g0, width, small):  # pragma: no cover
-    """``big[t0:t0+n_t, g0:g0+width] = small[:n_t, :width]`` for a column-major ``big`` (see ``_load_tile``)."""
-    if width < _MICRO or n_t < _MICRO:
-        for g in range(width):
-            for i in range(n_t):
-                big[t0 + i, g0 + g] = small[i, g]
-        return
-    T = big.shape[0]
-    W = small.shape[1]
-    src = small.reshape(small.size)
-    dst = big.T.reshape(big.size)
-    for gb in range(0, width, _MICRO):
-        g = min(gb, width - _MICRO)
-        for ib in range(0, n_t, _MICRO):
-            i = min(ib, n_t - _MICRO)
-            _transpose_block(src, i * W + g, W, dst, (g0 + g) * T + t0 + i, T)
+            if load:
+                _transpose_block(big, (g0 + g) * T + t0 + i, T, small, i * W + g, W)
+            else:
+                _transpose_block(small, i * W + g, W, big, (g0 + g) * T + t0 + i, T)
 
 
 # --- the block updates: rows t0:t1, columns c0:c1 of row-major x, state columns from s0 ---------
@@ -466,86 +452,87 @@ def _corr_rows(x, y, out, t0, t1, c0, c1, s0, mean_x, mean_y, cov, var_x, var_y,
 
 
 # --- column-major drivers: the same updates on transposed tiles ---------------------------------
+# ``xf``/``of``: the input/output as flat column-major arrays (element (t, j) at j * T + t);
+# ``buf``/``obuf``: row-major tile buffers, ``bf``/``obf`` their flat views (allocated by the caller).
 @numba.njit(**_JIT)
-def _sum_cols(x, out, j0, j1, wt, nobs, f, dna, minp, tile_t, tile_n):  # pragma: no cover
-    T = x.shape[0]
-    buf = np.empty((tile_t, tile_n), dtype=x.dtype)
-    obuf = np.empty((tile_t, tile_n), dtype=x.dtype)
+def _sum_cols(xf, of, T, buf, bf, obuf, obf, j0, j1, wt, nobs, f, dna, minp):  # pragma: no cover
+    tile_t, tile_n = buf.shape
+    # not literals (0, True, False): each literal argument would compile another specialisation
+    z = np.int64(0)
+    load, store = z == 0, z != 0
     for g0 in range(j0, j1, tile_n):
         width = min(j1, g0 + tile_n) - g0
         for t0 in range(0, T, tile_t):
             n_t = min(T, t0 + tile_t) - t0
-            _load_tile(x, t0, n_t, g0, width, buf)
-            _sum_rows(buf, obuf, 0, n_t, 0, width, g0, wt, nobs, f, dna, minp)
-            _store_tile(out, t0, n_t, g0, width, obuf)
+            _tile(xf, T, t0, n_t, g0, width, bf, tile_n, load)
+            _sum_rows(buf, obuf, z, n_t, z, width, g0, wt, nobs, f, dna, minp)
+            _tile(of, T, t0, n_t, g0, width, obf, tile_n, store)
 
 
 @numba.njit(**_JIT)
-def _times_cols(x, out, j0, j1, wt, owt, nobs, decay, nw, one, adjust, dna, half, minp, tile_t,
-                tile_n):  # pragma: no cover
-    T = x.shape[0]
-    buf = np.empty((tile_t, tile_n), dtype=x.dtype)
-    obuf = np.empty((tile_t, tile_n), dtype=x.dtype)
+def _times_cols(xf, of, T, buf, bf, obuf, obf, j0, j1, wt, owt, nobs, decay, nw, one, adjust, dna, half,
+                minp):  # pragma: no cover
+    tile_t, tile_n = buf.shape
+    z = np.int64(0)
+    load, store = z == 0, z != 0
     for g0 in range(j0, j1, tile_n):
         width = min(j1, g0 + tile_n) - g0
         for t0 in range(0, T, tile_t):
             n_t = min(T, t0 + tile_t) - t0
-            _load_tile(x, t0, n_t, g0, width, buf)
-            _times_rows(buf, obuf, 0, n_t, 0, width, g0, wt, owt, nobs, decay[t0:t0 + n_t], nw, one, adjust, dna,
+            _tile(xf, T, t0, n_t, g0, width, bf, tile_n, load)
+            _times_rows(buf, obuf, z, n_t, z, width, g0, wt, owt, nobs, decay[t0:t0 + n_t], nw, one, adjust, dna,
                         half, minp)
-            _store_tile(out, t0, n_t, g0, width, obuf)
+            _tile(of, T, t0, n_t, g0, width, obf, tile_n, store)
 
 
 @numba.njit(**_JIT)
-def _var_cols(x, out, j0, j1, mean, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust, dna, bias, root, minp,
-              tile_t, tile_n):  # pragma: no cover
-    T = x.shape[0]
-    buf = np.empty((tile_t, tile_n), dtype=x.dtype)
-    obuf = np.empty((tile_t, tile_n), dtype=x.dtype)
+def _var_cols(xf, of, T, buf, bf, obuf, obf, j0, j1, mean, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust, dna,
+              bias, root, minp):  # pragma: no cover
+    tile_t, tile_n = buf.shape
+    z = np.int64(0)
+    load, store = z == 0, z != 0
     for g0 in range(j0, j1, tile_n):
         width = min(j1, g0 + tile_n) - g0
         for t0 in range(0, T, tile_t):
             n_t = min(T, t0 + tile_t) - t0
-            _load_tile(x, t0, n_t, g0, width, buf)
-            _var_rows(buf, obuf, 0, n_t, 0, width, g0, mean, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust, dna,
+            _tile(xf, T, t0, n_t, g0, width, bf, tile_n, load)
+            _var_rows(buf, obuf, z, n_t, z, width, g0, mean, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust, dna,
                       bias, root, minp)
-            _store_tile(out, t0, n_t, g0, width, obuf)
+            _tile(of, T, t0, n_t, g0, width, obf, tile_n, store)
 
 
 @numba.njit(**_JIT)
-def _cov_cols(x, y, out, j0, j1, mean_x, mean_y, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust, dna, bias,
-              minp, tile_t, tile_n):  # pragma: no cover
-    T = x.shape[0]
-    xbuf = np.empty((tile_t, tile_n), dtype=x.dtype)
-    ybuf = np.empty((tile_t, tile_n), dtype=x.dtype)
-    obuf = np.empty((tile_t, tile_n), dtype=x.dtype)
+def _cov_cols(xf, yf, of, T, xbuf, xbf, ybuf, ybf, obuf, obf, j0, j1, mean_x, mean_y, cov, swt, swt2, owt, nobs, f,
+              f2, nw, one, adjust, dna, bias, minp):  # pragma: no cover
+    tile_t, tile_n = xbuf.shape
+    z = np.int64(0)
+    load, store = z == 0, z != 0
     for g0 in range(j0, j1, tile_n):
         width = min(j1, g0 + tile_n) - g0
         for t0 in range(0, T, tile_t):
             n_t = min(T, t0 + tile_t) - t0
-            _load_tile(x, t0, n_t, g0, width, xbuf)
-            _load_tile(y, t0, n_t, g0, width, ybuf)
-            _cov_rows(xbuf, ybuf, obuf, 0, n_t, 0, width, g0, mean_x, mean_y, cov, swt, swt2, owt, nobs, f, f2, nw,
+            _tile(xf, T, t0, n_t, g0, width, xbf, tile_n, load)
+            _tile(yf, T, t0, n_t, g0, width, ybf, tile_n, load)
+            _cov_rows(xbuf, ybuf, obuf, z, n_t, z, width, g0, mean_x, mean_y, cov, swt, swt2, owt, nobs, f, f2, nw,
                       one, adjust, dna, bias, minp)
-            _store_tile(out, t0, n_t, g0, width, obuf)
+            _tile(of, T, t0, n_t, g0, width, obf, tile_n, store)
 
 
 @numba.njit(**_JIT)
-def _corr_cols(x, y, out, j0, j1, mean_x, mean_y, cov, var_x, var_y, owt, nobs, f, nw, one, adjust, dna, minp,
-               tile_t, tile_n):  # pragma: no cover
-    T = x.shape[0]
-    xbuf = np.empty((tile_t, tile_n), dtype=x.dtype)
-    ybuf = np.empty((tile_t, tile_n), dtype=x.dtype)
-    obuf = np.empty((tile_t, tile_n), dtype=x.dtype)
+def _corr_cols(xf, yf, of, T, xbuf, xbf, ybuf, ybf, obuf, obf, j0, j1, mean_x, mean_y, cov, var_x, var_y, owt,
+               nobs, f, nw, one, adjust, dna, minp):  # pragma: no cover
+    tile_t, tile_n = xbuf.shape
+    z = np.int64(0)
+    load, store = z == 0, z != 0
     for g0 in range(j0, j1, tile_n):
         width = min(j1, g0 + tile_n) - g0
         for t0 in range(0, T, tile_t):
             n_t = min(T, t0 + tile_t) - t0
-            _load_tile(x, t0, n_t, g0, width, xbuf)
-            _load_tile(y, t0, n_t, g0, width, ybuf)
-            _corr_rows(xbuf, ybuf, obuf, 0, n_t, 0, width, g0, mean_x, mean_y, cov, var_x, var_y, owt, nobs, f, nw,
+            _tile(xf, T, t0, n_t, g0, width, xbf, tile_n, load)
+            _tile(yf, T, t0, n_t, g0, width, ybf, tile_n, load)
+            _corr_rows(xbuf, ybuf, obuf, z, n_t, z, width, g0, mean_x, mean_y, cov, var_x, var_y, owt, nobs, f, nw,
                        one, adjust, dna, minp)
-            _store_tile(out, t0, n_t, g0, width, obuf)
+            _tile(of, T, t0, n_t, g0, width, obf, tile_n, store)
 
 
 @numba.njit(**_JIT)
@@ -583,6 +570,20 @@ def _flat(a: np.ndarray) -> tuple[np.ndarray, bool]:
     if abs(a.strides[0]) < abs(a.strides[1]):
         return np.asfortranarray(a), True
     return np.ascontiguousarray(a), False
+
+
+def _colflat(a: np.ndarray) -> np.ndarray:
+    """The flat view of a column-major 2-D array, column after column (element (t, j) at j * T + t)."""
+    return a.T.reshape(-1)
+
+
+def _buffers(n: int, dtype) -> list[np.ndarray]:
+    """``n`` row-major tile buffers for one thread, each followed by its flat view."""
+    bufs = []
+    for _ in range(n):
+        b = np.empty((_TILE_T, _TILE_N), dtype=dtype)
+        bufs += [b, b.reshape(-1)]
+    return bufs
 
 
 def _unflat(out: np.ndarray, shape: tuple, colmajor: bool) -> np.ndarray:
@@ -655,7 +656,8 @@ def ewm_sum(values, params: EWMParams, *, state: EWMState | None = None) -> tupl
     dna, minp = not params.ignore_na, params.min_periods
     _run(flat, colmajor,
          lambda c0, c1: _sum_rows(flat, out, 0, flat.shape[0], c0, c1, c0, wt, nobs, f, dna, minp),
-         lambda j0, j1: _sum_cols(flat, out, j0, j1, wt, nobs, f, dna, minp, _TILE_T, _TILE_N))
+         lambda j0, j1: _sum_cols(_colflat(flat), _colflat(out), flat.shape[0], *_buffers(2, flat.dtype), j0, j1,
+                                   wt, nobs, f, dna, minp))
     return _unflat(out, values.shape, colmajor), EWMState(wt, owt, nobs)
 
 
@@ -694,7 +696,8 @@ def ewm_mean_times(values, params: EWMParams, deltas, *,
     args = (nw, one, params.adjust, not params.ignore_na, params.half_alpha_blend, params.min_periods)
     _run(flat, colmajor,
          lambda c0, c1: _times_rows(flat, out, 0, T, c0, c1, c0, wt, owt, nobs, decay, *args),
-         lambda j0, j1: _times_cols(flat, out, j0, j1, wt, owt, nobs, decay, *args, _TILE_T, _TILE_N))
+         lambda j0, j1: _times_cols(_colflat(flat), _colflat(out), T, *_buffers(2, flat.dtype), j0, j1, wt, owt,
+                                     nobs, decay, *args))
     return _unflat(out, values.shape, colmajor), EWMState(wt, owt, nobs)
 
 
@@ -716,7 +719,7 @@ def _var(values, params: EWMParams, bias: bool, state, root: bool) -> tuple[np.n
     st = (mean, cov, swt, swt2, owt, nobs)
     _run(flat, colmajor,
          lambda c0, c1: _var_rows(flat, out, 0, T, c0, c1, c0, *st, *args),
-         lambda j0, j1: _var_cols(flat, out, j0, j1, *st, *args, _TILE_T, _TILE_N))
+         lambda j0, j1: _var_cols(_colflat(flat), _colflat(out), T, *_buffers(2, flat.dtype), j0, j1, *st, *args))
     return _unflat(out, values.shape, colmajor), EWMCovState(mean, mean, cov, swt, swt2, owt, nobs)
 
 
@@ -748,7 +751,8 @@ def ewm_cov(x, y, params: EWMParams, *, bias: bool = False,
     args = _consts(params, fx.dtype) + (params.adjust, not params.ignore_na, bool(bias), params.min_periods)
     _run(fx, colmajor,
          lambda c0, c1: _cov_rows(fx, fy, out, 0, T, c0, c1, c0, *st, *args),
-         lambda j0, j1: _cov_cols(fx, fy, out, j0, j1, *st, *args, _TILE_T, _TILE_N))
+         lambda j0, j1: _cov_cols(_colflat(fx), _colflat(fy), _colflat(out), T, *_buffers(3, fx.dtype), j0, j1,
+                                   *st, *args))
     return _unflat(out, shape, colmajor), EWMCovState(*st)
 
 
@@ -770,5 +774,6 @@ def ewm_corr(x, y, params: EWMParams, *, state: EWMCorrState | None = None) -> t
     args = (f, nw, one, params.adjust, not params.ignore_na, params.min_periods)
     _run(fx, colmajor,
          lambda c0, c1: _corr_rows(fx, fy, out, 0, T, c0, c1, c0, *st, *args),
-         lambda j0, j1: _corr_cols(fx, fy, out, j0, j1, *st, *args, _TILE_T, _TILE_N))
+         lambda j0, j1: _corr_cols(_colflat(fx), _colflat(fy), _colflat(out), T, *_buffers(3, fx.dtype), j0, j1,
+                                    *st, *args))
     return _unflat(out, shape, colmajor), EWMCorrState(*st)
