@@ -133,3 +133,17 @@ def test_plain_transform_is_hoisted_too():
 
     ref = pd.DataFrame(values).ewm(com=3.0, adjust=False).mean().to_numpy()
     np.testing.assert_allclose(np.asarray(outputs), ref, rtol=0, atol=1e-12)
+
+
+def test_a_transform_and_its_data_are_freed_with_it():
+    # The trace cache is weak on the function: nothing cached keeps the transform (or its data) alive.
+    import gc
+    import weakref
+
+    transformed, _, xs = _seed_transform(120, 3)
+    dynamic_unroll(transformed, xs, jax.random.PRNGKey(0))
+    raw_apply = weakref.ref(transformed.apply.__wrapped__)
+    raw_init = weakref.ref(transformed.init.__wrapped__)
+    del transformed
+    gc.collect()
+    assert raw_apply() is None and raw_init() is None

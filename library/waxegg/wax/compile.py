@@ -46,9 +46,9 @@ class StepJaxpr:
     jaxpr: Any
     out_tree: Any
 
-    def __call__(self, consts: Any, *args: Any) -> Any:
-        """Evaluate on ``args`` (the pytree the function was traced with) and the hoisted ``consts``."""
-        flat = jax.tree_util.tree_leaves(args)
+    def __call__(self, consts: Any, *args: Any, **kwargs: Any) -> Any:
+        """Evaluate on arguments of the traced signature and the hoisted ``consts``."""
+        flat = jax.tree_util.tree_leaves((args, kwargs))
         return jax.tree_util.tree_unflatten(self.out_tree, jax.core.eval_jaxpr(self.jaxpr, consts, *flat))
 
 
@@ -60,10 +60,12 @@ _TRACES: weakref.WeakKeyDictionary[Callable[..., Any], dict[Any, tuple[StepJaxpr
 def _leaf_signature(x: Any) -> tuple:
     aval = getattr(x, "aval", None)  # jax.Array and tracers
     if aval is not None:
-        return (tuple(aval.shape), str(aval.dtype), bool(getattr(aval, "weak_type", False)))
+        return (tuple(aval.shape), aval.dtype, bool(getattr(aval, "weak_type", False)))
     if isinstance(x, (bool, int, float, complex)):
         return ((), type(x).__name__, True)
-    return (tuple(np.shape(x)), str(getattr(x, "dtype", None) or np.result_type(x)), False)
+    dtype = getattr(x, "dtype", None)  # numpy arrays, jax.ShapeDtypeStruct
+    return (tuple(np.shape(x)), np.result_type(x) if dtype is None else dtype,
+            bool(getattr(x, "weak_type", False)))
 
 
 def _signature(args: Any) -> tuple:
@@ -72,27 +74,28 @@ def _signature(args: Any) -> tuple:
     return treedef, tuple(map(_leaf_signature, leaves)), jax.dtypes.canonicalize_dtype(np.float64).name
 
 
-def trace_hoisted(fn: Callable[..., Any], *args: Any) -> tuple[StepJaxpr, tuple]:
-    """Trace ``fn(*args)`` to a :class:`StepJaxpr` and the constants it closes over.
+def trace_hoisted(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> tuple[StepJaxpr, tuple]:
+    """Trace ``fn(*args, **kwargs)`` to a :class:`StepJaxpr` and the constants it closes over.
 
-    ``args`` may hold arrays, tracers or :class:`jax.ShapeDtypeStruct`; only their shapes and dtypes
-    matter. The result is cached per ``fn`` and argument signature (and x64 mode), unless a constant
-    is itself a tracer of an enclosing transformation (then it belongs to that trace only). Captured
-    numpy arrays are put on the device once, here, rather than at every call.
+    The arguments may hold arrays, tracers or :class:`jax.ShapeDtypeStruct`; only their shapes and
+    dtypes matter. The result is cached per ``fn`` and argument signature (and x64 mode), unless a
+    constant is itself a tracer of an enclosing transformation (then it belongs to that trace only).
+    Captured numpy arrays are put on the device once, here, rather than at every call.
 
     Returns
     -------
     step, consts
-        ``step(consts, *args)`` computes ``fn(*args)``.
+        ``step(consts, *args, **kwargs)`` computes ``fn(*args, **kwargs)``.
     """
-    key = _signature(args)
+    key = _signature((args, kwargs))
     try:
         cached = _TRACES.get(fn, {}).get(key)
     except TypeError:  # fn cannot be weakly referenced: no cache
         cached = None
     if cached is not None:
         return cached
-    closed, out_shape = jax.make_jaxpr(fn, return_shape=True)(*args)
+    # A fresh wrapper, so nothing kept in the cache refers back to fn (the cache is weak on it).
+    closed, out_shape = jax.make_jaxpr(lambda a, k: fn(*a, **k), return_shape=True)(args, kwargs)
     step = StepJaxpr(closed.jaxpr, jax.tree_util.tree_structure(out_shape))
     consts = tuple(c if isinstance(c, (jax.Array, jax.core.Tracer)) else jax.device_put(c) for c in closed.consts)
     if not any(isinstance(c, jax.core.Tracer) for c in consts):
@@ -104,8 +107,8 @@ def trace_hoisted(fn: Callable[..., Any], *args: Any) -> tuple[StepJaxpr, tuple]
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _run(step: StepJaxpr, consts: tuple, args: tuple) -> Any:
-    return step(consts, *args)
+def _run(step: StepJaxpr, consts: tuple, args: tuple, kwargs: dict) -> Any:
+    return step(consts, *args, **kwargs)
 
 
 class HoistedJit:
@@ -119,41 +122,16 @@ class HoistedJit:
         functools.update_wrapper(self, fun)
         setattr(self, _UNJITTED, fun)
 
-    def _prepare(self, args: tuple, kwargs: dict) -> tuple[StepJaxpr, tuple, tuple]:
-        fun = getattr(self, _UNJITTED)
-        step, consts = trace_hoisted(_kwargs_to_args(fun), args, kwargs)
-        return step, consts, (args, kwargs)
-
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         with x64_context():
-            step, consts, packed = self._prepare(args, kwargs)
-            return _run(step, consts, packed)
+            step, consts = trace_hoisted(getattr(self, _UNJITTED), *args, **kwargs)
+            return _run(step, consts, args, kwargs)
 
     def lower(self, *args: Any, **kwargs: Any) -> Any:
         """The XLA program a call on these arguments runs, lowered (``.as_text()``, ``.compile()``)."""
         with x64_context():
-            step, consts, packed = self._prepare(args, kwargs)
-            return _run.lower(step, consts, packed)
-
-
-# One adapter per function, so the trace cache (keyed on it) is hit on every call.
-_ADAPTERS: weakref.WeakKeyDictionary[Callable[..., Any], Callable[..., Any]] = weakref.WeakKeyDictionary()
-
-
-def _kwargs_to_args(fun: Callable[..., Any]) -> Callable[..., Any]:
-    try:
-        return _ADAPTERS[fun]
-    except (KeyError, TypeError):
-        pass
-
-    def call(args: tuple, kwargs: dict) -> Any:
-        return fun(*args, **kwargs)
-
-    try:
-        _ADAPTERS[fun] = call
-    except TypeError:
-        pass
-    return call
+            step, consts = trace_hoisted(getattr(self, _UNJITTED), *args, **kwargs)
+            return _run.lower(step, consts, args, kwargs)
 
 
 def unjitted(fn: Callable[..., Any]) -> Callable[..., Any]:

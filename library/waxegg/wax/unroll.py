@@ -60,9 +60,9 @@ def _scan_step(step: StepJaxpr, consts: tuple, params: Any, state: Any, rng: Any
 def _traced_step(apply: Any, params: Any, state: Any, rng: Any, xs: Any) -> tuple[StepJaxpr, tuple]:
     # One step of ``apply`` as a jaxpr, with the arrays it closes over lifted out as arguments
     # (waxegg.wax.compile): the scan's program, and its compile time, then do not grow with them.
+    # ``rng`` stands for the per-step key: fold_in keeps its shape and dtype.
     x = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(np.shape(a)[1:], jax.numpy.result_type(a)), xs)
-    key = None if rng is None else jax.eval_shape(_step_rng, rng, 0)
-    return trace_hoisted(unjitted(apply), params, state, key, x)
+    return trace_hoisted(unjitted(apply), params, state, rng, x)
 
 
 def _scan(apply: Any, params: Any, state: Any, rng: Any, xs: Any, first_step: Any = 0) -> tuple[Any, Any]:
