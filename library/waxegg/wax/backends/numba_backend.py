@@ -242,26 +242,34 @@ def _exact_rows(src, s_row, dst, N, t0, t1, j0, j1, weighted, old_wt, nobs, old_
     is latency bound down one column becomes throughput bound.
     """
     nan = (one - one) / (one - one)
+    width = j1 - j0
+    weighted, old_wt, nobs = weighted[j0:j1], old_wt[j0:j1], nobs[j0:j1]
     for t in range(t0, t1):
-        row, orow = t * s_row, t * N
-        for k in range(j0, j1):
-            w, ow, n = _ewm_step(src[row + k], weighted[k], old_wt[k], nobs[k], old_wt_factor, new_wt, one, adjust,
+        # slices indexed from 0 by a range: LLVM drops Numba's negative-index wraparound, which on a
+        # flat index (t * N + k) kept the loop from vectorising (2-3x slower)
+        row = src[t * s_row + j0:t * s_row + j1]
+        orow = dst[t * N + j0:t * N + j1]
+        for k in range(width):
+            w, ow, n = _ewm_step(row[k], weighted[k], old_wt[k], nobs[k], old_wt_factor, new_wt, one, adjust,
                                  decay_on_missing, half_blend)
             weighted[k] = w
             old_wt[k] = ow
             nobs[k] = n
-            dst[orow + k] = w if n >= minp else nan
+            orow[k] = w if n >= minp else nan
 
 
 @numba.njit(**_HELPER)
 def _affine_rows(src, s_row, dst, N, t0, t1, j0, j1, weighted, alpha):  # pragma: no cover
     """``y = y + alpha * (x - y)`` over rows ``t0:t1``, columns ``j0:j1`` (no division, no selects)."""
+    width = j1 - j0
+    weighted = weighted[j0:j1]
     for t in range(t0, t1):
-        row, orow = t * s_row, t * N
-        for k in range(j0, j1):
-            w = weighted[k] + alpha * (src[row + k] - weighted[k])
+        row = src[t * s_row + j0:t * s_row + j1]  # (see _exact_rows)
+        orow = dst[t * N + j0:t * N + j1]
+        for k in range(width):
+            w = weighted[k] + alpha * (row[k] - weighted[k])
             weighted[k] = w
-            dst[orow + k] = w
+            orow[k] = w
 
 
 @numba.njit(**_JIT)
