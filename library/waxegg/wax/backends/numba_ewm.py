@@ -1,14 +1,20 @@
 """Numba kernels for pandas' EWM ``sum``, ``var``/``std``, ``cov``, ``corr`` and ``mean`` with ``times=``.
 
 Each statistic is pandas 3's Cython loop (``pandas/_libs/window/aggregations.pyx``: ``ewm`` and
-``ewmcov``) with the same floating-point operations in the same order -- the same divisions, no
-reciprocals, no fused multiply-adds -- so float64 results equal pandas' bit for bit, NaN for NaN.
-The loop is written once per statistic as an update of a block of rows (time outside, columns
-inside) over per-column state held in small arrays; it is branch-free (selects, ``&``/``|``) and
-uses ``error_model="numpy"`` so that LLVM vectorises it across columns. Vectorising across
-columns, a recursion that is latency bound down one column becomes throughput bound, and the
-divisions cost their throughput rather than their latency.
+``ewmcov``) with the same floating-point operations in the same order, no fused multiply-adds,
+so ``sum`` and ``mean`` with times equal pandas bit for bit in float64. ``var``/``std``/``cov``/
+``corr`` divide by ``old_wt + new_wt`` through one reciprocal (pandas divides two or three times):
+divisions bound those loops, and each product is within an ulp of pandas' quotient, so results
+stay within ``1e-12`` of pandas (tested). The loop is written once per statistic as an update of
+a block of rows (time outside, columns inside) over per-column state held in small arrays; it is
+branch-free (selects, ``&``/``|``) and uses ``error_model="numpy"`` so that LLVM vectorises it
+across columns: a recursion that is latency bound down one column becomes throughput bound.
 
+- The weights (``old_wt``, ``sum_wt``, ``sum_wt2``) depend only on a column's pattern of
+  observations, so without missing values every column of a row shares them: such rows compute
+  the weights, their reciprocal and the bias correction once, as scalars, and the vector loop has
+  no division. Both loops do the same operations on the same values, so a column's result does not
+  depend on its neighbours or on how the columns were split (tested).
 - Row-major input runs the block update directly on each thread's columns.
 - Column-major input (what pandas 3 stores for ``pd.DataFrame(2-D array)``) is transposed in tiles
   of ``_TILE_T`` steps x ``_TILE_N`` columns, in 8 x 8 blocks that LLVM turns into register
@@ -52,7 +58,7 @@ _TILE_N = 64
 #: Side of the square blocks a tile is transposed in (constant bounds: LLVM unrolls the block).
 _MICRO = 8
 #: Row-major input: columns updated together over all steps (their state stays in L1).
-_ROW_BLOCK = 512
+_ROW_BLOCK = 256
 #: Fewest bytes of a row-major row per thread: threads sharing narrow rows slow each other down.
 _ROW_BYTES_PER_THREAD = 2048
 
@@ -250,11 +256,126 @@ def _times_rows(x, out, t0, t1, c0, c1, s0, wt, owt, nobs, decay, nw, one, adjus
 
 
 @numba.njit(**_JIT)
-def _var_rows(x, out, t0, t1, c0, c1, s0, mean, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust, dna, bias,
-              root, minp):  # pragma: no cover
-    """pandas' ``ewmcov(x, x)``, reading ``x`` once; ``root``: pandas' ``zsqrt`` of the result (std)."""
+def _weights_shared(xrow, yrow, mean, owt, swt, swt2):  # pragma: no cover
+    """Whether every column of the row observes both values, has a mean, and has the weights of column 0.
+
+    Then the step's weights, their reciprocal and the bias correction are one scalar computation
+    for the row, and the vector loop has no division (the weights depend only on a column's
+    pattern of observations, so for data without missing values every column shares them). The
+    scalar and the vector loop do the same operations on the same values: the results do not
+    depend on which loop ran (nor on a column's neighbours).
+    """
+    if xrow.size == 0:
+        return False
+    a = owt[0]
+    b = swt[0]
+    c = swt2[0]
+    bad = 0
+    for k in range(xrow.size):
+        cx = xrow[k]
+        cy = yrow[k]
+        m = mean[k]
+        bad += not ((cx - cx == 0) & (cy - cy == 0) & (m == m) & (owt[k] == a) & (swt[k] == b) & (swt2[k] == c))
+    return bad == 0
+
+
+@numba.njit(**_JIT)
+def _all_finite(xrow, yrow):  # pragma: no cover
+    """Whether both rows hold only finite values (observations everywhere)."""
+    bad = 0
+    for k in range(xrow.size):
+        cx = xrow[k]
+        cy = yrow[k]
+        bad += not ((cx - cx == 0) & (cy - cy == 0))
+    return bad == 0
+
+
+@numba.njit(**_JIT)
+def _var_shared_row(row, orow, mean, cov, nobs, ow, nw, r, ratio, den, one, bias, root, minp):  # pragma: no cover
+    """One step of ``_var_rows`` for a row whose columns share their weights (scalars here)."""
     nan = (one - one) / (one - one)
     zero = one - one
+    for k in range(row.size):
+        cur = row[k]
+        m = mean[k]
+        m1 = (ow * m + nw * cur) * r
+        m1 = m1 if m != cur else m
+        c = (ow * (cov[k] + (m - m1) * (m - m1)) + nw * ((cur - m1) * (cur - m1))) * r
+        n = nobs[k] + 1
+        mean[k] = m1
+        cov[k] = c
+        nobs[k] = n
+        v = ratio * c
+        v = c if bias else (v if den > 0 else nan)
+        s = np.sqrt(v)
+        v = (zero if v < 0 else s) if root else v
+        orow[k] = v if n >= minp else nan
+
+
+@numba.njit(**_JIT)
+def _var_general_row(row, orow, mean, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust, dna, bias, root,
+                     minp):  # pragma: no cover
+    """One step of ``_var_rows``, each column with its own weights."""
+    nan = (one - one) / (one - one)
+    zero = one - one
+    for k in range(row.size):
+        cur = row[k]
+        m = mean[k]
+        c = cov[k]
+        sw = swt[k]
+        sw2 = swt2[k]
+        ow = owt[k]
+        obs = cur - cur == 0
+        has = m == m
+        dec = has & (obs | dna)
+        sw = sw * f if dec else sw
+        sw2 = sw2 * f2 if dec else sw2
+        ow = ow * f if dec else ow
+        upd = has & obs
+        # one reciprocal for the mean, the moment and (adjust=False) the weight sums:
+        # divisions bound this loop; each product is within an ulp of pandas' quotient
+        r = one / (ow + nw)
+        m1 = (ow * m + nw * cur) * r
+        m1 = m1 if m != cur else m  # pandas skips the blend when cur equals the mean
+        c1_ = (ow * (c + (m - m1) * (m - m1)) + nw * ((cur - m1) * (cur - m1))) * r
+        sw1 = sw + nw
+        sw21 = sw2 + nw * nw
+        if adjust:
+            ow1 = ow + nw
+        else:
+            sw1 = sw1 * r
+            sw21 = sw21 * (r * r)
+            ow1 = one
+        m = m1 if upd else m
+        c = c1_ if upd else c
+        sw = sw1 if upd else sw
+        sw2 = sw21 if upd else sw2
+        ow = ow1 if upd else ow
+        m = cur if (not has) & obs else m
+        n = nobs[k] + obs
+        mean[k] = m
+        cov[k] = c
+        swt[k] = sw
+        swt2[k] = sw2
+        owt[k] = ow
+        nobs[k] = n
+        num = sw * sw
+        den = num - sw2
+        v = (num / den) * c
+        v = c if bias else (v if den > 0 else nan)
+        s = np.sqrt(v)
+        v = (zero if v < 0 else s) if root else v  # pandas' zsqrt
+        orow[k] = v if n >= minp else nan
+
+
+@numba.njit(**_JIT)
+def _var_rows(x, out, t0, t1, c0, c1, s0, mean, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust, dna, bias,
+              root, minp):  # pragma: no cover
+    """pandas' ``ewmcov(x, x)``, reading ``x`` once; ``root``: pandas' ``zsqrt`` of the result (std).
+
+    Rows whose columns share their weights (see ``_weights_shared``) take the division-free loop;
+    after such a row the columns still share them when the next row is all finite.
+    """
     width = c1 - c0
     # unit-stride views from index 0, so that LLVM sees consecutive accesses and vectorises
     mean = mean[s0:s0 + width]
@@ -263,64 +384,42 @@ def _var_rows(x, out, t0, t1, c0, c1, s0, mean, cov, swt, swt2, owt, nobs, f, f2
     swt2 = swt2[s0:s0 + width]
     owt = owt[s0:s0 + width]
     nobs = nobs[s0:s0 + width]
+    shared = False
     for t in range(t0, t1):
         row = x[t, c0:c1]
         orow = out[t, c0:c1]
-        for k in range(width):
-            cur = row[k]
-            m = mean[k]
-            c = cov[k]
-            sw = swt[k]
-            sw2 = swt2[k]
-            ow = owt[k]
-            obs = cur - cur == 0
-            has = m == m
-            dec = has & (obs | dna)
-            sw = sw * f if dec else sw
-            sw2 = sw2 * f2 if dec else sw2
-            ow = ow * f if dec else ow
-            upd = has & obs
-            total = ow + nw
-            m1 = (ow * m + nw * cur) / total
-            m1 = m1 if m != cur else m  # pandas skips the blend when cur equals the mean
-            c1_ = (ow * (c + (m - m1) * (m - m1)) + nw * ((cur - m1) * (cur - m1))) / total
-            sw1 = sw + nw
-            sw21 = sw2 + nw * nw
+        shared = _all_finite(row, row) if shared else _weights_shared(row, row, mean, owt, swt, swt2)
+        if shared:
+            # the scalar form of the weight updates in _var_general_row
+            ow = owt[0] * f
+            sw = swt[0] * f
+            sw2 = swt2[0] * f2
+            r = one / (ow + nw)
+            sw = sw + nw
+            sw2 = sw2 + nw * nw
             if adjust:
                 ow1 = ow + nw
             else:
-                sw1 = sw1 / total
-                sw21 = sw21 / (total * total)
+                sw = sw * r
+                sw2 = sw2 * (r * r)
                 ow1 = one
-            m = m1 if upd else m
-            c = c1_ if upd else c
-            sw = sw1 if upd else sw
-            sw2 = sw21 if upd else sw2
-            ow = ow1 if upd else ow
-            m = cur if (not has) & obs else m
-            n = nobs[k] + obs
-            mean[k] = m
-            cov[k] = c
-            swt[k] = sw
-            swt2[k] = sw2
-            owt[k] = ow
-            nobs[k] = n
             num = sw * sw
             den = num - sw2
-            v = (num / den) * c
-            v = c if bias else (v if den > 0 else nan)
-            s = np.sqrt(v)
-            v = (zero if v < 0 else s) if root else v  # pandas' zsqrt
-            orow[k] = v if n >= minp else nan
+            _var_shared_row(row, orow, mean, cov, nobs, ow, nw, r, num / den, den, one, bias, root, minp)
+            swt[:] = sw
+            swt2[:] = sw2
+            owt[:] = ow1
+        else:
+            _var_general_row(row, orow, mean, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust, dna, bias, root,
+                             minp)
 
 
 @numba.njit(**_JIT)
 def _cov_rows(x, y, out, t0, t1, c0, c1, s0, mean_x, mean_y, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust,
-              dna, bias, minp):  # pragma: no cover
-    """pandas' ``ewmcov(x, y)``: an observation needs both values."""
+          dna, bias, minp):  # pragma: no cover
+    """pandas' ``ewmcov(x, y)``: an observation needs both values (see ``_var_rows``)."""
     nan = (one - one) / (one - one)
     width = c1 - c0
-    # unit-stride views from index 0, so that LLVM sees consecutive accesses and vectorises
     mean_x = mean_x[s0:s0 + width]
     mean_y = mean_y[s0:s0 + width]
     cov = cov[s0:s0 + width]
@@ -332,6 +431,46 @@ def _cov_rows(x, y, out, t0, t1, c0, c1, s0, mean_x, mean_y, cov, swt, swt2, owt
         xrow = x[t, c0:c1]
         yrow = y[t, c0:c1]
         orow = out[t, c0:c1]
+        if _weights_shared(xrow, yrow, mean_x, owt, swt, swt2):
+            ow = owt[0] * f
+            sw = swt[0] * f
+            sw2 = swt2[0] * f2
+            r = one / (ow + nw)
+            sw = sw + nw
+            sw2 = sw2 + nw * nw
+            if adjust:
+                ow1 = ow + nw
+            else:
+                sw = sw * r
+                sw2 = sw2 * (r * r)
+                ow1 = one
+            num = sw * sw
+            den = num - sw2
+            ratio = num / den
+            for k in range(width):
+                cx = xrow[k]
+                cy = yrow[k]
+                mx = mean_x[k]
+                my = mean_y[k]
+                mx1 = (ow * mx + nw * cx) * r
+                my1 = (ow * my + nw * cy) * r
+                mx1 = mx1 if mx != cx else mx
+                my1 = my1 if my != cy else my
+                c = (ow * (cov[k] + (mx - mx1) * (my - my1)) + nw * ((cx - mx1) * (cy - my1))) * r
+                n = nobs[k] + 1
+                mean_x[k] = mx1
+                mean_y[k] = my1
+                cov[k] = c
+                nobs[k] = n
+                v = ratio * c
+                v = c if bias else (v if den > 0 else nan)
+                orow[k] = v if n >= minp else nan
+            # the common weights, in loops of their own (fewer arrays written in the loop above
+            # keeps LLVM's runtime alias checks within the vectoriser's limit)
+            swt[:] = sw
+            swt2[:] = sw2
+            owt[:] = ow1
+            continue
         for k in range(width):
             cx = xrow[k]
             cy = yrow[k]
@@ -348,19 +487,19 @@ def _cov_rows(x, y, out, t0, t1, c0, c1, s0, mean_x, mean_y, cov, swt, swt2, owt
             sw2 = sw2 * f2 if dec else sw2
             ow = ow * f if dec else ow
             upd = has & obs
-            total = ow + nw
-            mx1 = (ow * mx + nw * cx) / total
-            my1 = (ow * my + nw * cy) / total
+            r = one / (ow + nw)
+            mx1 = (ow * mx + nw * cx) * r
+            my1 = (ow * my + nw * cy) * r
             mx1 = mx1 if mx != cx else mx
             my1 = my1 if my != cy else my
-            cv1 = (ow * (c + (mx - mx1) * (my - my1)) + nw * ((cx - mx1) * (cy - my1))) / total
+            cv1 = (ow * (c + (mx - mx1) * (my - my1)) + nw * ((cx - mx1) * (cy - my1))) * r
             sw1 = sw + nw
             sw21 = sw2 + nw * nw
             if adjust:
                 ow1 = ow + nw
             else:
-                sw1 = sw1 / total
-                sw21 = sw21 / (total * total)
+                sw1 = sw1 * r
+                sw21 = sw21 * (r * r)
                 ow1 = one
             first = (not has) & obs
             mx = cx if first else (mx1 if upd else mx)
@@ -386,7 +525,7 @@ def _cov_rows(x, y, out, t0, t1, c0, c1, s0, mean_x, mean_y, cov, swt, swt2, owt
 
 @numba.njit(**_JIT)
 def _corr_rows(x, y, out, t0, t1, c0, c1, s0, mean_x, mean_y, cov, var_x, var_y, owt, nobs, f, nw, one, adjust,
-               dna, minp):  # pragma: no cover
+           dna, minp):  # pragma: no cover
     """pandas' ``corr``: ``cov / zsqrt(var_x * var_y)`` of three biased ``ewmcov``, fused.
 
     pandas first masks each series with the other's missing values (``prep_binary``), so the three
@@ -395,7 +534,6 @@ def _corr_rows(x, y, out, t0, t1, c0, c1, s0, mean_x, mean_y, cov, var_x, var_y,
     nan = (one - one) / (one - one)
     zero = one - one
     width = c1 - c0
-    # unit-stride views from index 0, so that LLVM sees consecutive accesses and vectorises
     mean_x = mean_x[s0:s0 + width]
     mean_y = mean_y[s0:s0 + width]
     cov = cov[s0:s0 + width]
@@ -407,6 +545,10 @@ def _corr_rows(x, y, out, t0, t1, c0, c1, s0, mean_x, mean_y, cov, var_x, var_y,
         xrow = x[t, c0:c1]
         yrow = y[t, c0:c1]
         orow = out[t, c0:c1]
+        shared = _weights_shared(xrow, yrow, mean_x, owt, owt, owt)
+        ow0 = owt[0] * f
+        r0 = one / (ow0 + nw)
+        ow10 = ow0 + nw if adjust else one
         for k in range(width):
             cx = xrow[k]
             cy = yrow[k]
@@ -415,23 +557,24 @@ def _corr_rows(x, y, out, t0, t1, c0, c1, s0, mean_x, mean_y, cov, var_x, var_y,
             c = cov[k]
             vx = var_x[k]
             vy = var_y[k]
-            ow = owt[k]
             obs = (cx - cx == 0) & (cy - cy == 0)
             has = mx == mx
+            ow = owt[k]
             ow = ow * f if has & (obs | dna) else ow
+            # one division per row where the weights are shared (the same value)
+            r = r0 if shared else one / (ow + nw)
             upd = has & obs
-            total = ow + nw
-            mx1 = (ow * mx + nw * cx) / total
-            my1 = (ow * my + nw * cy) / total
+            mx1 = (ow * mx + nw * cx) * r
+            my1 = (ow * my + nw * cy) * r
             mx1 = mx1 if mx != cx else mx
             my1 = my1 if my != cy else my
             dx = mx - mx1
             dy = my - my1
             ex = cx - mx1
             ey = cy - my1
-            c1_ = (ow * (c + dx * dy) + nw * (ex * ey)) / total
-            vx1 = (ow * (vx + dx * dx) + nw * (ex * ex)) / total
-            vy1 = (ow * (vy + dy * dy) + nw * (ey * ey)) / total
+            c1_ = (ow * (c + dx * dy) + nw * (ex * ey)) * r
+            vx1 = (ow * (vx + dx * dx) + nw * (ex * ex)) * r
+            vy1 = (ow * (vy + dy * dy) + nw * (ey * ey)) * r
             ow1 = ow + nw if adjust else one
             first = (not has) & obs
             mean_x[k] = cx if first else (mx1 if upd else mx)
@@ -447,8 +590,8 @@ def _corr_rows(x, y, out, t0, t1, c0, c1, s0, mean_x, mean_y, cov, var_x, var_y,
             nobs[k] = n
             p = vx * vy
             s = np.sqrt(p)
-            r = c / (zero if p < 0 else s)
-            orow[k] = r if n >= minp else nan
+            res = c / (zero if p < 0 else s)
+            orow[k] = res if n >= minp else nan
 
 
 # --- column-major drivers: the same updates on transposed tiles ---------------------------------
