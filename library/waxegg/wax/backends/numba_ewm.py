@@ -332,8 +332,8 @@ def _var_general_row(row, orow, mean, cov, swt, swt2, owt, nobs, f, f2, nw, one,
         sw2 = sw2 * f2 if dec else sw2
         ow = ow * f if dec else ow
         upd = has & obs
-        # one reciprocal for the mean, the moment and (adjust=False) the weight sums:
-        # divisions bound this loop; each product is within an ulp of pandas' quotient
+        # one reciprocal for the mean and the moment: divisions bound this loop; each
+        # product is within an ulp of pandas' quotient
         r = one / (ow + nw)
         m1 = (ow * m + nw * cur) * r
         m1 = m1 if m != cur else m  # pandas skips the blend when cur equals the mean
@@ -343,8 +343,8 @@ def _var_general_row(row, orow, mean, cov, swt, swt2, owt, nobs, f, f2, nw, one,
         if adjust:
             ow1 = ow + nw
         else:
-            sw1 = sw1 * r
-            sw21 = sw21 * (r * r)
+            sw1 = sw1 / (ow + nw)  # pandas' division: the bias correction cancels, so keep its bits
+            sw21 = sw21 / ((ow + nw) * (ow + nw))
             ow1 = one
         m = m1 if upd else m
         c = c1_ if upd else c
@@ -400,8 +400,8 @@ def _var_rows(x, out, t0, t1, c0, c1, s0, mean, cov, swt, swt2, owt, nobs, f, f2
             if adjust:
                 ow1 = ow + nw
             else:
-                sw = sw * r
-                sw2 = sw2 * (r * r)
+                sw = sw / (ow + nw)  # pandas' divisions (see _var_general_row)
+                sw2 = sw2 / ((ow + nw) * (ow + nw))
                 ow1 = one
             num = sw * sw
             den = num - sw2
@@ -441,8 +441,8 @@ def _cov_rows(x, y, out, t0, t1, c0, c1, s0, mean_x, mean_y, cov, swt, swt2, owt
             if adjust:
                 ow1 = ow + nw
             else:
-                sw = sw * r
-                sw2 = sw2 * (r * r)
+                sw = sw / (ow + nw)  # pandas' divisions (see _var_general_row)
+                sw2 = sw2 / ((ow + nw) * (ow + nw))
                 ow1 = one
             num = sw * sw
             den = num - sw2
@@ -498,8 +498,8 @@ def _cov_rows(x, y, out, t0, t1, c0, c1, s0, mean_x, mean_y, cov, swt, swt2, owt
             if adjust:
                 ow1 = ow + nw
             else:
-                sw1 = sw1 * r
-                sw21 = sw21 * (r * r)
+                sw1 = sw1 / (ow + nw)  # pandas' division: the bias correction cancels, so keep its bits
+                sw21 = sw21 / ((ow + nw) * (ow + nw))
                 ow1 = one
             first = (not has) & obs
             mx = cx if first else (mx1 if upd else mx)
