@@ -251,6 +251,261 @@ def _cov_value(n, sxy, sxx, syy, minp, ddof, corr, nan, zero, one):  # pragma: n
 
 
 # --------------------------------------------------------------------------------------------
+# column-major input: blocks of K columns x TB steps, transposed through small L1 buffers
+#
+# Each thread walks K contiguous columns at once down the time axis: TB steps of each column (and
+# the TB values leaving their windows) are copied into (TB, K) buffers, the statistic's step runs
+# across the K columns exactly as in the row-major kernel (the same scalar helpers, so every column
+# sees the same operations in the same order: results equal the row-major path bit for bit), and
+# the (TB, K) results are copied back down the columns. The buffers stay in L1; the data is read
+# and written once, in contiguous runs. K and TB are arguments, not constants: LLVM unrolls a loop
+# of a known short trip count instead of vectorising it, and its vector loop over the K columns
+# needs K >= 4 registers' worth of lanes (it interleaves 4), hence K = 256 bytes of the dtype.
+
+
+def _col_k(dtype) -> int:
+    return 256 // np.dtype(dtype).itemsize
+
+
+#: Steps per column-major buffer.
+_TB = 32
+
+
+@numba.njit(**_INLINE)
+def _gather(xt, tailt, b, nb, t0, tn, w, fresh, vin, vold, nan):  # pragma: no cover
+    """``vin[tt, k] = x[t0 + tt]`` and ``vold[tt, k] = x[t0 + tt - w]`` of column ``b + k`` (NaN before the tail)."""
+    L = tailt.shape[1]
+    for k in range(nb):
+        col = xt[b + k]
+        for tt in range(tn):
+            vin[tt, k] = col[t0 + tt]
+        if fresh:
+            for tt in range(tn):
+                vold[tt, k] = nan
+        elif t0 - w >= 0:
+            r0 = t0 - w
+            for tt in range(tn):
+                vold[tt, k] = col[r0 + tt]
+        else:
+            tcol = tailt[b + k]
+            for tt in range(tn):
+                r = t0 + tt - w
+                if r >= 0:
+                    vold[tt, k] = col[r]
+                elif r + L >= 0:
+                    vold[tt, k] = tcol[r + L]
+                else:
+                    vold[tt, k] = nan
+
+
+@numba.njit(**_INLINE)
+def _scatter(outt, b, nb, t0, tn, vout):  # pragma: no cover
+    for k in range(nb):
+        col = outt[b + k]
+        for tt in range(tn):
+            col[t0 + tt] = vout[tt, k]
+
+
+@numba.njit(**_INLINE)
+def _col_begin(acc, st, b, nb, bufs, nan, zero):  # pragma: no cover
+    """Load the group's accumulators; padding lanes (``k >= nb``) get zeros and NaN inputs."""
+    K = st.shape[1]
+    for k in range(K):
+        for q in range(st.shape[0]):
+            st[q, k] = acc[q, b + k] if k < nb else zero
+        if k >= nb:
+            for buf in bufs:
+                for tt in range(buf.shape[0]):
+                    buf[tt, k] = nan
+
+
+@numba.njit(**_INLINE)
+def _col_end(acc, st, b, nb):  # pragma: no cover
+    for k in range(nb):
+        for q in range(st.shape[0]):
+            acc[q, b + k] = st[q, k]
+
+
+@numba.njit(**_JIT)
+def _sum_cols(xt, tailt, outt, acc, w, minp, mean, j0, j1, K, TB):  # pragma: no cover
+    """``_sum_rows`` on ``(N, T)`` views ``xt``/``tailt``/``outt`` of column-major arrays, columns ``j0:j1``."""
+    T = xt.shape[1]
+    zero = xt.dtype.type(0)
+    one = xt.dtype.type(1)
+    nan = zero / zero
+    vin = np.empty((TB, K), dtype=xt.dtype)
+    vold = np.empty((TB, K), dtype=xt.dtype)
+    vout = np.empty((TB, K), dtype=xt.dtype)
+    st = np.zeros((7, K), dtype=xt.dtype)
+    fresh = w <= 1
+    fminp = zero + minp
+    n_, s_, ca_, cr_, neg_, run_, prev_ = st[0], st[1], st[2], st[3], st[4], st[5], st[6]
+    for b in range(j0, j1, K):
+        nb = min(K, j1 - b)
+        _col_begin(acc, st, b, nb, (vin, vold), nan, zero)
+        for t0 in range(0, T, TB):
+            tn = min(TB, T - t0)
+            _gather(xt, tailt, b, nb, t0, tn, w, fresh, vin, vold, nan)
+            for tt in range(tn):
+                row, old, orow = vin[tt], vold[tt], vout[tt]
+                for k in range(K):
+                    n, s, ca, cr, neg, run, prev = n_[k], s_[k], ca_[k], cr_[k], neg_[k], run_[k], prev_[k]
+                    if fresh:
+                        n, s, ca, cr, neg, run, prev = zero, zero, zero, zero, zero, zero, nan
+                    n, s, ca, cr, neg, run, prev = _mean_step(old[k], row[k], n, s, ca, cr, neg, run, prev, zero, one)
+                    n_[k], s_[k], ca_[k], cr_[k], neg_[k], run_[k], prev_[k] = n, s, ca, cr, neg, run, prev
+                    orow[k] = _mean_value(n, s, neg, run, prev, fminp, mean, zero, nan)
+            _scatter(outt, b, nb, t0, tn, vout)
+        _col_end(acc, st, b, nb)
+
+
+@numba.njit(**_JIT)
+def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, j0, j1, K, TB):  # pragma: no cover
+    """``_var_rows`` on ``(N, T)`` views of column-major arrays."""
+    T = xt.shape[1]
+    L = tailt.shape[1]
+    zero = xt.dtype.type(0)
+    one = xt.dtype.type(1)
+    nan = zero / zero
+    vin = np.empty((TB, K), dtype=xt.dtype)
+    vold = np.empty((TB, K), dtype=xt.dtype)
+    vout = np.empty((TB, K), dtype=xt.dtype)
+    st = np.zeros((5, K), dtype=xt.dtype)
+    flag = np.zeros(K, dtype=np.bool_)
+    fresh = w <= 1
+    fminp = zero + max(minp, 1)
+    fddof = zero + ddof
+    n_, m_, q_, ca_, cr_ = st[0], st[1], st[2], st[3], st[4]
+    for b in range(j0, j1, K):
+        nb = min(K, j1 - b)
+        _col_begin(acc, st, b, nb, (vin, vold), nan, zero)
+        for t0 in range(0, T, TB):
+            tn = min(TB, T - t0)
+            _gather(xt, tailt, b, nb, t0, tn, w, fresh, vin, vold, nan)
+            for tt in range(tn):
+                row, old, orow = vin[tt], vold[tt], vout[tt]
+                anyu = False
+                for k in range(K):
+                    n, m, q, ca, cr = n_[k], m_[k], q_[k], ca_[k], cr_[k]
+                    if fresh:
+                        n, m, q, ca, cr = zero, zero, zero, zero, zero
+                    n, m, q, cr, u = _var_remove(old[k], n, m, q, cr, False, zero, one, tol)
+                    n, m, q, ca, u = _var_add(row[k], n, m, q, ca, u, one, tol)
+                    n_[k], m_[k], q_[k], ca_[k], cr_[k] = n, m, q, ca, cr
+                    flag[k] = u
+                    anyu |= u
+                    orow[k] = _var_value(n, q, fminp, fddof, nan)
+                if anyu:
+                    t = t0 + tt
+                    for k in range(nb):
+                        if flag[k]:
+                            col = xt[b + k]
+                            tcol = tailt[b + k]
+                            n = m = q = ca = zero
+                            u = False
+                            for i in range(max(t - w + 1, -L), t + 1):
+                                v = col[i] if i >= 0 else tcol[L + i]
+                                n, m, q, ca, u = _var_add(v, n, m, q, ca, u, one, tol)
+                            n_[k], m_[k], q_[k], ca_[k], cr_[k] = n, m, q, ca, zero
+                            orow[k] = _var_value(n, q, fminp, fddof, nan)
+            _scatter(outt, b, nb, t0, tn, vout)
+        _col_end(acc, st, b, nb)
+
+
+@numba.njit(**_JIT)
+def _cov_cols(xt, yt, txt, tyt, outt, acc, w, minp, ddof, corr, tol, big, j0, j1, K, TB):  # pragma: no cover
+    """``_cov_rows`` on ``(N, T)`` views of column-major arrays."""
+    T = xt.shape[1]
+    L = txt.shape[1]
+    zero = xt.dtype.type(0)
+    one = xt.dtype.type(1)
+    nan = zero / zero
+    vx = np.empty((TB, K), dtype=xt.dtype)
+    vy = np.empty((TB, K), dtype=xt.dtype)
+    ux = np.empty((TB, K), dtype=xt.dtype)
+    uy = np.empty((TB, K), dtype=xt.dtype)
+    vout = np.empty((TB, K), dtype=xt.dtype)
+    st = np.zeros((10, K), dtype=xt.dtype)
+    flag = np.zeros(K, dtype=np.bool_)
+    fresh = w <= 1
+    fminp = zero + max(minp, 1)
+    fddof = zero + ddof
+    a0, a1, a2, a3, a4, a5, a6, a7, a8, a9 = st[0], st[1], st[2], st[3], st[4], st[5], st[6], st[7], st[8], st[9]
+    for b in range(j0, j1, K):
+        nb = min(K, j1 - b)
+        _col_begin(acc, st, b, nb, (vx, vy, ux, uy), nan, zero)
+        for t0 in range(0, T, TB):
+            tn = min(TB, T - t0)
+            _gather(xt, txt, b, nb, t0, tn, w, fresh, vx, ux, nan)
+            _gather(yt, tyt, b, nb, t0, tn, w, fresh, vy, uy, nan)
+            for tt in range(tn):
+                rx, ry, ox, oy, orow = vx[tt], vy[tt], ux[tt], uy[tt], vout[tt]
+                anyu = False
+                for k in range(K):
+                    n, mx, my, gx, gy, sxy, sxx, syy, px, py = (a0[k], a1[k], a2[k], a3[k], a4[k], a5[k], a6[k],
+                                                                a7[k], a8[k], a9[k])
+                    if fresh:
+                        n = mx = my = gx = gy = sxy = sxx = syy = px = py = zero
+                    n, mx, my, gx, gy, sxy, sxx, syy, px, py, u = _cov_remove(
+                        ox[k], oy[k], n, mx, my, gx, gy, sxy, sxx, syy, px, py, False, zero, one, tol)
+                    n, mx, my, gx, gy, sxy, sxx, syy, px, py, u = _cov_add(
+                        rx[k], ry[k], n, mx, my, gx, gy, sxy, sxx, syy, px, py, u, zero, one, tol, big)
+                    a0[k], a1[k], a2[k], a3[k], a4[k], a5[k], a6[k], a7[k], a8[k], a9[k] = (n, mx, my, gx, gy, sxy,
+                                                                                            sxx, syy, px, py)
+                    flag[k] = u
+                    anyu |= u
+                    orow[k] = _cov_value(n, sxy, sxx, syy, fminp, fddof, corr, nan, zero, one)
+                if anyu:
+                    t = t0 + tt
+                    for k in range(nb):
+                        if flag[k]:
+                            cx, cy, tcx, tcy = xt[b + k], yt[b + k], txt[b + k], tyt[b + k]
+                            n = mx = my = gx = gy = sxy = sxx = syy = px = py = zero
+                            u = False
+                            for i in range(max(t - w + 1, -L), t + 1):
+                                vxi = cx[i] if i >= 0 else tcx[L + i]
+                                vyi = cy[i] if i >= 0 else tcy[L + i]
+                                n, mx, my, gx, gy, sxy, sxx, syy, px, py, u = _cov_add(
+                                    vxi, vyi, n, mx, my, gx, gy, sxy, sxx, syy, px, py, u, zero, one, tol, big)
+                            a0[k], a1[k], a2[k], a3[k], a4[k], a5[k], a6[k], a7[k], a8[k], a9[k] = (
+                                n, mx, my, gx, gy, sxy, sxx, syy, px, py)
+                            orow[k] = _cov_value(n, sxy, sxx, syy, fminp, fddof, corr, nan, zero, one)
+            _scatter(outt, b, nb, t0, tn, vout)
+        _col_end(acc, st, b, nb)
+
+
+@numba.njit(**_JIT)
+def _count_cols(xt, tailt, outt, acc, w, minp, seen, j0, j1, K, TB):  # pragma: no cover
+    """``_count_rows`` on ``(N, T)`` views of column-major arrays."""
+    T = xt.shape[1]
+    zero = xt.dtype.type(0)
+    one = xt.dtype.type(1)
+    nan = zero / zero
+    vin = np.empty((TB, K), dtype=xt.dtype)
+    vold = np.empty((TB, K), dtype=xt.dtype)
+    vout = np.empty((TB, K), dtype=xt.dtype)
+    st = np.zeros((1, K), dtype=xt.dtype)
+    c_ = st[0]
+    for b in range(j0, j1, K):
+        nb = min(K, j1 - b)
+        _col_begin(acc, st, b, nb, (vin, vold), nan, zero)
+        for t0 in range(0, T, TB):
+            tn = min(TB, T - t0)
+            _gather(xt, tailt, b, nb, t0, tn, w, False, vin, vold, nan)
+            for tt in range(tn):
+                row, old, orow = vin[tt], vold[tt], vout[tt]
+                enough = min(seen + t0 + tt + 1, w) >= minp
+                for k in range(K):
+                    o = old[k]
+                    v = row[k]
+                    c = c_[k] - (one if o == o else zero) + (one if v == v else zero)
+                    c_[k] = c
+                    orow[k] = c if enough else nan
+            _scatter(outt, b, nb, t0, tn, vout)
+        _col_end(acc, st, b, nb)
+
+
+# --------------------------------------------------------------------------------------------
 # trailing windows: sum and mean
 
 
@@ -809,6 +1064,11 @@ def _threads(fn, n: int, rows: int, col: bool, itemsize: int) -> None:
     run_blocks(fn, n, min_items=max(1, _MIN_WORK // max(rows, 1)), align=align)
 
 
+def _col_threads(fn, n: int, rows: int, K: int) -> None:
+    """Column-major kernels: ranges of whole ``K``-column groups."""
+    run_blocks(fn, n, min_items=max(1, _MIN_WORK // max(rows, 1)), align=K)
+
+
 #: Bytes of the transposed tile buffers of a column-major call, per thread.
 _TILE_BYTES = 1 << 21
 
@@ -938,11 +1198,8 @@ def _sum_like(stat: str, values, window: RollingParams, state, mean: bool):
     acc = _acc_in(state, 7, n, a2.dtype, {6: np.nan})
     out = _empty(T, n, a2.dtype, col)
     if col:
-        def call(xs, ts, o, accb, t0):
-            nanrow = np.full(o.shape[1], np.nan, dtype=a2.dtype)
-            _sum_rows(xs[0], ts[0], o, accb, nanrow, w, window.min_periods, mean, 0, o.shape[1])
-
-        _col_tiles(T, n, w, a2.dtype, [a2.T], [tail.T], out.T, acc, call)
+        xt, tt, ot, K = a2.T, tail.T, out.T, _col_k(a2.dtype)
+        _col_threads(lambda j0, j1: _sum_cols(xt, tt, ot, acc, w, window.min_periods, mean, j0, j1, K, _TB), n, T, K)
     else:
         nanrow = np.full(n, np.nan, dtype=a2.dtype)
         _threads(lambda j0, j1: _sum_rows(a2, tail, out, acc, nanrow, w, window.min_periods, mean, j0, j1),
@@ -999,11 +1256,9 @@ def rolling_var(values, window: RollingParams, *, ddof: int = 1, state: RollingS
     acc = _acc_in(state, 5, n, a2.dtype)
     out = _empty(T, n, a2.dtype, col)
     if col:
-        def call(xs, ts, o, accb, t0):
-            nanrow = np.full(o.shape[1], np.nan, dtype=a2.dtype)
-            _var_rows(xs[0], ts[0], o, accb, nanrow, w, window.min_periods, ddof, tol, 0, o.shape[1])
-
-        _col_tiles(T, n, w, a2.dtype, [a2.T], [tail.T], out.T, acc, call)
+        xt, tt, ot, K = a2.T, tail.T, out.T, _col_k(a2.dtype)
+        _col_threads(lambda j0, j1: _var_cols(xt, tt, ot, acc, w, window.min_periods, ddof, tol, j0, j1, K, _TB),
+                     n, T, K)
     else:
         nanrow = np.full(n, np.nan, dtype=a2.dtype)
         _threads(lambda j0, j1: _var_rows(a2, tail, out, acc, nanrow, w, window.min_periods, ddof, tol, j0, j1),
@@ -1039,11 +1294,9 @@ def _pair(stat: str, x, y, window: RollingParams, ddof: int, state, corr: bool):
     acc = _acc_in(state, 10, n, x2.dtype)
     out = _empty(T, n, x2.dtype, col)
     if col:
-        def call(xs, ts, o, accb, t0):
-            nanrow = np.full(o.shape[1], np.nan, dtype=x2.dtype)
-            _cov_rows(xs[0], xs[1], ts[0], ts[1], o, accb, nanrow, w, minp, ddof, corr, tol, big, 0, o.shape[1])
-
-        _col_tiles(T, n, w, x2.dtype, [x2.T, y2.T], [tx.T, ty.T], out.T, acc, call)
+        xt, yt, txt, tyt, ot, K = x2.T, y2.T, tx.T, ty.T, out.T, _col_k(x2.dtype)
+        _col_threads(lambda j0, j1: _cov_cols(xt, yt, txt, tyt, ot, acc, w, minp, ddof, corr, tol, big, j0, j1, K,
+                                              _TB), n, T, K)
     else:
         nanrow = np.full(n, np.nan, dtype=x2.dtype)
         _threads(lambda j0, j1: _cov_rows(x2, y2, tx, ty, out, acc, nanrow, w, minp, ddof, corr, tol, big,
@@ -1093,11 +1346,8 @@ def rolling_count(values, window: RollingParams, *, state: RollingState | None =
     acc = _acc_in(state, 1, n, a2.dtype)
     out = _empty(T, n, a2.dtype, col)
     if col:
-        def call(xs, ts, o, accb, t0):
-            nanrow = np.full(o.shape[1], np.nan, dtype=a2.dtype)
-            _count_rows(xs[0], ts[0], o, accb, nanrow, w, minp, seen + t0, 0, o.shape[1])
-
-        _col_tiles(T, n, w, a2.dtype, [a2.T], [tail.T], out.T, acc, call)
+        xt, tt, ot, K = a2.T, tail.T, out.T, _col_k(a2.dtype)
+        _col_threads(lambda j0, j1: _count_cols(xt, tt, ot, acc, w, minp, seen, j0, j1, K, _TB), n, T, K)
     else:
         nanrow = np.full(n, np.nan, dtype=a2.dtype)
         _threads(lambda j0, j1: _count_rows(a2, tail, out, acc, nanrow, w, minp, seen, j0, j1),
