@@ -123,6 +123,37 @@ def test_rolling_statistic_equals_pandas(backend, stat, kw, degree, window):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind,stat", [("ewm", "cov"), ("ewm", "corr"), ("rolling", "cov"), ("rolling", "corr")])
+def test_pairwise_with_other_equals_pandas(backend, kind, stat):
+    """``cov`` / ``corr`` with ``other``: aligned frames (the kernels mask pairs), misaligned ones
+    (pandas' outer join), ``pairwise=True`` and Series, each against pandas."""
+    if not _supports(backend, f"{kind}_{stat}"):
+        pytest.skip(f"{backend} declares no {kind}_{stat}")
+    df = _frame(T=150, N=4)
+    other = _frame(T=150, N=4, seed=7).iloc[:, ::-1]
+    other.columns = df.columns  # same labels, different NaN / inf patterns
+    shifted = other.iloc[10:]   # a shorter index: pandas aligns by outer join
+    degree = 2 if stat == "cov" else 0
+
+    def both(make):
+        wax = df.wax.ewm(alpha=0.2, backend=backend) if kind == "ewm" else \
+            df.wax.rolling(8, min_periods=3, backend=backend)
+        ref = df.ewm(alpha=0.2) if kind == "ewm" else df.rolling(8, min_periods=3)
+        return make(wax), make(ref)
+
+    for make in (lambda w: getattr(w, stat)(other, pairwise=False),
+                 lambda w: getattr(w, stat)(shifted, pairwise=False),
+                 lambda w: getattr(w, stat)(other.iloc[:, :2], pairwise=True)):
+        got, want = both(make)
+        _assert_like_pandas(got, want, df, degree)
+    ws = df["a"].wax.ewm(alpha=0.2, backend=backend) if kind == "ewm" else \
+        df["a"].wax.rolling(8, min_periods=3, backend=backend)
+    rs = df["a"].ewm(alpha=0.2) if kind == "ewm" else df["a"].rolling(8, min_periods=3)
+    _assert_like_pandas(getattr(ws, stat)(other["c"]), getattr(rs, stat)(other["c"]), df, degree)
+    _assert_like_pandas(getattr(ws, stat)(shifted["c"]), getattr(rs, stat)(shifted["c"]), df, degree)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kind,stat", [("ewm", "mean"), ("ewm", "var"), ("ewm", "corr"), ("rolling", "mean"),
                                        ("rolling", "std"), ("rolling", "median"), ("rolling", "cov")])
 def test_float32_stays_float32_and_matches_pandas(backend, kind, stat):

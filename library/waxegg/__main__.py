@@ -17,12 +17,12 @@ def _sweep(args: argparse.Namespace) -> int:
     from waxegg.bench.sweep import run_sweep, summarize, write_results
 
     grid = get_grid(args.grid)
-    if args.T or args.N or args.dtype or args.layout:
+    if args.T or args.N or args.dtype or args.layout or args.kernels:
         if args.T is None or args.N is None:
             raise SystemExit("--T and --N go together")
         base = grid.wax or WaxGrid(sizes=())
         wax = WaxGrid(sizes=((args.T, args.N),), dtypes=tuple(args.dtype or ("float64",)),
-                      layouts=tuple(args.layout or ("F",)), kernels=base.kernels,
+                      layouts=tuple(args.layout or ("F",)), kernels=tuple(args.kernels or base.kernels),
                       repeat=args.repeat or base.repeat, min_repeat=min(base.min_repeat, args.repeat or base.repeat),
                       budget_s=base.budget_s)
         grid = Grid(f"{grid.name}-custom", wax=wax, egg=grid.egg if args.egg else None)
@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--layout", action="append", choices=["F", "C"],
                        help="input frame memory order: F (column-major, pandas' default) / C (repeatable; with --T/--N)")
     sweep.add_argument("--repeat", type=int, help="steady-state repeats (with --T/--N)")
+    sweep.add_argument("--kernels", nargs="+", help="statistics to measure, e.g. ewm_var rolling_median "
+                                                     "(with --T/--N; default: the grid's)")
     sweep.add_argument("--backends", nargs="+", help="WAX backends to run (default: all)")
     sweep.add_argument("--egg", action="store_true", help="also run the grid's egglog LDA part")
     sweep.add_argument("--results-dir", default="results", help="results folder (default: results)")

@@ -92,6 +92,40 @@ def wax_summary_table(table: pd.DataFrame, workload: str, T: int, N: int, dtype:
     return pd.DataFrame(rows)
 
 
+def statistics_table(table: pd.DataFrame, backend: str = "waxegg-numba") -> pd.DataFrame:
+    """Every window statistic at its largest measured size: ``backend``'s end to end beside its peers.
+
+    One row per (statistic, T x N, dtype, layout): ``backend``'s best end-to-end seconds, that as a
+    multiple of the copy, over numbagg's and over polars' (where they have the statistic), and pandas'
+    over it, all from this run.
+    """
+    s = summarize(table[table["workload"] != "lda"])
+    if "status" in s.columns:
+        s = s[s["status"].isna()]
+    e2e = s[s["stage"] == "end_to_end"]
+    rows = []
+    for workload in sorted(set(e2e["workload"])):
+        w = e2e[e2e["workload"] == workload]
+        if not len(w[w["backend"] == backend]):
+            continue
+        T, N = max({(int(t), int(n)) for t, n in zip(w["T"], w["N"])}, key=lambda x: x[0] * x[1])
+        w = w[(w["T"] == T) & (w["N"] == N)]
+        for (dtype, layout), d in w.groupby(["dtype", "layout"], sort=True):
+            best = d.set_index("backend")["best_s"]
+            if backend not in best:
+                continue
+            this = float(best[backend])
+            rows.append({
+                "statistic": workload, "T x N": f"{T:,} x {N:,}", "dtype": dtype, "layout": layout,
+                f"{backend} (s)": _fmt_seconds(this),
+                "x copy": _fmt_ratio(this / float(best.get("copy", np.nan))),
+                "x numbagg": _fmt_ratio(this / float(best.get("numbagg", np.nan))),
+                "x polars": _fmt_ratio(this / float(best.get("polars", np.nan))),
+                "pandas / this": _fmt_ratio(float(best.get("pandas", np.nan)) / this),
+            })
+    return pd.DataFrame(rows)
+
+
 def egg_summary_table(table: pd.DataFrame, env: dict[str, Any]) -> pd.DataFrame:
     """One row per n_samples: pipeline stage seconds, e-graph size, best run of each function, errors."""
     data = table[(table["workload"] == "lda") & (table["status"] == "ok")]
@@ -223,9 +257,11 @@ def render_page(table: pd.DataFrame, env: dict[str, Any], out: str | Path, figur
         parts.append("<p class=\"note\">Input frames: standard normals, " + "; ".join(
             f"layout {x}: {layout_text.get(x, x)}" for x in layouts) + ".</p>\n")
     parts.append("<p class=\"note\">Backends: <b>copy</b> is <code>values.copy(order=\"K\")</code> (the frame's "
-                 "memory order), the memory-bandwidth floor of a one-pass kernel; <b>pandas</b> is <code>df.ewm(alpha=0.1).mean()</code>, the reference; "
-                 "<b>numbagg</b> (<code>move_exp_nanmean</code>, ...) and <b>polars</b> (<code>ewm_mean</code>, ...) are peers; "
-                 "<b>waxegg-&lt;name&gt;</b> is <code>df.wax.ewm(alpha=0.1, backend=name, dtype=...).mean()</code>, "
+                 "memory order), the memory-bandwidth floor of a one-pass kernel; <b>pandas</b> is the pandas call "
+                 "(<code>df.ewm(alpha=0.1).mean()</code>, <code>df.rolling(20).median()</code>, ...), the reference; "
+                 "<b>numbagg</b> (<code>move_exp_nanmean</code>, <code>move_mean</code>, ...) and <b>polars</b> "
+                 "(<code>ewm_mean</code>, <code>rolling_mean</code>, ...) are peers where they have the statistic; "
+                 "<b>waxegg-&lt;name&gt;</b> is the same call on <code>df.wax</code> with <code>backend=name, dtype=...</code>, "
                  "<b>waxegg</b> the accessor for kernels no backend implements (their Haiku module under "
                  "<code>dynamic_unroll</code>); "
                  "<b>wax-3step</b> is the seed tutorial's encode / Haiku EWMA under <code>dynamic_unroll</code> / "
@@ -233,6 +269,14 @@ def render_page(table: pd.DataFrame, env: dict[str, Any], out: str | Path, figur
                  "recompiles every call). Stage <i>first call</i> is the first end-to-end call at that size in "
                  "the process (compilation where the backend compiles). Peak MB is resident memory above the "
                  "level before the call.</p>\n")
+    overview = statistics_table(table)
+    if len(overview):
+        parts.append("<h3>Every statistic at a glance</h3>\n<p class=\"note\">The default backend's end-to-end "
+                     "call (frame in, fresh frame out) at each statistic's largest measured size, as a multiple of "
+                     "the copy and of the peers measured in the same run (numbagg: <code>move_exp_nan*</code> / "
+                     "<code>move_*</code>; pairwise statistics pair each column with one other column, "
+                     "elementwise); below 1 is faster. Empty cells: the peer has no such statistic.</p>\n")
+        parts.append(_table_html(overview))
     for workload in sorted(set(table["workload"]) - {"lda"}):
         size = focus_size(table, env, workload)
         dtypes = sorted(set(table["dtype"][table["workload"] == workload]), reverse=True)

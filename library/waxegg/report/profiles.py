@@ -54,7 +54,7 @@ def wax_line_profile(T: int, N: int, dtype: str = "float64") -> str:
     The accessor is called once unprofiled first so its profile shows steady state, not compilation.
     """
     from waxegg.bench.workloads import WaxSeedWorkflow, make_frame
-    from waxegg.wax import accessors
+    from waxegg.wax import accessors, adapters
     from waxegg.wax.backends import DEFAULT_BACKEND, get_backend
 
     accessors.register_wax_accessors()
@@ -64,8 +64,8 @@ def wax_line_profile(T: int, N: int, dtype: str = "float64") -> str:
     backend = type(get_backend(DEFAULT_BACKEND))
     text = line_profile(
         ewm,
-        [accessors.ExponentialMovingWindow.mean, accessors.ExponentialMovingWindow._kernel,
-         accessors._numeric_frame_values, backend.ewm_mean],
+        [accessors.ExponentialMovingWindow.mean, accessors._Window._apply, adapters.adapt, adapters.frame_values,
+         adapters.TimeFirst.wrap, backend.ewm_mean],
         title=f"df.wax.ewm(alpha=0.1, dtype={dtype!r}).mean()  [backend {DEFAULT_BACKEND!r}, T={T:,} N={N:,} {dtype}]",
     )
     # No warm-up here: the seed's transform is defined in its encode step (capturing the data), so

@@ -205,7 +205,12 @@ class _Pairwise:
             raise TypeError(f"{self.name}: other must be a Series or DataFrame, got {type(other).__name__}")
         dtype = self.w.dtype
         if isinstance(obj, pd.Series) and isinstance(other, pd.Series):
-            x, y = obj + 0 * other, other + 0 * obj  # pandas' _prep_binary: outer-aligned, NaN where either is
+            # pandas' _prep_binary: outer-aligned, NaN where either is. The kernels skip a step where
+            # either value is missing (inf included), so aligned inputs need no masking pass.
+            aligned = obj.index.equals(other.index)
+            x, y = (obj, other) if aligned else (obj + 0 * other, other + 0 * obj)
+            if aligned and x.name != y.name:
+                x = x.rename(None)  # as pandas' arithmetic names the result of two differently named Series
             xa, ya = adapt(x, dtype=dtype), adapt(y, dtype=dtype)
             out, state = self.pair(xa.arrays[SINGLE], ya.arrays[SINGLE], self.state)
             return self.done(xa.wrap({SINGLE: out}, self.rows) if self.w.format_outputs else out, state)
@@ -219,6 +224,8 @@ class _Pairwise:
             for label, frame in (("self", obj), ("other", other)):
                 if not frame.columns.is_unique:
                     raise ValueError(f"{self.name}: the columns of {label} are not unique")
+            if obj.index.equals(other.index) and obj.columns.equals(other.columns):
+                return self._frames(obj, other)  # aligned: the kernels mask pairs themselves
             return self._frames(obj + 0 * other, other + 0 * obj)
         index = obj.index.union(other.index) if not obj.index.equals(other.index) else obj.index
         x, xcols = frame_values(obj.reindex(index), dtype, numeric_only=self.numeric_only)
@@ -242,33 +249,37 @@ class _Pairwise:
     def _xarray(self, other: Any) -> Any:
         obj = self.w._obj
         other = obj if other is None else other
+        short = self.name.split("_", 1)[1]
         if type(other) is not type(obj):
-            raise TypeError(f"{self.name}: other must be a {type(obj).__name__} like self, got {type(other).__name__}")
-        if isinstance(obj, xr.DataArray):
-            try:
-                obj, other = xr.align(obj, other, join="exact")
-            except ValueError as err:
-                raise ValueError(f"{self.name}: self and other do not share coordinates ({err})") from None
-            other = other.transpose(*obj.dims) if set(other.dims) == set(obj.dims) else other
-        else:
+            raise TypeError(f"{short}: other must be a {type(obj).__name__} like self, got {type(other).__name__}")
+        if isinstance(obj, xr.Dataset):
             missing = [n for n in obj.data_vars if n not in other.data_vars]
             if missing:
-                raise ValueError(f"{self.name}: variables {missing} of self are missing from other")
+                raise ValueError(f"{short}: variables {missing} of self are missing from other")
         xa = adapt(obj, dtype=self.w.dtype, local_time=self.w.local_time)
-        ya = adapt(other, dtype=self.w.dtype, local_time=xa.dim)
+        variables = {SINGLE: (obj, other)} if xa.single else {n: (obj[n], other[n]) for n in xa.arrays}
         states_in = _states_by_variable(xa, self.state)
         outputs, states = {}, {}
-        for key, x in xa.arrays.items():
-            y = ya.arrays[key]
-            if x.shape != y.shape:
-                raise ValueError(f"{self.name}: {key!r} has shape {x.shape} but other has {y.shape}")
-            if xa.lazy or ya.lazy:
+        for key, (da, db) in variables.items():
+            label = obj.name if key is SINGLE else key
+            try:
+                da, db = xr.align(da, db, join="exact")
+            except ValueError as err:
+                raise ValueError(f"{short}: {label!r} and its other do not share coordinates ({err})") from None
+            if set(db.dims) == set(da.dims):
+                db = db.transpose(*da.dims)
+            if db.shape != da.shape:
+                raise ValueError(f"{short}: {label!r} has dims {da.dims} {da.shape} but other has {db.dims} {db.shape}")
+            x = adapt(da, dtype=self.w.dtype, local_time=xa.dim).arrays[SINGLE]
+            y = adapt(db, dtype=self.w.dtype, local_time=xa.dim).arrays[SINGLE]
+            if xa.lazy or hasattr(y, "dask"):
                 if self.return_state or states_in.get(key) is not None:
-                    raise NotImplementedError("state= / return_state= on a dask-backed object")
-                import dask.array as da
+                    raise NotImplementedError("state= / return_state= on a dask-backed object: compute it, "
+                                              "or stream it with waxegg.wax.chunked")
+                import dask.array as dsk
                 from waxegg.wax.lazy import chain_time_chunks
 
-                xs = [v if hasattr(v, "dask") else da.from_array(v, chunks=-1) for v in (x, y)]
+                xs = [v if hasattr(v, "dask") else dsk.from_array(v, chunks=-1) for v in (x, y)]
                 outputs[key] = chain_time_chunks(lambda a, b, s: self.pair(a, b, s), xs,
                                                  dtype=np.result_type(x.dtype, y.dtype),
                                                  stateful=self.w.backend.capabilities.state)
@@ -441,7 +452,7 @@ def rolling_window(index: pd.Index, window: Any, min_periods: Any = None, center
     if isinstance(window, (int, np.integer)):
         window = int(window)
         minp = window if minp is None else int(minp)
-        if not center and closed in (None, "right") and step in (None, 1):
+        if not center and closed in (None, "right") and step in (None, 1) and window > 0:
             return RollingParams(window=window, min_periods=minp)
     minp = 1 if minp is None else int(minp)
     indexer = probe._get_window_indexer()
