@@ -57,8 +57,9 @@ _TILE_T = 512
 _TILE_N = 64
 #: Side of the square blocks a tile is transposed in (constant bounds: LLVM unrolls the block).
 _MICRO = 8
-#: Row-major input: columns updated together over all steps (their state stays in L1).
-_ROW_BLOCK = 256
+#: Row-major input: columns updated together over all steps (their state stays in L2); narrower
+#: blocks cut the rows into short runs that cost more than the state misses (256: ~2.5x the copy).
+_ROW_BLOCK = 1024
 #: Fewest bytes of a row-major row per thread: threads sharing narrow rows slow each other down.
 _ROW_BYTES_PER_THREAD = 2048
 
@@ -166,31 +167,39 @@ def _transpose_block(typingctx, src, i, si, dst, o, so):
 
 
 @numba.njit(**_JIT)
-def _tile(big, T, t0, n_t, g0, width, small, W, load):  # pragma: no cover
-    """Copy a tile between column-major ``big`` and row-major ``small``, both flat.
+def _tile_in(big, T, t0, n_t, g0, width, small, W):  # pragma: no cover
+    """``small[:n_t, :width] = big[t0:t0+n_t, g0:g0+width]``: column-major ``big`` into row-major ``small``, both flat.
 
-    ``big`` holds element ``(t, j)`` at ``j * T + t``; ``small`` holds ``(i, g)`` at ``i * W + g``.
-    ``load``: ``small[:n_t, :width] = big[t0:t0+n_t, g0:g0+width]``, else the reverse. In 8 x 8
+    ``big`` holds element ``(t, j)`` at ``j * T + t``; ``small`` holds ``(i, g)`` at ``i * W + g``. In 8 x 8
     blocks; a ragged edge is covered by one block shifted back to end at the edge, which copies
-    some elements twice with the same values. Flat arrays and plain index arithmetic keep this
-    (shared by every statistic) quick to compile.
+    some elements twice with the same values. ``big`` is only read, so it may be read-only (pandas 3
+    hands out read-only views); :func:`_tile_out` is the way back.
     """
     if width < _MICRO or n_t < _MICRO:
         for g in range(width):
             for i in range(n_t):
-                if load:
-                    small[i * W + g] = big[(g0 + g) * T + t0 + i]
-                else:
-                    big[(g0 + g) * T + t0 + i] = small[i * W + g]
+                small[i * W + g] = big[(g0 + g) * T + t0 + i]
         return
     for gb in range(0, width, _MICRO):
         g = min(gb, width - _MICRO)
         for ib in range(0, n_t, _MICRO):
             i = min(ib, n_t - _MICRO)
-            if load:
-                _transpose_block(big, (g0 + g) * T + t0 + i, T, small, i * W + g, W)
-            else:
-                _transpose_block(small, i * W + g, W, big, (g0 + g) * T + t0 + i, T)
+            _transpose_block(big, (g0 + g) * T + t0 + i, T, small, i * W + g, W)
+
+
+@numba.njit(**_JIT)
+def _tile_out(big, T, t0, n_t, g0, width, small, W):  # pragma: no cover
+    """``big[t0:t0+n_t, g0:g0+width] = small[:n_t, :width]``: the reverse of :func:`_tile_in`."""
+    if width < _MICRO or n_t < _MICRO:
+        for g in range(width):
+            for i in range(n_t):
+                big[(g0 + g) * T + t0 + i] = small[i * W + g]
+        return
+    for gb in range(0, width, _MICRO):
+        g = min(gb, width - _MICRO)
+        for ib in range(0, n_t, _MICRO):
+            i = min(ib, n_t - _MICRO)
+            _transpose_block(small, i * W + g, W, big, (g0 + g) * T + t0 + i, T)
 
 
 # --- the block updates: rows t0:t1, columns c0:c1 of row-major x, state columns from s0 ---------
@@ -602,14 +611,13 @@ def _sum_cols(xf, of, T, buf, bf, obuf, obf, j0, j1, wt, nobs, f, dna, minp):  #
     tile_t, tile_n = buf.shape
     # not literals (0, True, False): each literal argument would compile another specialisation
     z = np.int64(0)
-    load, store = z == 0, z != 0
     for g0 in range(j0, j1, tile_n):
         width = min(j1, g0 + tile_n) - g0
         for t0 in range(0, T, tile_t):
             n_t = min(T, t0 + tile_t) - t0
-            _tile(xf, T, t0, n_t, g0, width, bf, tile_n, load)
+            _tile_in(xf, T, t0, n_t, g0, width, bf, tile_n)
             _sum_rows(buf, obuf, z, n_t, z, width, g0, wt, nobs, f, dna, minp)
-            _tile(of, T, t0, n_t, g0, width, obf, tile_n, store)
+            _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
 
 
 @numba.njit(**_JIT)
@@ -617,15 +625,14 @@ def _times_cols(xf, of, T, buf, bf, obuf, obf, j0, j1, wt, owt, nobs, decay, nw,
                 minp):  # pragma: no cover
     tile_t, tile_n = buf.shape
     z = np.int64(0)
-    load, store = z == 0, z != 0
     for g0 in range(j0, j1, tile_n):
         width = min(j1, g0 + tile_n) - g0
         for t0 in range(0, T, tile_t):
             n_t = min(T, t0 + tile_t) - t0
-            _tile(xf, T, t0, n_t, g0, width, bf, tile_n, load)
+            _tile_in(xf, T, t0, n_t, g0, width, bf, tile_n)
             _times_rows(buf, obuf, z, n_t, z, width, g0, wt, owt, nobs, decay[t0:t0 + n_t], nw, one, adjust, dna,
                         half, minp)
-            _tile(of, T, t0, n_t, g0, width, obf, tile_n, store)
+            _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
 
 
 @numba.njit(**_JIT)
@@ -633,15 +640,14 @@ def _var_cols(xf, of, T, buf, bf, obuf, obf, j0, j1, mean, cov, swt, swt2, owt, 
               bias, root, minp):  # pragma: no cover
     tile_t, tile_n = buf.shape
     z = np.int64(0)
-    load, store = z == 0, z != 0
     for g0 in range(j0, j1, tile_n):
         width = min(j1, g0 + tile_n) - g0
         for t0 in range(0, T, tile_t):
             n_t = min(T, t0 + tile_t) - t0
-            _tile(xf, T, t0, n_t, g0, width, bf, tile_n, load)
+            _tile_in(xf, T, t0, n_t, g0, width, bf, tile_n)
             _var_rows(buf, obuf, z, n_t, z, width, g0, mean, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust, dna,
                       bias, root, minp)
-            _tile(of, T, t0, n_t, g0, width, obf, tile_n, store)
+            _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
 
 
 @numba.njit(**_JIT)
@@ -649,16 +655,15 @@ def _cov_cols(xf, yf, of, T, xbuf, xbf, ybuf, ybf, obuf, obf, j0, j1, mean_x, me
               f2, nw, one, adjust, dna, bias, minp):  # pragma: no cover
     tile_t, tile_n = xbuf.shape
     z = np.int64(0)
-    load, store = z == 0, z != 0
     for g0 in range(j0, j1, tile_n):
         width = min(j1, g0 + tile_n) - g0
         for t0 in range(0, T, tile_t):
             n_t = min(T, t0 + tile_t) - t0
-            _tile(xf, T, t0, n_t, g0, width, xbf, tile_n, load)
-            _tile(yf, T, t0, n_t, g0, width, ybf, tile_n, load)
+            _tile_in(xf, T, t0, n_t, g0, width, xbf, tile_n)
+            _tile_in(yf, T, t0, n_t, g0, width, ybf, tile_n)
             _cov_rows(xbuf, ybuf, obuf, z, n_t, z, width, g0, mean_x, mean_y, cov, swt, swt2, owt, nobs, f, f2, nw,
                       one, adjust, dna, bias, minp)
-            _tile(of, T, t0, n_t, g0, width, obf, tile_n, store)
+            _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
 
 
 @numba.njit(**_JIT)
@@ -666,16 +671,15 @@ def _corr_cols(xf, yf, of, T, xbuf, xbf, ybuf, ybf, obuf, obf, j0, j1, mean_x, m
                nobs, f, nw, one, adjust, dna, minp):  # pragma: no cover
     tile_t, tile_n = xbuf.shape
     z = np.int64(0)
-    load, store = z == 0, z != 0
     for g0 in range(j0, j1, tile_n):
         width = min(j1, g0 + tile_n) - g0
         for t0 in range(0, T, tile_t):
             n_t = min(T, t0 + tile_t) - t0
-            _tile(xf, T, t0, n_t, g0, width, xbf, tile_n, load)
-            _tile(yf, T, t0, n_t, g0, width, ybf, tile_n, load)
+            _tile_in(xf, T, t0, n_t, g0, width, xbf, tile_n)
+            _tile_in(yf, T, t0, n_t, g0, width, ybf, tile_n)
             _corr_rows(xbuf, ybuf, obuf, z, n_t, z, width, g0, mean_x, mean_y, cov, var_x, var_y, owt, nobs, f, nw,
                        one, adjust, dna, minp)
-            _tile(of, T, t0, n_t, g0, width, obf, tile_n, store)
+            _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
 
 
 @numba.njit(**_JIT)
