@@ -44,14 +44,14 @@ def test_numba_first_call_compiles_only_its_layout_and_dtype(tmp_path):
 
 
 def test_jax_backend_repeated_accessor_calls_do_not_recompile():
-    from waxegg.wax.unroll import _scan
+    from waxegg.wax.unroll import scan_steps
 
     df = pd.DataFrame(np.random.default_rng(0).normal(size=(40, 3)))
     df.wax.ewm(alpha=0.3, backend="jax").mean()
-    size = _scan._cache_size()
+    size = scan_steps._cache_size()
     for _ in range(3):
         df.wax.ewm(alpha=0.3, backend="jax").mean()
-    assert _scan._cache_size() == size
+    assert scan_steps._cache_size() == size
 
 
 def test_second_process_loads_numba_kernel_from_disk_cache(tmp_path):

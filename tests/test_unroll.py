@@ -12,7 +12,7 @@ import pytest
 from waxegg.wax import EWMA, convert_to_tensors, dynamic_unroll, jit_init_apply, static_unroll, tree_access_data
 from waxegg.wax._x64 import x64_context
 from waxegg.wax.compile import HoistedJit, trace_hoisted
-from waxegg.wax.unroll import _scan, init_params_state, lower_unroll
+from waxegg.wax.unroll import scan_steps, init_params_state, lower_unroll
 
 
 def _seed_transform(T: int, N: int, seed: int = 0):
@@ -102,7 +102,7 @@ def test_repeated_calls_reuse_the_trace_and_the_compiled_scan():
     transformed, _, xs = _seed_transform(100, 3)
     rng = jax.random.PRNGKey(0)
     first, _ = dynamic_unroll(transformed, xs, rng)
-    size = _scan._cache_size()
+    size = scan_steps._cache_size()
     params, state = init_params_state(transformed, xs, rng)
     with x64_context():
         step_a, consts = trace_hoisted(transformed.apply.__wrapped__, params, state, rng, xs[0])
@@ -111,7 +111,7 @@ def test_repeated_calls_reuse_the_trace_and_the_compiled_scan():
     assert len(consts) == 2  # the index and the data
     for _ in range(3):
         again, _ = dynamic_unroll(transformed, xs, rng)
-    assert _scan._cache_size() == size
+    assert scan_steps._cache_size() == size
     np.testing.assert_array_equal(np.asarray(again), np.asarray(first))
 
 

@@ -24,7 +24,7 @@ STAGE_COLORS = {"encode": "#4c72b0", "compute": "#55a868", "format": "#c44e52",
 DPI = 100
 
 
-def _backend_order(backends: Any) -> list[str]:
+def backend_order(backends: Any) -> list[str]:
     """Floor, reference, peers, waxegg backends, the 3-step workflow."""
     rank = {"copy": 0, "pandas": 1, "numbagg": 2, "polars": 3, "wax-3step": 9}
     return sorted(set(backends), key=lambda b: (rank.get(b, 5), b))
@@ -102,8 +102,8 @@ def wax_swarm(table: pd.DataFrame, env: dict[str, Any], path: Path, *, workload:
     if data.empty:
         return None
     stages = [s for s in ("end_to_end",) + WAX_STAGE_ORDER if s in set(data["stage"])]
-    backends = _backend_order(data["backend"])
-    palette = _palette(_backend_order(table["backend"][table["workload"] == workload]))
+    backends = backend_order(data["backend"])
+    palette = _palette(backend_order(table["backend"][table["workload"] == workload]))
     with _style():
         fig, axes = plt.subplots(1, len(stages), figsize=(3.3 * len(stages) + 1, 4.6), squeeze=False, sharey=True)
         for ax, stage in zip(axes[0], stages):
@@ -149,7 +149,7 @@ def wax_stages(table: pd.DataFrame, env: dict[str, Any], path: Path, *, workload
     if data.empty:
         return None
     best = data.groupby(["backend", "stage"])["seconds"].min().unstack("stage")
-    backends = _backend_order(best.index)
+    backends = backend_order(best.index)
     stages = [s for s in WAX_STAGE_BARS if s in best.columns]
     with _style():
         fig, ax = plt.subplots(figsize=(1.3 * len(backends) + 3.0, 4.9))
@@ -184,8 +184,8 @@ def wax_scaling(table: pd.DataFrame, env: dict[str, Any], path: Path, *, workloa
     best["elements"] = best["T"] * best["N"]
     floor = best[best["backend"] == "copy"].set_index(["T", "N"])["seconds"]
     best["x_copy"] = best["seconds"].to_numpy() / floor.reindex(pd.MultiIndex.from_frame(best[["T", "N"]])).to_numpy()
-    backends = _backend_order(best["backend"])
-    palette = _palette(_backend_order(table["backend"][table["workload"] == workload]))
+    backends = backend_order(best["backend"])
+    palette = _palette(backend_order(table["backend"][table["workload"] == workload]))
     with _style():
         fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.8))
         for b in backends:

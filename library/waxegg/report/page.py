@@ -17,7 +17,7 @@ import pandas as pd
 from waxegg.bench.env import stamp
 from waxegg.bench.grid import EGG_FUNCTIONS, EGG_STAGES
 from waxegg.bench.sweep import summarize
-from waxegg.report.figures import _backend_order, focus_size
+from waxegg.report.figures import backend_order, focus_size
 from waxegg.report.profiles import EGG_SOURCE, EGRAPH_SVG, LPROF_EGG, LPROF_EGG_BEFORE, LPROF_WAX
 
 CSS = """
@@ -68,7 +68,7 @@ def wax_summary_table(table: pd.DataFrame, workload: str, T: int, N: int, dtype:
     if "status" in s.columns:  # summarize() appends skipped / failed cells; they have their own table
         s = s[s["status"].isna()]
     rows = []
-    for b in _backend_order(s["backend"]):
+    for b in backend_order(s["backend"]):
         d = s[s["backend"] == b].set_index("stage")
 
         def get(stage: str, col: str) -> float:

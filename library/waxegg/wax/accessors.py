@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import datetime
 import warnings
-import weakref
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -40,6 +39,9 @@ from waxegg.wax.backends import Backend, get_backend
 from waxegg.wax.format import format_like_dataarray, format_like_dataset, format_like_frame, format_like_series
 
 _Container = Container
+
+if TYPE_CHECKING:
+    from waxegg.wax.stream import Stream
 
 
 def _check_bool(name: str, value: Any) -> bool:
@@ -556,27 +558,6 @@ class Rolling(_Window):
 # stream
 # --------------------------------------------------------------------------------------------
 
-# Haiku transforms of user functions, reused across calls so that the compiled scan is reused too.
-_TRANSFORMS: "weakref.WeakKeyDictionary[Callable, Any]" = weakref.WeakKeyDictionary()
-
-
-def _transform(fn: Callable, statics: dict | None) -> Any:
-    import haiku as hk
-
-    if statics:
-        return hk.transform_with_state(lambda x: fn({**x, **statics}))
-    try:
-        return _TRANSFORMS[fn]
-    except (KeyError, TypeError):
-        pass
-    t = hk.transform_with_state(fn)
-    try:
-        _TRANSFORMS[fn] = t
-    except TypeError:
-        pass
-    return t
-
-
 class ObjectStream:
     """``obj.wax.stream(...)``: apply stateful functions step by step over ``obj``'s time axis."""
 
@@ -642,10 +623,10 @@ class ObjectStream:
 
             return stream_dask(fn, self._obj, stream=self.stream, params=params, state=state, rng=rng,
                                return_state=return_state, format_outputs=format_outputs)
-        from waxegg.wax.unroll import dynamic_unroll
+        from waxegg.wax.unroll import dynamic_unroll, transform_stream_fn
 
         xs, statics, formatter = self._inputs()
-        transformed = _transform(fn, statics)
+        transformed = transform_stream_fn(fn, statics)
         outputs, state = dynamic_unroll(transformed, xs, rng, params=params, state=state)
         result = formatter(outputs) if format_outputs else outputs
         return (result, state) if return_state else result
@@ -751,14 +732,13 @@ class WaxAccessor:
         if method != "single":
             raise NotImplementedError(f"method={method!r}: only method='single' is implemented")
         if times is not None:
-            if common_count := sum(v is not None for v in (com, span, alpha)):
+            if any(v is not None for v in (com, span, alpha)):
                 if not adjust:
                     raise NotImplementedError("None of com, span, or alpha can be specified if times is provided "
                                               "and adjust=False (as pandas)")
                 com = center_of_mass(com, span, None, alpha)
             else:
                 com = 1.0  # pandas: the decay per halflife is then 1/2
-            del common_count
             params = ewm_params(com=com, min_periods=min_periods, adjust=adjust, ignore_na=ignore_na)
         else:
             if isinstance(halflife, (str, datetime.timedelta, np.timedelta64)):

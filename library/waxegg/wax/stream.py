@@ -167,7 +167,7 @@ def _check_times(times: np.ndarray, dim: str, variables: list[str], *, strict: b
     return ns
 
 
-def _time_dims(dataset: xr.Dataset) -> list[str]:
+def time_dims(dataset: xr.Dataset) -> list[str]:
     return [str(d) for d in dataset.dims if d in dataset.coords and np.asarray(dataset[d]).dtype.kind == "M"]
 
 
@@ -241,7 +241,7 @@ class Stream:
                 raise ValueError(f"local_time={self.local_time!r} is not a dimension of the dataset "
                                  f"(dimensions: {list(dataset.dims)})")
             return self.local_time
-        times = _time_dims(dataset)
+        times = time_dims(dataset)
         if len(times) == 1:
             return times[0]
         if len(times) > 1:
@@ -263,7 +263,7 @@ class Stream:
         T = dataset.sizes[local]
         if T == 0:
             raise ValueError(f"cannot stream over an empty time dimension {local!r}")
-        other_times = [d for d in _time_dims(dataset) if d != local]
+        other_times = [d for d in time_dims(dataset) if d != local]
         self._check_option_dims(local, other_times)
         np_data: dict[str, dict[str, np.ndarray]] = {local: {}}
         by_dim: dict[str, list[str]] = {}

@@ -8,8 +8,9 @@ reference it must agree with.
 
 from __future__ import annotations
 
+import weakref
 from functools import partial
-from typing import Any
+from typing import Any, Callable
 
 import haiku as hk
 import jax
@@ -19,7 +20,8 @@ from waxegg.wax._x64 import x64_context
 from waxegg.wax.compile import StepJaxpr, trace_hoisted, unjitted
 
 
-def _as_with_state(transformed: Any) -> hk.TransformedWithState:
+def as_with_state(transformed: Any) -> hk.TransformedWithState:
+    """``transformed`` as a ``hk.TransformedWithState`` (a stateless ``hk.Transformed`` gets an empty state)."""
     if isinstance(transformed, hk.TransformedWithState):
         return transformed
     if isinstance(transformed, hk.Transformed):
@@ -27,7 +29,8 @@ def _as_with_state(transformed: Any) -> hk.TransformedWithState:
     raise TypeError(f"expected a Haiku transformed function (hk.transform_with_state), got {type(transformed).__name__}")
 
 
-def _first(xs: Any) -> Any:
+def first_values(xs: Any) -> Any:
+    """The first step of every leaf of ``xs`` (what ``init`` sees), with clear errors for empty or ragged ``xs``."""
     leaves = jax.tree_util.tree_leaves(xs)
     if not leaves:
         raise ValueError("xs is empty: nothing to unroll over")
@@ -37,6 +40,30 @@ def _first(xs: Any) -> Any:
     if lengths == {0}:
         raise ValueError("xs has zero steps: nothing to unroll over")
     return jax.tree_util.tree_map(lambda x: x[0], xs)
+
+
+# Haiku transforms of user functions, reused across calls so that the compiled scan is reused too.
+_TRANSFORMS: "weakref.WeakKeyDictionary[Callable, hk.TransformedWithState]" = weakref.WeakKeyDictionary()
+
+
+def transform_stream_fn(fn: Callable, statics: dict | None = None) -> hk.TransformedWithState:
+    """``hk.transform_with_state(fn)``, made once per ``fn`` (so repeated applies reuse its compiled scan).
+
+    ``statics``: ``{name: value}`` merged into every step's input dict (a Dataset stream's variables
+    without the time dimension); such a transform is made anew each call.
+    """
+    if statics:
+        return hk.transform_with_state(lambda x: fn({**x, **statics}))
+    try:
+        return _TRANSFORMS[fn]
+    except (KeyError, TypeError):
+        pass
+    t = hk.transform_with_state(fn)
+    try:
+        _TRANSFORMS[fn] = t
+    except TypeError:
+        pass
+    return t
 
 
 def _step_rng(rng: Any, step: Any) -> Any:
@@ -65,7 +92,7 @@ def _traced_step(apply: Any, params: Any, state: Any, rng: Any, xs: Any) -> tupl
     return trace_hoisted(unjitted(apply), params, state, rng, x)
 
 
-def _scan(apply: Any, params: Any, state: Any, rng: Any, xs: Any, first_step: Any = 0) -> tuple[Any, Any]:
+def scan_steps(apply: Any, params: Any, state: Any, rng: Any, xs: Any, first_step: Any = 0) -> tuple[Any, Any]:
     """``lax.scan`` of ``apply`` over the leading axis of ``xs``, compiled once per function, shape and dtype.
 
     Call inside :func:`~waxegg.wax._x64.x64_context`.
@@ -74,7 +101,7 @@ def _scan(apply: Any, params: Any, state: Any, rng: Any, xs: Any, first_step: An
     return _scan_step(step, consts, params, state, rng, xs, first_step)
 
 
-_scan._cache_size = _scan_step._cache_size  # type: ignore[attr-defined]
+scan_steps._cache_size = _scan_step._cache_size  # type: ignore[attr-defined]
 
 
 def lower_unroll(transformed: Any, xs: Any, rng: Any = None, *, params: Any = None, state: Any = None) -> Any:
@@ -83,7 +110,7 @@ def lower_unroll(transformed: Any, xs: Any, rng: Any = None, *, params: Any = No
     For inspection: ``.as_text()`` shows it, ``.compile()`` compiles it. The arrays the transform
     closes over are parameters of that program, not constants in it.
     """
-    t = _as_with_state(transformed)
+    t = as_with_state(transformed)
     params, state = init_params_state(t, xs, rng, params=params, state=state)
     with x64_context():
         step, consts = _traced_step(t.apply, params, state, rng, xs)
@@ -98,9 +125,9 @@ def init_params_state(transformed: Any, xs: Any, rng: Any = None, *, params: Any
     """
     if params is not None and state is not None:
         return params, state
-    t = _as_with_state(transformed)
+    t = as_with_state(transformed)
     with x64_context():
-        p0, s0 = t.init(rng, _first(xs))
+        p0, s0 = t.init(rng, first_values(xs))
     return (p0 if params is None else params), (s0 if state is None else state)
 
 
@@ -130,10 +157,10 @@ def dynamic_unroll(
     outputs, state
         Outputs stacked along a new leading time axis, and the state after the last step.
     """
-    t = _as_with_state(transformed)
+    t = as_with_state(transformed)
     params, state = init_params_state(t, xs, rng, params=params, state=state)
     with x64_context():
-        return _scan(t.apply, params, state, rng, xs)
+        return scan_steps(t.apply, params, state, rng, xs)
 
 
 def static_unroll(
@@ -145,7 +172,7 @@ def static_unroll(
     state: Any = None,
 ) -> tuple[Any, Any]:
     """Same contract as :func:`dynamic_unroll`, with a Python loop over the steps (reference)."""
-    t = _as_with_state(transformed)
+    t = as_with_state(transformed)
     params, state = init_params_state(t, xs, rng, params=params, state=state)
     with x64_context():
         n = jax.tree_util.tree_leaves(xs)[0].shape[0]

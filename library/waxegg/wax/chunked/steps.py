@@ -4,39 +4,25 @@ What the single-machine loop (:mod:`.loop`) and the dask chain (:mod:`.graph`) s
 transform: the ``(params, state)`` the first chunk starts from, the check of a given ``params`` /
 ``state`` against the module, and the scan of one chunk continuing the step count.
 
-This is also the one place where the package reaches into private helpers of
-:mod:`waxegg.wax.unroll`, :mod:`waxegg.wax.stream` and :mod:`waxegg.wax.accessors`; the rest of
-the package uses the public aliases below, so renaming those helpers upstream touches this file
-only.
+The rest of the package takes the unroll / stream helpers it needs from here (public names of
+:mod:`waxegg.wax.unroll` and :mod:`waxegg.wax.stream`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import haiku as hk
 import jax
 import numpy as np
 
 from waxegg.wax._x64 import x64_context
-from waxegg.wax.stream import _time_dims
-from waxegg.wax.unroll import _as_with_state, _first, _scan
+from waxegg.wax.stream import time_dims
+from waxegg.wax.unroll import as_with_state, first_values
+from waxegg.wax.unroll import scan_steps as scan
+from waxegg.wax.unroll import transform_stream_fn as transform
 
-#: ``as_with_state(transformed)``: a ``hk.TransformedWithState`` (``hk.Transformed`` gets an empty state).
-as_with_state = _as_with_state
-#: ``first_values(xs)``: the first step of every leaf of ``xs`` (what ``init`` sees).
-first_values = _first
-#: ``scan(apply, params, state, rng, xs, first_step)``: ``(outputs, state)`` of one chunk.
-scan = _scan
-#: ``time_dims(obj)``: the datetime-like dimensions of an xarray object.
-time_dims = _time_dims
-
-
-def transform(fn: Callable, statics: dict | None) -> hk.TransformedWithState:
-    """``fn`` as ``obj.wax.stream().apply`` transforms it (statics merged into every step's input)."""
-    from waxegg.wax.accessors import _transform  # accessors imports this package: import on use
-
-    return _transform(fn, statics)
+__all__ = ["as_with_state", "check_like", "first_values", "scan", "start", "time_dims", "transform"]
 
 
 def _describe(tree: Any) -> dict[str, tuple[tuple[int, ...], str]]:
