@@ -43,7 +43,6 @@ and 1e6 x 100; compile cost measured in fresh processes with empty caches; see
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numba
@@ -56,10 +55,9 @@ from waxegg.wax.backends._base import KERNELS, Backend, Capabilities
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
 _HELPER = dict(_JIT, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
-# One parallel=True launch at a time, for kernels that use Numba's own threads: Numba's workqueue
-# threading layer (which waxegg.egg selects) aborts the process on concurrent launches. The EWM
-# mean kernels below run on Python threads (_threads.run_blocks) and do not take it.
-_LAUNCH = threading.Lock()
+# No parallel=True here: every kernel is a serial nogil function run on Python threads
+# (_threads.run_blocks), so the WAX kernels need no Numba threading layer and no launch lock
+# (waxegg._numba configures both for the egg kernels).
 
 #: Rows of a row-major input taken at a time. Block starts are absolute stream positions (multiples
 #: of this), where an exactly-updated column may switch to the fast update; a fast block that meets
