@@ -58,7 +58,7 @@ _TILE_N = 64
 #: Side of the square blocks a tile is transposed in (constant bounds: LLVM unrolls the block).
 _MICRO = 8
 #: Row-major input: columns updated together over all steps (their state stays in L2); narrower
-#: blocks cut the rows into short runs that cost more than the state misses (256: ~2.5x the copy).
+#: blocks cut the rows into short runs that cost more than the state misses (see the benchmarks).
 _ROW_BLOCK = 1024
 #: Fewest bytes of a row-major row per thread: threads sharing narrow rows slow each other down.
 _ROW_BYTES_PER_THREAD = 2048
