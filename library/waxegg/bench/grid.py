@@ -149,15 +149,20 @@ GRIDS: dict[str, Grid] = {
         wax=WaxGrid(sizes=((1_000, 1000), (10_000, 1000), SEED_WAX_SIZE, LONG_WAX_SIZE)),
         focus=SEED_WAX_SIZE,
         egg=EggGrid(n_samples=(10_000, 100_000, SEED_EGG_SAMPLES), ablation_classes=(2,), cached_start=True),
-        # Every other window statistic, beside its peers: every backend at T=1e4 x N=1000 (float64);
-        # at the seed size in float64 both layouts and float32, without the JAX reference path and
-        # the 3-step workflow (their scans run at pandas' speed or slower, and the 3-step transform
-        # captures the data, so each of its calls recompiles), in fewer repeats.
+        # Every other window statistic, beside its peers (float64 unless said): every peer at
+        # T=1e4 x N=1000; the JAX reference path on a tenth of that (its scans run at pandas' speed or
+        # slower: a rolling median takes ~30 s a call at 1e7 elements); at the seed size the default
+        # backend beside the copy and numbagg in both layouts and in float32, and the median beside
+        # pandas. Not the 3-step workflow (its module is the EWMA's).
         extra_wax=(WaxGrid(sizes=((10_000, 1000),), dtypes=("float64",), kernels=OTHER_STATISTICS,
-                           exclude_backends=("wax-3step",), repeat=3, budget_s=4.0),
+                           exclude_backends=("wax-3step", "waxegg-jax"), repeat=3, budget_s=4.0),
+                   WaxGrid(sizes=((10_000, 100),), dtypes=("float64",), kernels=OTHER_STATISTICS,
+                           backends=("copy", "pandas", "waxegg-jax"), repeat=3, budget_s=4.0),
                    WaxGrid(sizes=(SEED_WAX_SIZE,), dtypes=("float64",), layouts=("F", "C"),
-                           kernels=OTHER_STATISTICS, exclude_backends=("wax-3step", "waxegg-jax"),
+                           kernels=OTHER_STATISTICS, backends=("copy", "numbagg", "waxegg-numba"),
                            repeat=3, budget_s=4.0),
+                   WaxGrid(sizes=(SEED_WAX_SIZE,), dtypes=("float64",), kernels=("rolling_median",),
+                           backends=("copy", "pandas", "waxegg-numba"), repeat=3, budget_s=4.0),
                    WaxGrid(sizes=(SEED_WAX_SIZE,), dtypes=("float32",), kernels=OTHER_STATISTICS,
                            backends=("copy", "numbagg", "waxegg-numba"), repeat=3, budget_s=4.0)),
     ),
@@ -170,6 +175,9 @@ GRIDS: dict[str, Grid] = {
         "quick",
         wax=WaxGrid(sizes=((500, 16), (5_000, 64)), repeat=3, budget_s=2.0),
         egg=EggGrid(n_samples=(1_000,), repeat=3, budget_s=2.0),
+        # a statistic of each kind beside the EWM mean, so the smoke run renders the whole page
+        extra_wax=(WaxGrid(sizes=((500, 16),), dtypes=("float64",), kernels=("ewm_std", "rolling_median", "rolling_cov"),
+                           exclude_backends=("wax-3step",), repeat=3, budget_s=1.0),),
     ),
 }
 
