@@ -273,37 +273,36 @@ _TB = 32
 
 @numba.njit(**_INLINE)
 def _gather(xt, tailt, b, nb, t0, tn, w, fresh, vin, vold, nan):  # pragma: no cover
-    """``vin[tt, k] = x[t0 + tt]`` and ``vold[tt, k] = x[t0 + tt - w]`` of column ``b + k`` (NaN before the tail)."""
+    """``vin[tt, k] = x[t0 + tt]`` and ``vold[tt, k] = x[t0 + tt - w]`` of column ``b + k`` (NaN before the tail).
+
+    Row by row (strided loads, contiguous stores): about twice as fast as column by column.
+    """
     L = tailt.shape[1]
-    for k in range(nb):
-        col = xt[b + k]
-        for tt in range(tn):
-            vin[tt, k] = col[t0 + tt]
-        if fresh:
-            for tt in range(tn):
+    sub = xt[b:b + nb]  # indices from 0: no wraparound arithmetic on b + k
+    tsub = tailt[b:b + nb]
+    for tt in range(tn):
+        t = t0 + tt
+        for k in range(nb):
+            vin[tt, k] = sub[k, t]
+        r = t - w
+        if fresh or r + L < 0:
+            for k in range(nb):
                 vold[tt, k] = nan
-        elif t0 - w >= 0:
-            r0 = t0 - w
-            for tt in range(tn):
-                vold[tt, k] = col[r0 + tt]
+        elif r >= 0:
+            for k in range(nb):
+                vold[tt, k] = sub[k, r]
         else:
-            tcol = tailt[b + k]
-            for tt in range(tn):
-                r = t0 + tt - w
-                if r >= 0:
-                    vold[tt, k] = col[r]
-                elif r + L >= 0:
-                    vold[tt, k] = tcol[r + L]
-                else:
-                    vold[tt, k] = nan
+            for k in range(nb):
+                vold[tt, k] = tsub[k, r + L]
 
 
 @numba.njit(**_INLINE)
 def _scatter(outt, b, nb, t0, tn, vout):  # pragma: no cover
-    for k in range(nb):
-        col = outt[b + k]
-        for tt in range(tn):
-            col[t0 + tt] = vout[tt, k]
+    sub = outt[b:b + nb]
+    for tt in range(tn):
+        t = t0 + tt
+        for k in range(nb):
+            sub[k, t] = vout[tt, k]
 
 
 @numba.njit(**_INLINE)
@@ -347,14 +346,13 @@ def _sum_cols(xt, tailt, outt, acc, w, minp, mean, j0, j1, K, TB):  # pragma: no
             tn = min(TB, T - t0)
             _gather(xt, tailt, b, nb, t0, tn, w, fresh, vin, vold, nan)
             for tt in range(tn):
-                row, old, orow = vin[tt], vold[tt], vout[tt]
                 for k in range(K):
                     n, s, ca, cr, neg, run, prev = n_[k], s_[k], ca_[k], cr_[k], neg_[k], run_[k], prev_[k]
                     if fresh:
                         n, s, ca, cr, neg, run, prev = zero, zero, zero, zero, zero, zero, nan
-                    n, s, ca, cr, neg, run, prev = _mean_step(old[k], row[k], n, s, ca, cr, neg, run, prev, zero, one)
+                    n, s, ca, cr, neg, run, prev = _mean_step(vold[tt, k], vin[tt, k], n, s, ca, cr, neg, run, prev, zero, one)
                     n_[k], s_[k], ca_[k], cr_[k], neg_[k], run_[k], prev_[k] = n, s, ca, cr, neg, run, prev
-                    orow[k] = _mean_value(n, s, neg, run, prev, fminp, mean, zero, nan)
+                    vout[tt, k] = _mean_value(n, s, neg, run, prev, fminp, mean, zero, nan)
             _scatter(outt, b, nb, t0, tn, vout)
         _col_end(acc, st, b, nb)
 
@@ -383,18 +381,17 @@ def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, j0, j1, K, TB):  # pragm
             tn = min(TB, T - t0)
             _gather(xt, tailt, b, nb, t0, tn, w, fresh, vin, vold, nan)
             for tt in range(tn):
-                row, old, orow = vin[tt], vold[tt], vout[tt]
                 anyu = False
                 for k in range(K):
                     n, m, q, ca, cr = n_[k], m_[k], q_[k], ca_[k], cr_[k]
                     if fresh:
                         n, m, q, ca, cr = zero, zero, zero, zero, zero
-                    n, m, q, cr, u = _var_remove(old[k], n, m, q, cr, False, zero, one, tol)
-                    n, m, q, ca, u = _var_add(row[k], n, m, q, ca, u, one, tol)
+                    n, m, q, cr, u = _var_remove(vold[tt, k], n, m, q, cr, False, zero, one, tol)
+                    n, m, q, ca, u = _var_add(vin[tt, k], n, m, q, ca, u, one, tol)
                     n_[k], m_[k], q_[k], ca_[k], cr_[k] = n, m, q, ca, cr
                     flag[k] = u
                     anyu |= u
-                    orow[k] = _var_value(n, q, fminp, fddof, nan)
+                    vout[tt, k] = _var_value(n, q, fminp, fddof, nan)
                 if anyu:
                     t = t0 + tt
                     for k in range(nb):
@@ -407,7 +404,7 @@ def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, j0, j1, K, TB):  # pragm
                                 v = col[i] if i >= 0 else tcol[L + i]
                                 n, m, q, ca, u = _var_add(v, n, m, q, ca, u, one, tol)
                             n_[k], m_[k], q_[k], ca_[k], cr_[k] = n, m, q, ca, zero
-                            orow[k] = _var_value(n, q, fminp, fddof, nan)
+                            vout[tt, k] = _var_value(n, q, fminp, fddof, nan)
             _scatter(outt, b, nb, t0, tn, vout)
         _col_end(acc, st, b, nb)
 
@@ -439,7 +436,6 @@ def _cov_cols(xt, yt, txt, tyt, outt, acc, w, minp, ddof, corr, tol, big, j0, j1
             _gather(xt, txt, b, nb, t0, tn, w, fresh, vx, ux, nan)
             _gather(yt, tyt, b, nb, t0, tn, w, fresh, vy, uy, nan)
             for tt in range(tn):
-                rx, ry, ox, oy, orow = vx[tt], vy[tt], ux[tt], uy[tt], vout[tt]
                 anyu = False
                 for k in range(K):
                     n, mx, my, gx, gy, sxy, sxx, syy, px, py = (a0[k], a1[k], a2[k], a3[k], a4[k], a5[k], a6[k],
@@ -447,14 +443,14 @@ def _cov_cols(xt, yt, txt, tyt, outt, acc, w, minp, ddof, corr, tol, big, j0, j1
                     if fresh:
                         n = mx = my = gx = gy = sxy = sxx = syy = px = py = zero
                     n, mx, my, gx, gy, sxy, sxx, syy, px, py, u = _cov_remove(
-                        ox[k], oy[k], n, mx, my, gx, gy, sxy, sxx, syy, px, py, False, zero, one, tol)
+                        ux[tt, k], uy[tt, k], n, mx, my, gx, gy, sxy, sxx, syy, px, py, False, zero, one, tol)
                     n, mx, my, gx, gy, sxy, sxx, syy, px, py, u = _cov_add(
-                        rx[k], ry[k], n, mx, my, gx, gy, sxy, sxx, syy, px, py, u, zero, one, tol, big)
+                        vx[tt, k], vy[tt, k], n, mx, my, gx, gy, sxy, sxx, syy, px, py, u, zero, one, tol, big)
                     a0[k], a1[k], a2[k], a3[k], a4[k], a5[k], a6[k], a7[k], a8[k], a9[k] = (n, mx, my, gx, gy, sxy,
                                                                                             sxx, syy, px, py)
                     flag[k] = u
                     anyu |= u
-                    orow[k] = _cov_value(n, sxy, sxx, syy, fminp, fddof, corr, nan, zero, one)
+                    vout[tt, k] = _cov_value(n, sxy, sxx, syy, fminp, fddof, corr, nan, zero, one)
                 if anyu:
                     t = t0 + tt
                     for k in range(nb):
@@ -469,7 +465,7 @@ def _cov_cols(xt, yt, txt, tyt, outt, acc, w, minp, ddof, corr, tol, big, j0, j1
                                     vxi, vyi, n, mx, my, gx, gy, sxy, sxx, syy, px, py, u, zero, one, tol, big)
                             a0[k], a1[k], a2[k], a3[k], a4[k], a5[k], a6[k], a7[k], a8[k], a9[k] = (
                                 n, mx, my, gx, gy, sxy, sxx, syy, px, py)
-                            orow[k] = _cov_value(n, sxy, sxx, syy, fminp, fddof, corr, nan, zero, one)
+                            vout[tt, k] = _cov_value(n, sxy, sxx, syy, fminp, fddof, corr, nan, zero, one)
             _scatter(outt, b, nb, t0, tn, vout)
         _col_end(acc, st, b, nb)
 
@@ -493,14 +489,13 @@ def _count_cols(xt, tailt, outt, acc, w, minp, seen, j0, j1, K, TB):  # pragma: 
             tn = min(TB, T - t0)
             _gather(xt, tailt, b, nb, t0, tn, w, False, vin, vold, nan)
             for tt in range(tn):
-                row, old, orow = vin[tt], vold[tt], vout[tt]
                 enough = min(seen + t0 + tt + 1, w) >= minp
                 for k in range(K):
-                    o = old[k]
-                    v = row[k]
+                    o = vold[tt, k]
+                    v = vin[tt, k]
                     c = c_[k] - (one if o == o else zero) + (one if v == v else zero)
                     c_[k] = c
-                    orow[k] = c if enough else nan
+                    vout[tt, k] = c if enough else nan
             _scatter(outt, b, nb, t0, tn, vout)
         _col_end(acc, st, b, nb)
 
@@ -956,6 +951,33 @@ def _sorted_median(buf, n, minp, nan, two):  # pragma: no cover
     return (buf[mid - 1] + buf[mid]) / two
 
 
+@numba.njit(**_INLINE)
+def _sorted_replace(buf, k, n, o, v):  # pragma: no cover
+    """``_sorted_remove(buf[k], n, o)`` then ``_sorted_insert(buf[k], n - 1, v)``, in one pass.
+
+    The same buffer results (``o``'s first equal slot is vacated, ``v`` lands after its equals),
+    but only the values between the two slots move: about ``w / 3`` instead of ``w``, and one
+    binary search instead of two. (A branch-free search measured slower.)
+    """
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if buf[k, mid] < o:
+            lo = mid + 1
+        else:
+            hi = mid
+    p = lo
+    if p + 1 < n and buf[k, p + 1] <= v:
+        while p + 1 < n and buf[k, p + 1] <= v:
+            buf[k, p] = buf[k, p + 1]
+            p += 1
+    else:
+        while p > 0 and buf[k, p - 1] > v:
+            buf[k, p] = buf[k, p - 1]
+            p -= 1
+    buf[k, p] = v
+
+
 @numba.njit(**_JIT)
 def _median_trailing(xt, tailt, outt, w, minp, j0, j1):  # pragma: no cover
     """``xt``/``tailt``/``outt``: ``(N, T)`` views of either layout; 8 columns at a time."""
@@ -969,30 +991,41 @@ def _median_trailing(xt, tailt, outt, w, minp, j0, j1):  # pragma: no cover
     cnt = np.zeros(B, dtype=np.int64)
     for b in range(j0, j1, B):
         nb = min(B, j1 - b)
+        sub = xt[b:b + nb]
+        tsub = tailt[b:b + nb]
+        osub = outt[b:b + nb]
         for k in range(nb):
             cnt[k] = 0
             for i in range(L):
-                v = tailt[b + k, i]
+                v = tsub[k, i]
                 if _isfinite(v):
                     cnt[k] = _sorted_insert(buf[k], cnt[k], v)
         for t in range(T):
             r = t - w
             for k in range(nb):
-                j = b + k
                 n = cnt[k]
                 if r >= 0:
-                    o = xt[j, r]
+                    o = sub[k, r]
                 elif r + L >= 0:
-                    o = tailt[j, r + L]
+                    o = tsub[k, r + L]
                 else:
                     o = nan
-                if _isfinite(o):
+                v = sub[k, t]
+                ook = _isfinite(o)
+                vok = _isfinite(v)
+                if ook and vok:
+                    _sorted_replace(buf, k, n, o, v)
+                elif ook:
                     n = _sorted_remove(buf[k], n, o)
-                v = xt[j, t]
-                if _isfinite(v):
+                elif vok:
                     n = _sorted_insert(buf[k], n, v)
                 cnt[k] = n
-                outt[j, t] = _sorted_median(buf[k], n, minp, nan, two)
+                if n < minp or n == 0:
+                    res = nan
+                else:
+                    mid = n >> 1
+                    res = buf[k, mid] if n & 1 else (buf[k, mid - 1] + buf[k, mid]) / two
+                osub[k, t] = res
 
 
 @numba.njit(**_JIT)
