@@ -14,6 +14,9 @@ upcasts to float64, so each step rounds at ``eps32 ~ 6e-8``; the recursions cont
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -350,68 +353,258 @@ def test_errors():
         ne.ewm_var(np.float64(1.0), ewm_params(com=1.0))
 
 
+# --- code paths ----------------------------------------------------------------------------------------
+MOMENTS = ("var", "std", "cov", "corr")  # the statistics with a shared-weights and a per-column loop
+
+
+@contextmanager
+def threads(n):
+    """``$WAXEGG_NUM_THREADS`` for the calls inside (read by the kernels at each call)."""
+    old = os.environ.get("WAXEGG_NUM_THREADS")
+    os.environ["WAXEGG_NUM_THREADS"] = str(n)
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["WAXEGG_NUM_THREADS"]
+        else:
+            os.environ["WAXEGG_NUM_THREADS"] = old
+
+
+def groups_of(paths):
+    """Per reported range: the column groups one row update ran over (a column-major tile's columns)."""
+    out = []
+    for r in paths["ranges"]:
+        c0, c1 = r["cols"]
+        if paths["layout"] == "F":
+            out.append([(g, min(c1, g + paths["tile"][1])) for g in range(c0, c1, paths["tile"][1])])
+        else:
+            out.append([(c0, c1)])
+    return out
+
+
+def must_be_general(miss, seen, g0, g1, fresh, adjust, ignore_na):
+    """Rows of columns ``g0:g1`` that the per-column loop must take, from the data alone.
+
+    ``miss[t, j]``: step t of column j is no observation; ``seen[t, j]``: column j observed before t
+    (this call or the stream the state ends). A row with a missing value cannot share weights; the
+    first row of a fresh stream has no mean; without ``adjust`` and ``ignore_na``, a column missing at
+    ``t`` after an observation has ``old_wt < 1`` at ``t + 1`` while an observed one has ``old_wt = 1``.
+    """
+    m = miss[:, g0:g1]
+    rows = m.any(axis=1)
+    if fresh and rows.size:
+        rows[0] = True
+    if not adjust and not ignore_na and rows.size > 1:
+        decayed = (m & seen[:, g0:g1]).any(axis=1) & (~m).any(axis=1)
+        rows[1:] |= decayed[:-1]
+    return rows
+
+
+def assert_paths(paths, stat, x, y, adjust, ignore_na, before=None):
+    """The paths ``paths`` (``ne.last_paths()``) reports are the ones this data must take.
+
+    ``before``: the values of the stream a ``state=`` ended (None: a fresh stream).
+    """
+    x2, y2 = (x, y) if x.ndim == 2 else (x.reshape(len(x), -1), y.reshape(len(y), -1))
+    T, N = x2.shape
+    colmajor = paths["layout"] == "F"
+    assert paths["shape"] == (T, N)
+    if x2.flags.c_contiguous or x2.flags.f_contiguous:  # else (a strided slice) the kernel copies it
+        assert colmajor == (not x2.flags.c_contiguous)
+    # the ranges cover the columns once, in order; column-major ones start at block boundaries
+    cols = [r["cols"] for r in paths["ranges"]]
+    assert [c0 for c0, _ in cols] == [0] + [c1 for _, c1 in cols[:-1]] and (not cols or cols[-1][1] == N)
+    assert all(c1 > c0 for c0, c1 in cols)
+    if colmajor:
+        assert all(c0 % paths["micro"] == 0 for c0, _ in cols)
+    else:
+        assert all(c1 - c0 <= ne._ROW_BLOCK for c0, c1 in cols)
+    miss = ~np.isfinite(x2)
+    if stat in ("cov", "corr"):
+        miss |= ~np.isfinite(y2)
+    if before is None:
+        seen = np.zeros(N, dtype=bool)
+    else:
+        ok = np.isfinite(before[0])
+        if stat in ("cov", "corr"):
+            ok &= np.isfinite(before[1])
+        seen = ok.any(axis=0)
+    seen_t = np.vstack([seen[None, :], (~miss).cumsum(axis=0)[:-1] > 0]) | seen[None, :] if T else miss
+    fresh = before is None or len(before[0]) == 0
+    clean_before = before is None or not len(before[0]) or (np.isfinite(before[0]).all()
+                                                             and np.isfinite(before[1]).all())
+    for r, gs in zip(paths["ranges"], groups_of(paths)):
+        if stat not in MOMENTS:
+            assert r["shared_rows"] == r["general_rows"] == 0  # one loop
+        else:
+            assert r["shared_rows"] + r["general_rows"] == T * len(gs)
+            lower = sum(int(must_be_general(miss, seen_t, g0, g1, fresh, adjust, ignore_na).sum()) for g0, g1 in gs)
+            assert r["general_rows"] >= lower, (r, lower)
+            # no missing value in a range (nor in the stream before): the weights stay shared
+            if clean_before and not miss[:, r["cols"][0]:r["cols"][1]].any():
+                assert r["general_rows"] == (len(gs) if fresh and T else 0), r
+        if not colmajor:
+            assert r["block_tiles"] == r["element_tiles"] == r["edge_blocks"] == 0
+            continue
+        tile_t, micro = paths["tile"][0], paths["micro"]
+        shapes = [(g1 - g0, min(T, t0 + tile_t) - t0) for g0, g1 in gs for t0 in range(0, T, tile_t)]
+        element = [(w, n) for w, n in shapes if w < micro or n < micro]
+        blocks = [(w, n) for w, n in shapes if w >= micro and n >= micro]
+        assert r["element_tiles"] == len(element), (r, shapes)
+        assert r["block_tiles"] == len(blocks), (r, shapes)
+        # a ragged edge (width or steps not a multiple of 8) is one shifted block per block row/column
+        edge = sum(-(-w // micro) * -(-n // micro) - (w // micro) * (n // micro) for w, n in blocks)
+        assert r["edge_blocks"] == edge, (r, shapes)
+    if colmajor and N and T:
+        if N < 8 or T < 8:
+            assert paths["element_tiles"] > 0 and paths["block_tiles"] == 0
+        else:
+            assert paths["block_tiles"] > 0
+            if N % 8 or T % 8:
+                assert paths["edge_blocks"] > 0
+
+
+def call(stat, x, y, p, bias=False, state=None, deltas=None):
+    if stat == "times":
+        return ne.ewm_mean_times(x, p, deltas, state=state)
+    return ours(stat, x, y, p, bias=bias, state=state)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_every_path_is_reached(order):
+    """Shapes chosen to reach each path of each statistic, and the counters say they were taken."""
+    p = ewm_params(com=3.0)
+    wide = 2100 if order == "C" else 140  # two threads; row-major: two row blocks in the first thread
+    for T, N in ((5, 3), (9, 13), (530, wide), (64, 16)):
+        x = data(T=T, N=N, order=order) if N >= 6 and T >= 80 else np.asarray(
+            np.random.default_rng(T).standard_normal((T, N)), order=order)
+        if T == 530:
+            x = np.asarray(x, order=order)
+            x[:, N - 20:] = np.random.default_rng(1).standard_normal((T, 20))  # a clean last range
+        y = np.asarray(x * 0.5 + 1.0, order=order)
+        for stat in ("sum", "var", "std", "cov", "corr", "times"):
+            with threads(2):
+                call(stat, x, y, p, deltas=np.ones(max(T - 1, 0)))
+            paths = ne.last_paths()
+            assert_paths(paths, stat, x, y, True, False)
+            if stat in MOMENTS:
+                assert paths["shared_rows"] > 0 and paths["general_rows"] > 0
+            if order == "F":
+                if T < 8 or N < 8:
+                    assert paths["element_tiles"] > 0
+                else:
+                    ragged = paths["edge_blocks"] + paths["element_tiles"] > 0
+                    assert paths["block_tiles"] > 0 and ragged == (N % 8 != 0 or T % 8 != 0)
+            if T == 530:
+                assert len(paths["ranges"]) >= (3 if order == "C" else 2)
+    assert ne.last_paths() is not ne.last_paths()  # a copy
+
+
+def test_missing_value_sends_its_block_and_the_next_rows_down_the_per_column_loop():
+    """One missing value in one column: its row and, its weights then differing, the rows after it."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((300, 16))
+    x[100:103, 5] = np.nan
+    for order in ("C", "F"):
+        v = np.asarray(x, order=order)
+        for kw in (dict(com=3.0), dict(com=3.0, adjust=False)):
+            got, _ = ne.ewm_var(v, ewm_params(**kw))
+            paths = ne.last_paths()
+            assert_paths(paths, "var", v, v, kw.get("adjust", True), False)
+            assert paths["general_rows"] >= 1 + 3 + 1  # the first row, the missing ones, the next
+            clean, _ = ne.ewm_var(np.asarray(rng.standard_normal((300, 16)), order=order), ewm_params(**kw))
+            again = ne.last_paths()
+            assert again["general_rows"] == sum(len(g) for g in groups_of(again))  # each group's first row
+            check(got, pandas_stat("var", v, None, kw), "var", np.float64)
+
+
 # --- property test -------------------------------------------------------------------------------------
 @st.composite
 def streams(draw):
     T = draw(st.one_of(st.integers(1, 20), st.integers(60, 140), st.integers(500, 530)))
-    N = draw(st.one_of(st.integers(1, 9), st.integers(60, 72)))
+    layout = draw(st.sampled_from(["C", "F"]))
+    # below and past the 8-column block, the 64-column tile, two threads' tiles, and (row-major, short
+    # streams) past a thread's row block
+    sizes = [st.integers(1, 9), st.integers(14, 20), st.integers(60, 72)]
+    if T <= 140:
+        sizes.append(st.integers(126, 140))
+    if T <= 20 and layout == "C":
+        sizes.append(st.integers(2050, 2120))
+    N = draw(st.one_of(*sizes))
     dtype = draw(st.sampled_from([np.float64, np.float32]))
-    order = draw(st.sampled_from(["C", "F"]))
     seed = draw(st.integers(0, 2 ** 32 - 1))
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((T, N)) * 2.0
     y = rng.standard_normal((T, N)) + 0.5 * x
+    clean = draw(st.sampled_from([True, False, False]))  # NaN-free: only the shared-weights loop
     for arr in (x, y):
+        if clean:
+            break
         for _ in range(draw(st.integers(0, 3))):  # NaN runs
             j, t0 = rng.integers(N), rng.integers(T)
             arr[t0:t0 + rng.integers(1, 40), j] = np.nan
-        arr[rng.random((T, N)) < draw(st.sampled_from([0.0, 0.05, 0.3]))] = np.nan
-        arr[rng.random((T, N)) < 0.01] = np.inf
-        arr[rng.random((T, N)) < 0.01] = -np.inf
+        arr[rng.random((T, N)) < draw(st.sampled_from([0.0, 0.002, 0.05, 0.3]))] = np.nan
+        inf = draw(st.sampled_from([0.0, 0.01]))
+        arr[rng.random((T, N)) < inf] = np.inf
+        arr[rng.random((T, N)) < inf] = -np.inf
     window = draw(st.sampled_from(WINDOWS))
     kw = dict(window, adjust=draw(st.booleans()), ignore_na=draw(st.booleans()),
               min_periods=draw(st.sampled_from([0, 1, 3, 10])))
     stat = draw(st.sampled_from(["sum", "var", "std", "cov", "corr", "times"]))
     if stat == "sum":
         kw["adjust"] = True
-    return (np.asarray(x.astype(dtype), order=order), np.asarray(y.astype(dtype), order=order), kw, stat,
-            draw(st.booleans()), rng.integers(0, T + 1))
+    return (np.asarray(x.astype(dtype), order=layout), np.asarray(y.astype(dtype), order=layout), kw, stat,
+            draw(st.booleans()), rng.integers(0, T + 1), draw(st.sampled_from([1, 2, 3])))
 
 
 @settings(max_examples=60, deadline=None)
 @given(streams())
 def test_property_vs_pandas_and_split(case):
-    """Random shapes past every block size, both dtypes and layouts, NaN runs and +-inf: pandas, then a split."""
-    x, y, kw, stat, bias, k = case
+    """Random shapes past every block size, both dtypes and layouts, NaN runs and +-inf: the paths the
+    data must take, pandas, then a split stream."""
+    x, y, kw, stat, bias, k, n_threads = case
     p = ewm_params(**kw)
+    tkw = {k_: v for k_, v in kw.items() if k_ not in WINDOW_KEYS}
+    adjust, ignore_na = kw["adjust"], kw["ignore_na"]
+    deltas = None
     if stat == "times":
-        deltas = np.random.default_rng(int(k)).exponential(1.0, max(x.shape[0] - 1, 0))
-        times = pd.DatetimeIndex(pd.Timestamp("2020") + pd.to_timedelta(np.r_[0, np.cumsum(deltas)] * 3600, "s"))
-        got, _ = ne.ewm_mean_times(x, ewm_params(com=1.0, **{k_: v for k_, v in kw.items() if k_ not in WINDOW_KEYS}),
-                                   pandas_deltas(times, "1h"))
-        want = (pd.DataFrame(x.astype(np.float64), index=times)
-                .ewm(halflife="1h", times=times, **{k_: v for k_, v in kw.items() if k_ not in WINDOW_KEYS})
-                .mean().to_numpy())
-        assert_array_equal(np.isnan(got), np.isnan(want))
-        tol = 1e-12 if x.dtype == np.float64 else 1e-4
-        assert_allclose(got, want, rtol=tol, atol=tol * 2.0, equal_nan=True)
-        return
-    got, _ = ours(stat, x, y, p, bias=bias)
-    assert got.dtype == x.dtype and got.flags.f_contiguous == x.flags.f_contiguous
-    want = pandas_stat(stat, x, y, kw, bias)
-    if x.dtype == np.float32 and stat in ("var", "std", "cov") and not bias:
-        # float32: pandas' bias correction sum_wt**2 / (sum_wt**2 - sum_wt2) cancels where few
-        # effective observations remain (e.g. one value after a long gap) and multiplies the
-        # rounding error by itself; widen the tolerance by that factor (pandas' own, in float64)
-        with np.errstate(all="ignore"):
-            factor = np.abs(want / pandas_stat(stat, x, y, kw, True))
-        factor = np.where(np.isfinite(factor), factor, 1.0) ** (2 if stat == "std" else 1)
-        loose = factor > 100
-        check(np.where(loose, np.nan, got), np.where(loose, np.nan, want), stat, x.dtype, scale=2.0)
-    else:
-        check(got, want, stat, x.dtype, scale=2.0)
-    a, s = ours(stat, x[:k], y[:k], p, bias=bias)
-    b, _ = ours(stat, x[k:], y[k:], p, bias=bias, state=s)
+        p = ewm_params(com=1.0, **tkw)
+        steps = np.random.default_rng(int(k)).exponential(1.0, max(x.shape[0] - 1, 0))
+        times = pd.DatetimeIndex(pd.Timestamp("2020") + pd.to_timedelta(np.r_[0, np.cumsum(steps)] * 3600, "s"))
+        deltas = pandas_deltas(times, "1h")
+    with threads(n_threads):
+        got, _ = call(stat, x, y, p, bias=bias, deltas=deltas)
+        assert_paths(ne.last_paths(), stat, x, y, adjust, ignore_na)
+        if stat == "times":
+            want = (pd.DataFrame(x.astype(np.float64), index=times)
+                    .ewm(halflife="1h", times=times, **tkw).mean().to_numpy())
+            assert_array_equal(np.isnan(got), np.isnan(want))
+            tol = 1e-12 if x.dtype == np.float64 else 1e-4
+            assert_allclose(got, want, rtol=tol, atol=tol * 2.0, equal_nan=True)
+            a, s = ne.ewm_mean_times(x[:k], p, deltas[:max(k - 1, 0)])
+            b, _ = ne.ewm_mean_times(x[k:], p, np.r_[deltas, 0.0][max(k - 1, 0):][:x.shape[0] - k] if k else
+                                     deltas, state=s if k else None)
+            assert_paths(ne.last_paths(), stat, x[k:], y[k:], adjust, ignore_na)
+            assert_array_equal(np.concatenate([a, b]), got)
+            return
+        assert got.dtype == x.dtype and got.flags.f_contiguous == x.flags.f_contiguous
+        want = pandas_stat(stat, x, y, kw, bias)
+        if x.dtype == np.float32 and stat in ("var", "std", "cov") and not bias:
+            # float32: pandas' bias correction sum_wt**2 / (sum_wt**2 - sum_wt2) cancels where few
+            # effective observations remain (e.g. one value after a long gap) and multiplies the
+            # rounding error by itself; widen the tolerance by that factor (pandas' own, in float64)
+            with np.errstate(all="ignore"):
+                factor = np.abs(want / pandas_stat(stat, x, y, kw, True))
+            factor = np.where(np.isfinite(factor), factor, 1.0) ** (2 if stat == "std" else 1)
+            loose = factor > 100
+            check(np.where(loose, np.nan, got), np.where(loose, np.nan, want), stat, x.dtype, scale=2.0)
+        else:
+            check(got, want, stat, x.dtype, scale=2.0)
+        a, s = ours(stat, x[:k], y[:k], p, bias=bias)
+        assert_paths(ne.last_paths(), stat, x[:k], y[:k], adjust, ignore_na)
+        b, _ = ours(stat, x[k:], y[k:], p, bias=bias, state=s)
+        assert_paths(ne.last_paths(), stat, x[k:], y[k:], adjust, ignore_na, before=(x[:k], y[:k]))
     assert_array_equal(np.concatenate([a, b]), got)
 
 

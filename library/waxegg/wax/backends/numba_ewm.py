@@ -36,6 +36,7 @@ in window operations (``_prep_values``), and so do these kernels: an observation
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numba
@@ -48,7 +49,7 @@ from waxegg.wax._params import EWMParams
 from waxegg.wax.backends._threads import run_blocks
 
 __all__ = ["EWMState", "EWMCovState", "EWMCorrState", "ewm_sum", "ewm_var", "ewm_std", "ewm_cov", "ewm_corr",
-           "ewm_mean_times"]
+           "ewm_mean_times", "last_paths"]
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
 
@@ -174,17 +175,23 @@ def _tile_in(big, T, t0, n_t, g0, width, small, W):  # pragma: no cover
     blocks; a ragged edge is covered by one block shifted back to end at the edge, which copies
     some elements twice with the same values. ``big`` is only read, so it may be read-only (pandas 3
     hands out read-only views); :func:`_tile_out` is the way back.
+
+    Returns the path taken (see :func:`last_paths`): -1 for the element-by-element copy, else the
+    number of 8 x 8 blocks shifted back to end at a ragged edge.
     """
     if width < _MICRO or n_t < _MICRO:
         for g in range(width):
             for i in range(n_t):
                 small[i * W + g] = big[(g0 + g) * T + t0 + i]
-        return
+        return -1
+    shifted = 0
     for gb in range(0, width, _MICRO):
         g = min(gb, width - _MICRO)
         for ib in range(0, n_t, _MICRO):
             i = min(ib, n_t - _MICRO)
+            shifted += (g != gb) | (i != ib)
             _transpose_block(big, (g0 + g) * T + t0 + i, T, small, i * W + g, W)
+    return shifted
 
 
 @numba.njit(**_JIT)
@@ -379,11 +386,12 @@ def _var_general_row(row, orow, mean, cov, swt, swt2, owt, nobs, f, f2, nw, one,
 
 @numba.njit(**_JIT)
 def _var_rows(x, out, t0, t1, c0, c1, s0, mean, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust, dna, bias,
-              root, minp):  # pragma: no cover
+              root, minp, cnt):  # pragma: no cover
     """pandas' ``ewmcov(x, x)``, reading ``x`` once; ``root``: pandas' ``zsqrt`` of the result (std).
 
     Rows whose columns share their weights (see ``_weights_shared``) take the division-free loop;
-    after such a row the columns still share them when the next row is all finite.
+    after such a row the columns still share them when the next row is all finite. ``cnt[0]`` /
+    ``cnt[1]`` count the rows that took the shared / the per-column loop (see :func:`last_paths`).
     """
     width = c1 - c0
     # unit-stride views from index 0, so that LLVM sees consecutive accesses and vectorises
@@ -394,10 +402,12 @@ def _var_rows(x, out, t0, t1, c0, c1, s0, mean, cov, swt, swt2, owt, nobs, f, f2
     owt = owt[s0:s0 + width]
     nobs = nobs[s0:s0 + width]
     shared = False
+    n_shared = 0
     for t in range(t0, t1):
         row = x[t, c0:c1]
         orow = out[t, c0:c1]
         shared = _all_finite(row, row) if shared else _weights_shared(row, row, mean, owt, swt, swt2)
+        n_shared += shared
         if shared:
             # the scalar form of the weight updates in _var_general_row
             ow = owt[0] * f
@@ -421,11 +431,14 @@ def _var_rows(x, out, t0, t1, c0, c1, s0, mean, cov, swt, swt2, owt, nobs, f, f2
         else:
             _var_general_row(row, orow, mean, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust, dna, bias, root,
                              minp)
+    # counted in registers, stored once: the loops above see no extra array
+    cnt[0] += n_shared
+    cnt[1] += max(t1 - t0, 0) - n_shared
 
 
 @numba.njit(**_JIT)
 def _cov_rows(x, y, out, t0, t1, c0, c1, s0, mean_x, mean_y, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust,
-          dna, bias, minp):  # pragma: no cover
+          dna, bias, minp, cnt):  # pragma: no cover
     """pandas' ``ewmcov(x, y)``: an observation needs both values (see ``_var_rows``)."""
     nan = (one - one) / (one - one)
     width = c1 - c0
@@ -436,11 +449,13 @@ def _cov_rows(x, y, out, t0, t1, c0, c1, s0, mean_x, mean_y, cov, swt, swt2, owt
     swt2 = swt2[s0:s0 + width]
     owt = owt[s0:s0 + width]
     nobs = nobs[s0:s0 + width]
+    n_shared = 0
     for t in range(t0, t1):
         xrow = x[t, c0:c1]
         yrow = y[t, c0:c1]
         orow = out[t, c0:c1]
         if _weights_shared(xrow, yrow, mean_x, owt, swt, swt2):
+            n_shared += 1
             ow = owt[0] * f
             sw = swt[0] * f
             sw2 = swt2[0] * f2
@@ -530,11 +545,13 @@ def _cov_rows(x, y, out, t0, t1, c0, c1, s0, mean_x, mean_y, cov, swt, swt2, owt
             v = (num / den) * c
             v = c if bias else (v if den > 0 else nan)
             orow[k] = v if n >= minp else nan
+    cnt[0] += n_shared
+    cnt[1] += max(t1 - t0, 0) - n_shared
 
 
 @numba.njit(**_JIT)
 def _corr_rows(x, y, out, t0, t1, c0, c1, s0, mean_x, mean_y, cov, var_x, var_y, owt, nobs, f, nw, one, adjust,
-           dna, minp):  # pragma: no cover
+           dna, minp, cnt):  # pragma: no cover
     """pandas' ``corr``: ``cov / zsqrt(var_x * var_y)`` of three biased ``ewmcov``, fused.
 
     pandas first masks each series with the other's missing values (``prep_binary``), so the three
@@ -550,11 +567,13 @@ def _corr_rows(x, y, out, t0, t1, c0, c1, s0, mean_x, mean_y, cov, var_x, var_y,
     var_y = var_y[s0:s0 + width]
     owt = owt[s0:s0 + width]
     nobs = nobs[s0:s0 + width]
+    n_shared = 0
     for t in range(t0, t1):
         xrow = x[t, c0:c1]
         yrow = y[t, c0:c1]
         orow = out[t, c0:c1]
         shared = _weights_shared(xrow, yrow, mean_x, owt, owt, owt)
+        n_shared += shared
         ow0 = owt[0] * f
         r0 = one / (ow0 + nw)
         ow10 = ow0 + nw if adjust else one
@@ -601,85 +620,133 @@ def _corr_rows(x, y, out, t0, t1, c0, c1, s0, mean_x, mean_y, cov, var_x, var_y,
             s = np.sqrt(p)
             res = c / (zero if p < 0 else s)
             orow[k] = res if n >= minp else nan
+    cnt[0] += n_shared
+    cnt[1] += max(t1 - t0, 0) - n_shared
 
 
 # --- column-major drivers: the same updates on transposed tiles ---------------------------------
 # ``xf``/``of``: the input/output as flat column-major arrays (element (t, j) at j * T + t);
-# ``buf``/``obuf``: row-major tile buffers, ``bf``/``obf`` their flat views (allocated by the caller).
+# ``buf``/``obuf``: row-major tile buffers, ``bf``/``obf`` their flat views (allocated by the caller);
+# ``cnt``: the range's path counters (``_PATH_KEYS``), added to once at the end.
 @numba.njit(**_JIT)
-def _sum_cols(xf, of, T, buf, bf, obuf, obf, j0, j1, wt, nobs, f, dna, minp):  # pragma: no cover
+def _sum_cols(xf, of, T, buf, bf, obuf, obf, j0, j1, wt, nobs, f, dna, minp, cnt):  # pragma: no cover
     tile_t, tile_n = buf.shape
     # not literals (0, True, False): each literal argument would compile another specialisation
     z = np.int64(0)
+    n_block = 0
+    n_elem = 0
+    n_edge = 0
     for g0 in range(j0, j1, tile_n):
         width = min(j1, g0 + tile_n) - g0
         for t0 in range(0, T, tile_t):
             n_t = min(T, t0 + tile_t) - t0
-            _tile_in(xf, T, t0, n_t, g0, width, bf, tile_n)
+            path = _tile_in(xf, T, t0, n_t, g0, width, bf, tile_n)
+            n_elem += path < 0
+            n_block += path >= 0
+            n_edge += max(path, 0)
             _sum_rows(buf, obuf, z, n_t, z, width, g0, wt, nobs, f, dna, minp)
             _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
+    cnt[2] += n_block
+    cnt[3] += n_elem
+    cnt[4] += n_edge
 
 
 @numba.njit(**_JIT)
 def _times_cols(xf, of, T, buf, bf, obuf, obf, j0, j1, wt, owt, nobs, decay, nw, one, adjust, dna, half,
-                minp):  # pragma: no cover
+                minp, cnt):  # pragma: no cover
     tile_t, tile_n = buf.shape
     z = np.int64(0)
+    n_block = 0
+    n_elem = 0
+    n_edge = 0
     for g0 in range(j0, j1, tile_n):
         width = min(j1, g0 + tile_n) - g0
         for t0 in range(0, T, tile_t):
             n_t = min(T, t0 + tile_t) - t0
-            _tile_in(xf, T, t0, n_t, g0, width, bf, tile_n)
+            path = _tile_in(xf, T, t0, n_t, g0, width, bf, tile_n)
+            n_elem += path < 0
+            n_block += path >= 0
+            n_edge += max(path, 0)
             _times_rows(buf, obuf, z, n_t, z, width, g0, wt, owt, nobs, decay[t0:t0 + n_t], nw, one, adjust, dna,
                         half, minp)
             _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
+    cnt[2] += n_block
+    cnt[3] += n_elem
+    cnt[4] += n_edge
 
 
 @numba.njit(**_JIT)
 def _var_cols(xf, of, T, buf, bf, obuf, obf, j0, j1, mean, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust, dna,
-              bias, root, minp):  # pragma: no cover
+              bias, root, minp, cnt):  # pragma: no cover
     tile_t, tile_n = buf.shape
     z = np.int64(0)
+    n_block = 0
+    n_elem = 0
+    n_edge = 0
     for g0 in range(j0, j1, tile_n):
         width = min(j1, g0 + tile_n) - g0
         for t0 in range(0, T, tile_t):
             n_t = min(T, t0 + tile_t) - t0
-            _tile_in(xf, T, t0, n_t, g0, width, bf, tile_n)
+            path = _tile_in(xf, T, t0, n_t, g0, width, bf, tile_n)
+            n_elem += path < 0
+            n_block += path >= 0
+            n_edge += max(path, 0)
             _var_rows(buf, obuf, z, n_t, z, width, g0, mean, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust, dna,
-                      bias, root, minp)
+                      bias, root, minp, cnt)
             _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
+    cnt[2] += n_block
+    cnt[3] += n_elem
+    cnt[4] += n_edge
 
 
 @numba.njit(**_JIT)
 def _cov_cols(xf, yf, of, T, xbuf, xbf, ybuf, ybf, obuf, obf, j0, j1, mean_x, mean_y, cov, swt, swt2, owt, nobs, f,
-              f2, nw, one, adjust, dna, bias, minp):  # pragma: no cover
+              f2, nw, one, adjust, dna, bias, minp, cnt):  # pragma: no cover
     tile_t, tile_n = xbuf.shape
     z = np.int64(0)
+    n_block = 0
+    n_elem = 0
+    n_edge = 0
     for g0 in range(j0, j1, tile_n):
         width = min(j1, g0 + tile_n) - g0
         for t0 in range(0, T, tile_t):
             n_t = min(T, t0 + tile_t) - t0
-            _tile_in(xf, T, t0, n_t, g0, width, xbf, tile_n)
+            path = _tile_in(xf, T, t0, n_t, g0, width, xbf, tile_n)
+            n_elem += path < 0
+            n_block += path >= 0
+            n_edge += max(path, 0)
             _tile_in(yf, T, t0, n_t, g0, width, ybf, tile_n)
             _cov_rows(xbuf, ybuf, obuf, z, n_t, z, width, g0, mean_x, mean_y, cov, swt, swt2, owt, nobs, f, f2, nw,
-                      one, adjust, dna, bias, minp)
+                      one, adjust, dna, bias, minp, cnt)
             _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
+    cnt[2] += n_block
+    cnt[3] += n_elem
+    cnt[4] += n_edge
 
 
 @numba.njit(**_JIT)
 def _corr_cols(xf, yf, of, T, xbuf, xbf, ybuf, ybf, obuf, obf, j0, j1, mean_x, mean_y, cov, var_x, var_y, owt,
-               nobs, f, nw, one, adjust, dna, minp):  # pragma: no cover
+               nobs, f, nw, one, adjust, dna, minp, cnt):  # pragma: no cover
     tile_t, tile_n = xbuf.shape
     z = np.int64(0)
+    n_block = 0
+    n_elem = 0
+    n_edge = 0
     for g0 in range(j0, j1, tile_n):
         width = min(j1, g0 + tile_n) - g0
         for t0 in range(0, T, tile_t):
             n_t = min(T, t0 + tile_t) - t0
-            _tile_in(xf, T, t0, n_t, g0, width, xbf, tile_n)
+            path = _tile_in(xf, T, t0, n_t, g0, width, xbf, tile_n)
+            n_elem += path < 0
+            n_block += path >= 0
+            n_edge += max(path, 0)
             _tile_in(yf, T, t0, n_t, g0, width, ybf, tile_n)
             _corr_rows(xbuf, ybuf, obuf, z, n_t, z, width, g0, mean_x, mean_y, cov, var_x, var_y, owt, nobs, f, nw,
-                       one, adjust, dna, minp)
+                       one, adjust, dna, minp, cnt)
             _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
+    cnt[2] += n_block
+    cnt[3] += n_elem
+    cnt[4] += n_edge
 
 
 @numba.njit(**_JIT)
@@ -737,18 +804,64 @@ def _unflat(out: np.ndarray, shape: tuple, colmajor: bool) -> np.ndarray:
     return out.reshape(shape, order="F" if colmajor else "C")
 
 
+#: The kernels' path counters, in the order of their ``cnt`` argument (see :func:`last_paths`).
+_PATH_KEYS = ("shared_rows", "general_rows", "block_tiles", "element_tiles", "edge_blocks")
+_LAST = threading.local()
+
+
+def last_paths() -> dict | None:
+    """The code paths the last kernel call on this thread took (a debug and test hook), or None before any.
+
+    Counted by the kernels themselves, in registers, and stored once per column range (no cost in
+    the loops). Keys:
+
+    - ``layout``: ``"C"`` (row-major: the block update runs on the input) or ``"F"`` (column-major:
+      tiles are transposed into row-major buffers); ``shape``: the ``(T, N)`` of the flat input.
+    - ``tile``: ``(steps, columns)`` of a column-major tile, ``None`` for row-major; ``micro``: the
+      side of the square blocks tiles are copied in.
+    - ``ranges``: one dict per column range a kernel call ran over, in column order: ``cols``
+      ``(c0, c1)`` (row-major: a block of at most ``_ROW_BLOCK`` columns of a thread; column-major: a
+      thread's columns, updated in tiles of ``tile[1]`` columns from ``c0``), and the counters below.
+    - the counters, summed over the ranges: ``shared_rows`` / ``general_rows``, rows (time steps of
+      a block of columns; column-major: of a tile's columns) that took the shared-weights loop /
+      the per-column loop (``var``/``std``/``cov``/``corr``; 0 for ``sum`` and ``mean`` with times,
+      which have one loop); ``block_tiles`` / ``element_tiles``, column-major tiles copied in 8 x 8
+      blocks / element by element (narrower or shorter than a block); ``edge_blocks``, 8 x 8
+      blocks shifted back to end at a tile's ragged edge (column-major only; counted on the way in).
+    """
+    paths = getattr(_LAST, "paths", None)
+    if paths is None:
+        return None
+    return dict(paths, ranges=[dict(r) for r in paths["ranges"]])
+
+
 def _run(flat: np.ndarray, colmajor: bool, rows_call, cols_call) -> None:
-    """Run ``rows_call(c0, c1)`` (row-major) or ``cols_call(j0, j1)`` (column-major) over the columns, threaded."""
+    """Run ``rows_call(c0, c1, cnt)`` (row-major) or ``cols_call(j0, j1, cnt)`` (column-major) over the columns, threaded.
+
+    ``cnt``: a fresh counter array per call (``_PATH_KEYS``), reported by :func:`last_paths`.
+    """
     N = flat.shape[1]
+    ranges = []  # list.append is atomic: the threads may add to it
+
+    def counter(a, b):
+        cnt = np.zeros(len(_PATH_KEYS), dtype=np.int64)
+        ranges.append((a, b, cnt))
+        return cnt
+
     if colmajor:
-        run_blocks(cols_call, N, min_items=_MICRO, align=_MICRO)
-        return
+        run_blocks(lambda j0, j1: cols_call(j0, j1, counter(j0, j1)), N, min_items=_MICRO, align=_MICRO)
+    else:
+        def rows_block(j0, j1):
+            for c0 in range(j0, j1, _ROW_BLOCK):
+                c1 = min(j1, c0 + _ROW_BLOCK)
+                rows_call(c0, c1, counter(c0, c1))
 
-    def rows_block(j0, j1):
-        for c0 in range(j0, j1, _ROW_BLOCK):
-            rows_call(c0, min(j1, c0 + _ROW_BLOCK))
-
-    run_blocks(rows_block, N, min_items=max(1, _ROW_BYTES_PER_THREAD // flat.itemsize), align=16)
+        run_blocks(rows_block, N, min_items=max(1, _ROW_BYTES_PER_THREAD // flat.itemsize), align=16)
+    ranges.sort(key=lambda r: r[0])
+    rows = [dict(cols=(a, b), **dict(zip(_PATH_KEYS, (int(v) for v in cnt)))) for a, b, cnt in ranges]
+    _LAST.paths = dict(layout="F" if colmajor else "C", shape=tuple(flat.shape),
+                       tile=(_TILE_T, _TILE_N) if colmajor else None, micro=_MICRO, ranges=rows,
+                       **{k: sum(r[k] for r in rows) for k in _PATH_KEYS})
 
 
 def _state_arrays(state, names, N: int, dtype, defaults) -> list[np.ndarray]:
@@ -802,9 +915,9 @@ def ewm_sum(values, params: EWMParams, *, state: EWMState | None = None) -> tupl
     f = _consts(params, flat.dtype)[0]
     dna, minp = not params.ignore_na, params.min_periods
     _run(flat, colmajor,
-         lambda c0, c1: _sum_rows(flat, out, 0, flat.shape[0], c0, c1, c0, wt, nobs, f, dna, minp),
-         lambda j0, j1: _sum_cols(_colflat(flat), _colflat(out), flat.shape[0], *_buffers(2, flat.dtype), j0, j1,
-                                   wt, nobs, f, dna, minp))
+         lambda c0, c1, cnt: _sum_rows(flat, out, 0, flat.shape[0], c0, c1, c0, wt, nobs, f, dna, minp),
+         lambda j0, j1, cnt: _sum_cols(_colflat(flat), _colflat(out), flat.shape[0], *_buffers(2, flat.dtype), j0,
+                                        j1, wt, nobs, f, dna, minp, cnt))
     return _unflat(out, values.shape, colmajor), EWMState(wt, owt, nobs)
 
 
@@ -842,9 +955,9 @@ def ewm_mean_times(values, params: EWMParams, deltas, *,
     _, _, nw, one = _consts(params, flat.dtype)
     args = (nw, one, params.adjust, not params.ignore_na, params.half_alpha_blend, params.min_periods)
     _run(flat, colmajor,
-         lambda c0, c1: _times_rows(flat, out, 0, T, c0, c1, c0, wt, owt, nobs, decay, *args),
-         lambda j0, j1: _times_cols(_colflat(flat), _colflat(out), T, *_buffers(2, flat.dtype), j0, j1, wt, owt,
-                                     nobs, decay, *args))
+         lambda c0, c1, cnt: _times_rows(flat, out, 0, T, c0, c1, c0, wt, owt, nobs, decay, *args),
+         lambda j0, j1, cnt: _times_cols(_colflat(flat), _colflat(out), T, *_buffers(2, flat.dtype), j0, j1, wt,
+                                          owt, nobs, decay, *args, cnt))
     return _unflat(out, values.shape, colmajor), EWMState(wt, owt, nobs)
 
 
@@ -865,8 +978,9 @@ def _var(values, params: EWMParams, bias: bool, state, root: bool) -> tuple[np.n
                                           params.min_periods)
     st = (mean, cov, swt, swt2, owt, nobs)
     _run(flat, colmajor,
-         lambda c0, c1: _var_rows(flat, out, 0, T, c0, c1, c0, *st, *args),
-         lambda j0, j1: _var_cols(_colflat(flat), _colflat(out), T, *_buffers(2, flat.dtype), j0, j1, *st, *args))
+         lambda c0, c1, cnt: _var_rows(flat, out, 0, T, c0, c1, c0, *st, *args, cnt),
+         lambda j0, j1, cnt: _var_cols(_colflat(flat), _colflat(out), T, *_buffers(2, flat.dtype), j0, j1, *st,
+                                       *args, cnt))
     return _unflat(out, values.shape, colmajor), EWMCovState(mean, mean, cov, swt, swt2, owt, nobs)
 
 
@@ -897,9 +1011,9 @@ def ewm_cov(x, y, params: EWMParams, *, bias: bool = False,
     out = np.empty(fx.shape, dtype=fx.dtype, order="F" if colmajor else "C")
     args = _consts(params, fx.dtype) + (params.adjust, not params.ignore_na, bool(bias), params.min_periods)
     _run(fx, colmajor,
-         lambda c0, c1: _cov_rows(fx, fy, out, 0, T, c0, c1, c0, *st, *args),
-         lambda j0, j1: _cov_cols(_colflat(fx), _colflat(fy), _colflat(out), T, *_buffers(3, fx.dtype), j0, j1,
-                                   *st, *args))
+         lambda c0, c1, cnt: _cov_rows(fx, fy, out, 0, T, c0, c1, c0, *st, *args, cnt),
+         lambda j0, j1, cnt: _cov_cols(_colflat(fx), _colflat(fy), _colflat(out), T, *_buffers(3, fx.dtype), j0,
+                                       j1, *st, *args, cnt))
     return _unflat(out, shape, colmajor), EWMCovState(*st)
 
 
@@ -920,7 +1034,7 @@ def ewm_corr(x, y, params: EWMParams, *, state: EWMCorrState | None = None) -> t
     f, _, nw, one = _consts(params, fx.dtype)
     args = (f, nw, one, params.adjust, not params.ignore_na, params.min_periods)
     _run(fx, colmajor,
-         lambda c0, c1: _corr_rows(fx, fy, out, 0, T, c0, c1, c0, *st, *args),
-         lambda j0, j1: _corr_cols(_colflat(fx), _colflat(fy), _colflat(out), T, *_buffers(3, fx.dtype), j0, j1,
-                                    *st, *args))
+         lambda c0, c1, cnt: _corr_rows(fx, fy, out, 0, T, c0, c1, c0, *st, *args, cnt),
+         lambda j0, j1, cnt: _corr_cols(_colflat(fx), _colflat(fy), _colflat(out), T, *_buffers(3, fx.dtype), j0,
+                                        j1, *st, *args, cnt))
     return _unflat(out, shape, colmajor), EWMCorrState(*st)
