@@ -282,18 +282,13 @@ def _gather(xt, tailt, b, nb, t0, tn, w, fresh, vin, vold, nan):  # pragma: no c
     tsub = tailt[b:b + nb]
     for tt in range(tn):
         t = t0 + tt
+        r = t - w
+        ok = not (fresh or r + L < 0)
+        src = sub if r >= 0 else tsub
+        i = r if r >= 0 else (r + L if ok else 0)
         for k in range(nb):
             vin[tt, k] = sub[k, t]
-        r = t - w
-        if fresh or r + L < 0:
-            for k in range(nb):
-                vold[tt, k] = nan
-        elif r >= 0:
-            for k in range(nb):
-                vold[tt, k] = sub[k, r]
-        else:
-            for k in range(nb):
-                vold[tt, k] = tsub[k, r + L]
+            vold[tt, k] = src[k, i] if ok else nan
 
 
 @numba.njit(**_INLINE)
@@ -306,16 +301,16 @@ def _scatter(outt, b, nb, t0, tn, vout):  # pragma: no cover
 
 
 @numba.njit(**_INLINE)
-def _col_begin(acc, st, b, nb, bufs, nan, zero):  # pragma: no cover
+def _col_begin(acc, st, b, nb, vin, vold, nan, zero):  # pragma: no cover
     """Load the group's accumulators; padding lanes (``k >= nb``) get zeros and NaN inputs."""
     K = st.shape[1]
     for k in range(K):
         for q in range(st.shape[0]):
             st[q, k] = acc[q, b + k] if k < nb else zero
         if k >= nb:
-            for buf in bufs:
-                for tt in range(buf.shape[0]):
-                    buf[tt, k] = nan
+            for tt in range(vin.shape[0]):
+                vin[tt, k] = nan
+                vold[tt, k] = nan
 
 
 @numba.njit(**_INLINE)
@@ -341,7 +336,7 @@ def _sum_cols(xt, tailt, outt, acc, w, minp, mean, j0, j1, K, TB):  # pragma: no
     n_, s_, ca_, cr_, neg_, run_, prev_ = st[0], st[1], st[2], st[3], st[4], st[5], st[6]
     for b in range(j0, j1, K):
         nb = min(K, j1 - b)
-        _col_begin(acc, st, b, nb, (vin, vold), nan, zero)
+        _col_begin(acc, st, b, nb, vin, vold, nan, zero)
         for t0 in range(0, T, TB):
             tn = min(TB, T - t0)
             _gather(xt, tailt, b, nb, t0, tn, w, fresh, vin, vold, nan)
@@ -376,7 +371,7 @@ def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, j0, j1, K, TB):  # pragm
     n_, m_, q_, ca_, cr_ = st[0], st[1], st[2], st[3], st[4]
     for b in range(j0, j1, K):
         nb = min(K, j1 - b)
-        _col_begin(acc, st, b, nb, (vin, vold), nan, zero)
+        _col_begin(acc, st, b, nb, vin, vold, nan, zero)
         for t0 in range(0, T, TB):
             tn = min(TB, T - t0)
             _gather(xt, tailt, b, nb, t0, tn, w, fresh, vin, vold, nan)
@@ -430,7 +425,8 @@ def _cov_cols(xt, yt, txt, tyt, outt, acc, w, minp, ddof, corr, tol, big, j0, j1
     a0, a1, a2, a3, a4, a5, a6, a7, a8, a9 = st[0], st[1], st[2], st[3], st[4], st[5], st[6], st[7], st[8], st[9]
     for b in range(j0, j1, K):
         nb = min(K, j1 - b)
-        _col_begin(acc, st, b, nb, (vx, vy, ux, uy), nan, zero)
+        _col_begin(acc, st, b, nb, vx, ux, nan, zero)
+        _col_begin(acc, st, b, nb, vy, uy, nan, zero)
         for t0 in range(0, T, TB):
             tn = min(TB, T - t0)
             _gather(xt, txt, b, nb, t0, tn, w, fresh, vx, ux, nan)
@@ -484,7 +480,7 @@ def _count_cols(xt, tailt, outt, acc, w, minp, seen, j0, j1, K, TB):  # pragma: 
     c_ = st[0]
     for b in range(j0, j1, K):
         nb = min(K, j1 - b)
-        _col_begin(acc, st, b, nb, (vin, vold), nan, zero)
+        _col_begin(acc, st, b, nb, vin, vold, nan, zero)
         for t0 in range(0, T, TB):
             tn = min(TB, T - t0)
             _gather(xt, tailt, b, nb, t0, tn, w, False, vin, vold, nan)
