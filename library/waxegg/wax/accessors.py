@@ -229,11 +229,18 @@ class _Pairwise:
             if obj.index.equals(other.index) and obj.columns.equals(other.columns):
                 return self._frames(obj, other)  # aligned: the kernels mask pairs themselves
             return self._frames(obj + 0 * other, other + 0 * obj)
+        symmetric = other is obj
         index = obj.index.union(other.index) if not obj.index.equals(other.index) else obj.index
         x, xcols = frame_values(obj.reindex(index), dtype, numeric_only=self.numeric_only)
         y, ycols = frame_values(other.reindex(index), dtype, numeric_only=self.numeric_only)
-        # pandas' layout: rows (time, other's column), columns self's: out[t, j, i] = f(self_i, other_j)
-        xb, yb = np.broadcast_arrays(x[:, None, :], y[:, :, None])
+        # pandas' layout: rows (time, other's column), columns self's: out[t, j, i] = f(self_i, other_j);
+        # with other=self, pandas computes f(self_j, self_i) for j < i (it copies the upper triangle),
+        # and f(a, b) is not bit-symmetric, so do the same.
+        if symmetric:
+            i, j = np.meshgrid(np.arange(x.shape[1]), np.arange(x.shape[1]))
+            xb, yb = x[:, np.minimum(i, j)], x[:, np.maximum(i, j)]
+        else:
+            xb, yb = np.broadcast_arrays(x[:, None, :], y[:, :, None])
         out, state = self.pair(np.ascontiguousarray(xb), np.ascontiguousarray(yb), self.state)
         if not self.w.format_outputs:
             return self.done(out, state)
