@@ -271,59 +271,11 @@ def _col_k(dtype) -> int:
 _TB = 32
 
 
-@numba.njit(**_INLINE)
-def _gather(xt, tailt, b, nb, t0, tn, w, fresh, vin, vold, nan):  # pragma: no cover
-    """``vin[tt, k] = x[t0 + tt]`` and ``vold[tt, k] = x[t0 + tt - w]`` of column ``b + k`` (NaN before the tail).
-
-    Row by row (strided loads, contiguous stores): about twice as fast as column by column.
-    """
-    L = tailt.shape[1]
-    sub = xt[b:b + nb]  # indices from 0: no wraparound arithmetic on b + k
-    tsub = tailt[b:b + nb]
-    for tt in range(tn):
-        t = t0 + tt
-        r = t - w
-        ok = not (fresh or r + L < 0)
-        src = sub if r >= 0 else tsub
-        i = r if r >= 0 else (r + L if ok else 0)
-        for k in range(nb):
-            vin[tt, k] = sub[k, t]
-            vold[tt, k] = src[k, i] if ok else nan
-
-
-@numba.njit(**_INLINE)
-def _scatter(outt, b, nb, t0, tn, vout):  # pragma: no cover
-    sub = outt[b:b + nb]
-    for tt in range(tn):
-        t = t0 + tt
-        for k in range(nb):
-            sub[k, t] = vout[tt, k]
-
-
-@numba.njit(**_INLINE)
-def _col_begin(acc, st, b, nb, vin, vold, nan, zero):  # pragma: no cover
-    """Load the group's accumulators; padding lanes (``k >= nb``) get zeros and NaN inputs."""
-    K = st.shape[1]
-    for k in range(K):
-        for q in range(st.shape[0]):
-            st[q, k] = acc[q, b + k] if k < nb else zero
-        if k >= nb:
-            for tt in range(vin.shape[0]):
-                vin[tt, k] = nan
-                vold[tt, k] = nan
-
-
-@numba.njit(**_INLINE)
-def _col_end(acc, st, b, nb):  # pragma: no cover
-    for k in range(nb):
-        for q in range(st.shape[0]):
-            acc[q, b + k] = st[q, k]
-
-
 @numba.njit(**_JIT)
 def _sum_cols(xt, tailt, outt, acc, w, minp, mean, j0, j1, K, TB):  # pragma: no cover
     """``_sum_rows`` on ``(N, T)`` views ``xt``/``tailt``/``outt`` of column-major arrays, columns ``j0:j1``."""
     T = xt.shape[1]
+    L = tailt.shape[1]
     zero = xt.dtype.type(0)
     one = xt.dtype.type(1)
     nan = zero / zero
@@ -336,10 +288,27 @@ def _sum_cols(xt, tailt, outt, acc, w, minp, mean, j0, j1, K, TB):  # pragma: no
     n_, s_, ca_, cr_, neg_, run_, prev_ = st[0], st[1], st[2], st[3], st[4], st[5], st[6]
     for b in range(j0, j1, K):
         nb = min(K, j1 - b)
-        _col_begin(acc, st, b, nb, vin, vold, nan, zero)
+        for k in range(K):
+            for q in range(st.shape[0]):
+                st[q, k] = acc[q, b + k] if k < nb else zero
+            if k >= nb:
+                for tt in range(TB):
+                    vin[tt, k] = nan
+                    vold[tt, k] = nan
         for t0 in range(0, T, TB):
             tn = min(TB, T - t0)
-            _gather(xt, tailt, b, nb, t0, tn, w, fresh, vin, vold, nan)
+            # gather (written out: each small njit helper costs a compile of its own)
+            sub = xt[b:b + nb]
+            tsub = tailt[b:b + nb]
+            for tt in range(tn):
+                t = t0 + tt
+                r = t - w
+                ok = not (fresh or r + L < 0)
+                src = sub if r >= 0 else tsub
+                i = r if r >= 0 else (r + L if ok else 0)
+                for k in range(nb):
+                    vin[tt, k] = sub[k, t]
+                    vold[tt, k] = src[k, i] if ok else nan
             for tt in range(tn):
                 for k in range(K):
                     n, s, ca, cr, neg, run, prev = n_[k], s_[k], ca_[k], cr_[k], neg_[k], run_[k], prev_[k]
@@ -348,8 +317,13 @@ def _sum_cols(xt, tailt, outt, acc, w, minp, mean, j0, j1, K, TB):  # pragma: no
                     n, s, ca, cr, neg, run, prev = _mean_step(vold[tt, k], vin[tt, k], n, s, ca, cr, neg, run, prev, zero, one)
                     n_[k], s_[k], ca_[k], cr_[k], neg_[k], run_[k], prev_[k] = n, s, ca, cr, neg, run, prev
                     vout[tt, k] = _mean_value(n, s, neg, run, prev, fminp, mean, zero, nan)
-            _scatter(outt, b, nb, t0, tn, vout)
-        _col_end(acc, st, b, nb)
+            osub = outt[b:b + nb]
+            for tt in range(tn):
+                for k in range(nb):
+                    osub[k, t0 + tt] = vout[tt, k]
+        for k in range(nb):
+            for q in range(st.shape[0]):
+                acc[q, b + k] = st[q, k]
 
 
 @numba.njit(**_JIT)
@@ -371,10 +345,27 @@ def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, j0, j1, K, TB):  # pragm
     n_, m_, q_, ca_, cr_ = st[0], st[1], st[2], st[3], st[4]
     for b in range(j0, j1, K):
         nb = min(K, j1 - b)
-        _col_begin(acc, st, b, nb, vin, vold, nan, zero)
+        for k in range(K):
+            for q in range(st.shape[0]):
+                st[q, k] = acc[q, b + k] if k < nb else zero
+            if k >= nb:
+                for tt in range(TB):
+                    vin[tt, k] = nan
+                    vold[tt, k] = nan
         for t0 in range(0, T, TB):
             tn = min(TB, T - t0)
-            _gather(xt, tailt, b, nb, t0, tn, w, fresh, vin, vold, nan)
+            # gather (written out: each small njit helper costs a compile of its own)
+            sub = xt[b:b + nb]
+            tsub = tailt[b:b + nb]
+            for tt in range(tn):
+                t = t0 + tt
+                r = t - w
+                ok = not (fresh or r + L < 0)
+                src = sub if r >= 0 else tsub
+                i = r if r >= 0 else (r + L if ok else 0)
+                for k in range(nb):
+                    vin[tt, k] = sub[k, t]
+                    vold[tt, k] = src[k, i] if ok else nan
             for tt in range(tn):
                 anyu = False
                 for k in range(K):
@@ -400,8 +391,13 @@ def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, j0, j1, K, TB):  # pragm
                                 n, m, q, ca, u = _var_add(v, n, m, q, ca, u, one, tol)
                             n_[k], m_[k], q_[k], ca_[k], cr_[k] = n, m, q, ca, zero
                             vout[tt, k] = _var_value(n, q, fminp, fddof, nan)
-            _scatter(outt, b, nb, t0, tn, vout)
-        _col_end(acc, st, b, nb)
+            osub = outt[b:b + nb]
+            for tt in range(tn):
+                for k in range(nb):
+                    osub[k, t0 + tt] = vout[tt, k]
+        for k in range(nb):
+            for q in range(st.shape[0]):
+                acc[q, b + k] = st[q, k]
 
 
 @numba.njit(**_JIT)
@@ -425,12 +421,41 @@ def _cov_cols(xt, yt, txt, tyt, outt, acc, w, minp, ddof, corr, tol, big, j0, j1
     a0, a1, a2, a3, a4, a5, a6, a7, a8, a9 = st[0], st[1], st[2], st[3], st[4], st[5], st[6], st[7], st[8], st[9]
     for b in range(j0, j1, K):
         nb = min(K, j1 - b)
-        _col_begin(acc, st, b, nb, vx, ux, nan, zero)
-        _col_begin(acc, st, b, nb, vy, uy, nan, zero)
+        for k in range(K):
+            for q in range(st.shape[0]):
+                st[q, k] = acc[q, b + k] if k < nb else zero
+            if k >= nb:
+                for tt in range(TB):
+                    vx[tt, k] = nan
+                    vy[tt, k] = nan
+                    ux[tt, k] = nan
+                    uy[tt, k] = nan
         for t0 in range(0, T, TB):
             tn = min(TB, T - t0)
-            _gather(xt, txt, b, nb, t0, tn, w, fresh, vx, ux, nan)
-            _gather(yt, tyt, b, nb, t0, tn, w, fresh, vy, uy, nan)
+            # gather (written out: each small njit helper costs a compile of its own)
+            sub = xt[b:b + nb]
+            tsub = txt[b:b + nb]
+            for tt in range(tn):
+                t = t0 + tt
+                r = t - w
+                ok = not (fresh or r + L < 0)
+                src = sub if r >= 0 else tsub
+                i = r if r >= 0 else (r + L if ok else 0)
+                for k in range(nb):
+                    vx[tt, k] = sub[k, t]
+                    ux[tt, k] = src[k, i] if ok else nan
+            # gather (written out: each small njit helper costs a compile of its own)
+            sub = yt[b:b + nb]
+            tsub = tyt[b:b + nb]
+            for tt in range(tn):
+                t = t0 + tt
+                r = t - w
+                ok = not (fresh or r + L < 0)
+                src = sub if r >= 0 else tsub
+                i = r if r >= 0 else (r + L if ok else 0)
+                for k in range(nb):
+                    vy[tt, k] = sub[k, t]
+                    uy[tt, k] = src[k, i] if ok else nan
             for tt in range(tn):
                 anyu = False
                 for k in range(K):
@@ -462,14 +487,20 @@ def _cov_cols(xt, yt, txt, tyt, outt, acc, w, minp, ddof, corr, tol, big, j0, j1
                             a0[k], a1[k], a2[k], a3[k], a4[k], a5[k], a6[k], a7[k], a8[k], a9[k] = (
                                 n, mx, my, gx, gy, sxy, sxx, syy, px, py)
                             vout[tt, k] = _cov_value(n, sxy, sxx, syy, fminp, fddof, corr, nan, zero, one)
-            _scatter(outt, b, nb, t0, tn, vout)
-        _col_end(acc, st, b, nb)
+            osub = outt[b:b + nb]
+            for tt in range(tn):
+                for k in range(nb):
+                    osub[k, t0 + tt] = vout[tt, k]
+        for k in range(nb):
+            for q in range(st.shape[0]):
+                acc[q, b + k] = st[q, k]
 
 
 @numba.njit(**_JIT)
 def _count_cols(xt, tailt, outt, acc, w, minp, seen, j0, j1, K, TB):  # pragma: no cover
     """``_count_rows`` on ``(N, T)`` views of column-major arrays."""
     T = xt.shape[1]
+    L = tailt.shape[1]
     zero = xt.dtype.type(0)
     one = xt.dtype.type(1)
     nan = zero / zero
@@ -480,10 +511,27 @@ def _count_cols(xt, tailt, outt, acc, w, minp, seen, j0, j1, K, TB):  # pragma: 
     c_ = st[0]
     for b in range(j0, j1, K):
         nb = min(K, j1 - b)
-        _col_begin(acc, st, b, nb, vin, vold, nan, zero)
+        for k in range(K):
+            for q in range(st.shape[0]):
+                st[q, k] = acc[q, b + k] if k < nb else zero
+            if k >= nb:
+                for tt in range(TB):
+                    vin[tt, k] = nan
+                    vold[tt, k] = nan
         for t0 in range(0, T, TB):
             tn = min(TB, T - t0)
-            _gather(xt, tailt, b, nb, t0, tn, w, False, vin, vold, nan)
+            # gather (written out: each small njit helper costs a compile of its own)
+            sub = xt[b:b + nb]
+            tsub = tailt[b:b + nb]
+            for tt in range(tn):
+                t = t0 + tt
+                r = t - w
+                ok = not (False or r + L < 0)
+                src = sub if r >= 0 else tsub
+                i = r if r >= 0 else (r + L if ok else 0)
+                for k in range(nb):
+                    vin[tt, k] = sub[k, t]
+                    vold[tt, k] = src[k, i] if ok else nan
             for tt in range(tn):
                 enough = min(seen + t0 + tt + 1, w) >= minp
                 for k in range(K):
@@ -492,8 +540,13 @@ def _count_cols(xt, tailt, outt, acc, w, minp, seen, j0, j1, K, TB):  # pragma: 
                     c = c_[k] - (one if o == o else zero) + (one if v == v else zero)
                     c_[k] = c
                     vout[tt, k] = c if enough else nan
-            _scatter(outt, b, nb, t0, tn, vout)
-        _col_end(acc, st, b, nb)
+            osub = outt[b:b + nb]
+            for tt in range(tn):
+                for k in range(nb):
+                    osub[k, t0 + tt] = vout[tt, k]
+        for k in range(nb):
+            for q in range(st.shape[0]):
+                acc[q, b + k] = st[q, k]
 
 
 # --------------------------------------------------------------------------------------------
