@@ -34,17 +34,16 @@ their public names are shared between them and may change without notice.
 - :mod:`.sinks` -- where output chunks go (memory, ``.npy``, zarr arrays, xarray ``.zarr`` /
   ``.nc``), all behind one protocol, :class:`~waxegg.wax.chunked.sinks.Sink`.
 - :mod:`.steps` -- a Haiku transform's ``(params, state)`` at the first chunk and the scan of a
-  chunk (:func:`check_like`); the only module importing private helpers from elsewhere in waxegg.
+  chunk (:func:`check_like`); what the package takes from :mod:`waxegg.wax.unroll` and ``stream``.
 - :mod:`.loop` -- the single-machine chunk loop (:func:`chunked_unroll`, :func:`stream_chunked`).
-- :mod:`.graph` -- the dask graph (:func:`dask_unroll`, :func:`stream_dask`,
-  :func:`lazy_time_map`, :func:`to_store`).
+- :mod:`.graph` -- the dask graph (:func:`dask_unroll`, :func:`stream_dask`, :func:`to_store`).
 
 Layers point one way: ``steps`` <- ``reading`` <- ``sinks`` <- ``loop`` / ``graph``.
 """
 
 from __future__ import annotations
 
-from waxegg.wax.chunked.graph import dask_unroll, lazy_time_map, stream_dask, to_store
+from waxegg.wax.chunked.graph import dask_unroll, stream_dask, to_store
 from waxegg.wax.chunked.loop import ChunkError, chunked_unroll, stream_chunked
 from waxegg.wax.chunked.reading import DEFAULT_CHUNK_BYTES, is_dask_backed, time_chunks
 from waxegg.wax.chunked.steps import check_like
@@ -56,7 +55,6 @@ __all__ = [
     "chunked_unroll",
     "dask_unroll",
     "is_dask_backed",
-    "lazy_time_map",
     "stream_chunked",
     "stream_dask",
     "time_chunks",

@@ -3,8 +3,8 @@
 :func:`dask_unroll` (dask arrays) and :func:`stream_dask` (xarray objects) build a dask graph in
 which the time chunks of one column block form a chain of tasks, each starting from the state the
 previous one ended with, and the column blocks of independent dimensions are separate chains;
-:func:`lazy_time_map` is the accessors' per-element form of it, and :func:`to_store` computes a
-lazy result into a ``.zarr`` / ``.nc`` store atomically. Nothing runs until ``.compute()``.
+:func:`to_store` computes a lazy result into a ``.zarr`` / ``.nc`` store atomically. (The accessors'
+window statistics chain the backend's own kernels instead: :mod:`waxegg.wax.lazy`.) Nothing runs until ``.compute()``.
 """
 
 from __future__ import annotations
@@ -292,69 +292,6 @@ def stream_dask(
                                        split_axes=split_axes)
     result = _lazy_format(spec, outputs, split_dims) if format_outputs else outputs
     return (result, final_state) if return_state else result
-
-
-def lazy_time_map(obj: xr.DataArray | xr.Dataset, transformed: hk.TransformedWithState, *, dtype: Any = None,
-                  local_time: str | None = None, format_outputs: bool = True, other: Any = None,
-                  post: Callable[[np.ndarray], np.ndarray] | None = None,
-                  kernel: Callable[[np.ndarray], np.ndarray] | None = None) -> Any:
-    """A per-element streaming statistic of a dask-backed ``obj``, lazily, every non-time dim split.
-
-    Used by the accessors (``ewm().mean/var/std/cov``, ``rolling().mean``): ``transformed`` maps the
-    step value (or ``(x, y)`` with ``other``) elementwise, so every non-time chunk is its own chain.
-    ``post`` is applied blockwise afterwards; ``kernel`` (a whole-time-axis function) replaces the
-    chain when time is in a single chunk (no state to carry, e.g. the compiled numba EWM mean).
-    """
-    import dask.array as da
-
-    def cast(v: xr.DataArray, name: str) -> Any:
-        data = v.data if is_dask(v.data) else da.from_array(np.asarray(v.values), chunks=-1)
-        if data.dtype.kind not in "biuf":
-            raise TypeError(f"{name} has non-numeric dtype {data.dtype}")
-        target = np.dtype(dtype) if dtype is not None else (data.dtype if data.dtype.kind == "f" else np.dtype(np.float64))
-        if target.kind != "f":
-            raise TypeError(f"dtype must be a floating dtype, got {target}")
-        return data if data.dtype == target else data.astype(target)
-
-    def one(da_: xr.DataArray, db: xr.DataArray | None, name: Any, dim: str) -> Any:
-        tfirst = da_.transpose(dim, ...)
-        x = cast(tfirst, f"DataArray {name!r}")
-        split = tuple(range(1, x.ndim))
-        if db is not None:
-            try:
-                da_, db = xr.align(da_, db, join="exact")
-            except ValueError as err:
-                raise ValueError(f"cov: {name!r} and its other do not share coordinates ({err})") from None
-            y = cast(db.transpose(*tfirst.dims), f"other {name!r}")
-            out, _ = dask_unroll(transformed, (x, y), split_axes=split)
-        elif kernel is not None and len(x.chunks[0]) == 1:
-            out = x.map_blocks(kernel, dtype=x.dtype)
-        else:
-            out, _ = dask_unroll(transformed, x, split_axes=split)
-        if post is not None:
-            out = out.map_blocks(post, dtype=out.dtype)
-        if not format_outputs:
-            return out
-        return xr.DataArray(out, dims=tfirst.dims, coords=da_.coords, name=da_.name,
-                            attrs=da_.attrs).transpose(*da_.dims)
-
-    spec = xarray_spec(obj, local_time)
-    if isinstance(obj, xr.DataArray):
-        if other is not None and not isinstance(other, xr.DataArray):
-            raise TypeError(f"cov: other must be a DataArray like self, got {type(other).__name__}")
-        return one(obj, other, obj.name, spec.dim)
-    if other is not None:
-        if not isinstance(other, xr.Dataset):
-            raise TypeError(f"cov: other must be a Dataset like self, got {type(other).__name__}")
-        missing = [n for n in obj.data_vars if n not in other.data_vars]
-        if missing:
-            raise ValueError(f"cov: variables {missing} of self are missing from other")
-    results = {}
-    for name, v in obj.data_vars.items():
-        if spec.dim not in v.dims:
-            raise ValueError(f"variable {name!r} has no {spec.dim!r} dimension to run along")
-        results[name] = one(v, None if other is None else other[name], name, spec.dim)
-    return xr.Dataset(results, attrs=obj.attrs) if format_outputs else results
 
 
 def to_store(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike, *, overwrite: bool = False,
