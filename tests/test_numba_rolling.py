@@ -155,7 +155,8 @@ def test_split_stream_is_bit_for_bit(stat):
 def test_property_matches_pandas(data):
     """Random sizes past the 64-column tiles and 1024-step tiles' edges, NaN runs, +-inf, any window."""
     T = data.draw(st.integers(1, 300), label="T")
-    N = data.draw(st.sampled_from([1, 3, 8, 17, 70]), label="N")
+    # both sides of the column groups (32 float64 / 64 float32 columns) and the 64-column tiles
+    N = data.draw(st.sampled_from([1, 3, 8, 17, 31, 32, 33, 63, 64, 65, 70]), label="N")
     dtype = data.draw(st.sampled_from([np.float64, np.float32]), label="dtype")
     order = data.draw(st.sampled_from("CF"), label="order")
     w = data.draw(st.integers(1, T + 2), label="window")
@@ -173,7 +174,76 @@ def test_property_matches_pandas(data):
     y = np.array(y, dtype=dtype, order=order)
     r = pd.DataFrame(x.astype(np.float64)).rolling(w, min_periods=m)
     got, _ = _ours(stat, x, y, RollingParams(w, m))
+    _assert_paths(nr.last_paths(), stat, T, N, dtype, order == "F" or N == 1, w)
     _check(got, _pandas(stat, r, y.astype(np.float64)), dtype, scale=10)
+
+
+def _assert_paths(p, stat, T, N, dtype, col, w):
+    """The driver and geometry a trailing call on a ``(T, N)`` input must report."""
+    assert p["stat"] == stat and p["T"] == T and p["N"] == N and p["trailing"]
+    assert p["layout"] == ("col" if col else "row")
+    rs = p["ranges"]  # contiguous ranges covering every column
+    assert rs[0][0] == 0 and rs[-1][1] == N and all(a[1] == b[0] for a, b in zip(rs, rs[1:]))
+    assert p["recomputed_windows"] == (T if w <= 1 else 0)
+    if stat == "median":
+        assert p["driver"] == "median" and p["ragged_blocks"] == sum((b - a) % 8 != 0 for a, b in rs)
+    elif col and stat in ("min", "max"):
+        assert p["driver"] == "tiles" and p["tiles"] == p["full_tiles"] + p["ragged_tiles"] >= 1
+        assert p["time_tiles"] == -(-T // p["TT"])
+    elif col:
+        K = 256 // np.dtype(dtype).itemsize
+        assert p["driver"] == "col_groups" and p["K"] == K
+        assert p["full_groups"] == N // K and p["ragged_groups"] == int(N % K != 0)
+        assert p["time_blocks"] == -(-T // p["TB"]) and p["ragged_time_block"] == (T % p["TB"] != 0)
+    else:
+        assert p["driver"] == "rows"
+
+
+def test_every_path_is_reached():
+    """Each statistic in both layouts, on shapes that reach every driver and counter."""
+    rng = np.random.default_rng(5)
+    T, N = 45, 70  # 70 = 2 full float64 groups + a ragged one; one full 64-column tile + a ragged one
+    for stat in SINGLE + PAIRS:
+        for order in "CF":
+            x = _data(rng, T, N, np.float64, order)
+            y = _data(rng, T, N, np.float64, order)
+            col = order == "F"
+            seen = {}
+            for w in (1, 5):  # w=1: every window recomputed from scratch
+                full, _ = _ours(stat, x, y, RollingParams(w, 1))
+                p = nr.last_paths()
+                _assert_paths(p, stat, T, N, np.float64, col, w)
+                assert (p["recomputed_windows"] > 0) == (w == 1)
+                seen[p["driver"]] = p
+                a, s = _ours(stat, x[:20], y[:20], RollingParams(w, 1))
+                b, _ = _ours(stat, x[20:], y[20:], RollingParams(w, 1), state=s)
+                q = nr.last_paths()
+                assert q["continued"] and q["tail_rows"] == (w - 1 if stat in ("min", "max", "median") else w)
+                np.testing.assert_array_equal(np.concatenate([a, b]), full)
+            p = seen.popitem()[1]
+            if p["driver"] == "col_groups":
+                assert p["full_groups"] == 2 and p["ragged_groups"] == 1 and p["ragged_time_block"]
+            elif p["driver"] == "tiles":
+                assert p["full_tiles"] >= 1 and p["ragged_tiles"] >= 1
+            elif p["driver"] == "median":
+                assert p["blocks"] >= 9 and p["ragged_blocks"] >= 1
+            else:
+                assert p["driver"] == "rows"
+            expected = "median" if stat == "median" else ("tiles" if col and stat in ("min", "max")
+                                                          else "col_groups" if col else "rows")
+            assert p["driver"] == expected
+            # explicit bounds: windows that jump past the previous one are recomputed
+            start = np.arange(0, T, 5)
+            end = np.minimum(start + 3, T)
+            _ours(stat, x, y, RollingParams(5, 1, start, end))
+            p = nr.last_paths()
+            assert not p["trailing"] and p["monotonic"] and p["windows"] == len(start)
+            assert p["driver"] == ("prefix" if stat == "count" else "bounds")
+            if stat not in ("count", "min", "max"):
+                assert p["recomputed_windows"] == len(start)
+            _ours(stat, x, y, RollingParams(5, 1, np.arange(T), np.minimum(np.arange(T) + 4, T)))
+            if stat not in ("count", "min", "max"):
+                assert nr.last_paths()["recomputed_windows"] == 1  # overlapping: only the first
 
 
 @pytest.mark.parametrize("stat", SINGLE + PAIRS)

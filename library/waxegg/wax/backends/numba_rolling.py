@@ -38,6 +38,7 @@ Why this shape:
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numba
@@ -47,7 +48,7 @@ from waxegg.wax._params import RollingParams
 from waxegg.wax.backends._threads import run_blocks
 
 __all__ = ["RollingState", "rolling_sum", "rolling_mean", "rolling_var", "rolling_min", "rolling_max",
-           "rolling_median", "rolling_count", "rolling_cov", "rolling_corr"]
+           "rolling_median", "rolling_count", "rolling_cov", "rolling_corr", "last_paths"]
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
 _INLINE = _JIT  # LLVM inlines these small helpers itself; Numba-level inlining only slowed compiles
@@ -1111,6 +1112,80 @@ def _median_bounds(xt, outt, start, end, monotonic, minp, j0, j1):  # pragma: no
 # Python entry points
 
 
+# Which path a call took, for the tests: recorded per thread, in Python, with no per-element work.
+_PATHS = threading.local()
+
+
+def last_paths() -> dict | None:
+    """The paths the last rolling call on this thread took (None before any), a fresh dict.
+
+    Keys: ``stat``; ``layout`` (``"row"`` or ``"col"``: the layout the kernels saw); ``driver``:
+    ``"rows"`` (row-major kernel), ``"col_groups"`` (column-major ``(TB, K)`` group kernel),
+    ``"tiles"`` (row-major kernel on transposed tiles: min/max column-major), ``"median"`` (the
+    sorted-window buffer), ``"bounds"`` (explicit-bounds kernel) or ``"prefix"`` (count's
+    explicit bounds); ``trailing``; ``T``, ``N``, ``window``; ``ranges``: the column ranges,
+    one per thread, sorted; ``continued`` (a state came in) and ``tail_rows``;
+    ``recomputed_windows``: windows per column that pandas' non-overlap rule starts from scratch
+    (``T`` for a trailing window of 1, else 0; for bounds, those with ``start >= previous end``
+    or all when not monotonic; 0 for min/max/count bounds, which do not use that rule).
+    The variance/cov/corr recompute on cancellation is decided inside the kernels and not reported.
+    Driver geometry: ``col_groups``: ``K``, ``TB``, ``groups``, ``full_groups``, ``ragged_groups``,
+    ``time_blocks`` (per group), ``ragged_time_block``; ``tiles``: ``B``, ``TT``, ``keep``,
+    ``tiles`` (column blocks), ``full_tiles``, ``ragged_tiles``, ``time_tiles``; ``rows`` for
+    min/max: ``step``, ``blocks``; ``median``: ``B``, ``buffer``, ``blocks``, ``ragged_blocks``.
+    """
+    d = getattr(_PATHS, "last", None)
+    if d is None:
+        return None
+    d = dict(d)
+    d["ranges"] = sorted(d["ranges"])
+    return d
+
+
+def _begin(stat: str, col: bool, driver: str, T: int, n: int, window: RollingParams, state=None,
+           tail_rows: int = 0, **geometry) -> dict:
+    d = dict(stat=stat, layout="col" if col else "row", driver=driver, trailing=bool(window.fixed), T=T, N=n,
+             window=int(window.window) if window.fixed else None, ranges=[], continued=state is not None,
+             tail_rows=tail_rows, recomputed_windows=(T if window.fixed and int(window.window) <= 1 else 0))
+    d.update(geometry)
+    _PATHS.last = d
+    return d
+
+
+def _tracked(d: dict, fn):
+    """``fn(j0, j1)`` that also records its range in ``d`` (list.append is atomic)."""
+    ranges = d["ranges"]
+
+    def run(j0, j1):
+        ranges.append((j0, j1))
+        return fn(j0, j1)
+
+    return run
+
+
+def _blocks(d: dict, size: int) -> tuple[int, int]:
+    """Blocks of ``size`` columns over ``d``'s ranges, and how many of them are short."""
+    full = ragged = 0
+    for j0, j1 in d["ranges"]:
+        full += (j1 - j0) // size
+        ragged += (j1 - j0) % size != 0
+    return full, ragged
+
+
+def _groups_done(d: dict) -> None:
+    full, ragged = _blocks(d, d["K"])
+    d.update(groups=full + ragged, full_groups=full, ragged_groups=ragged,
+             time_blocks=-(-d["T"] // d["TB"]), ragged_time_block=d["T"] % d["TB"] != 0)
+
+
+def _bounds_begin(stat: str, col: bool, driver: str, T: int, n: int, window: RollingParams,
+                  start, end, mono: bool, rule: bool = True) -> dict:
+    d = _begin(stat, col, driver, T, n, window, monotonic=mono, windows=len(start))
+    if rule and len(start):
+        d["recomputed_windows"] = len(start) if not mono else int(1 + np.count_nonzero(start[1:] >= end[:-1]))
+    return d
+
+
 def _as_2d(values, name: str):
     """``(T, N)`` view (or copy) of ``values`` and whether it is column-major."""
     a = np.asarray(values)
@@ -1167,6 +1242,8 @@ def _col_tiles(T: int, n: int, keep: int, dtype, xts, tails, outt, acc, call) ->
     item = dtype.itemsize
     TT = max(1024, keep)
     B = int(max(8, min(64, _TILE_BYTES // ((keep + 2 * TT) * item) // 8 * 8)))
+    d = _PATHS.last
+    d.update(B=B, TT=TT, keep=keep)
 
     def block(j0, j1):
         L = tails[0].shape[1]
@@ -1191,7 +1268,9 @@ def _col_tiles(T: int, n: int, keep: int, dtype, xts, tails, outt, acc, call) ->
             if acc is not None:
                 acc[:, b:e] = accb
 
-    _threads(block, n, T, True, item)
+    _threads(_tracked(d, block), n, T, True, item)
+    full, ragged = _blocks(d, B)
+    d.update(tiles=full + ragged, full_tiles=full, ragged_tiles=ragged, time_tiles=-(-T // TT))
 
 
 def _check_window(name: str, window: RollingParams) -> None:
@@ -1272,7 +1351,8 @@ def _sum_like(stat: str, values, window: RollingParams, state, mean: bool):
         start, end, mono = _bounds(name, window, T, state)
         out = _empty(len(start), n, a2.dtype, col)
         xt, ot = a2.T, out.T
-        _threads(lambda j0, j1: _sum_bounds(xt, ot, start, end, mono, window.min_periods, mean, j0, j1),
+        d = _bounds_begin(stat, col, "bounds", T, n, window, start, end, mono)
+        _threads(_tracked(d, lambda j0, j1: _sum_bounds(xt, ot, start, end, mono, window.min_periods, mean, j0, j1)),
                  n, T, True, a2.dtype.itemsize)
         return _finish(out, values, col), None
     w = int(window.window)
@@ -1281,11 +1361,15 @@ def _sum_like(stat: str, values, window: RollingParams, state, mean: bool):
     out = _empty(T, n, a2.dtype, col)
     if col:
         xt, tt, ot, K = a2.T, tail.T, out.T, _col_k(a2.dtype)
-        _col_threads(lambda j0, j1: _sum_cols(xt, tt, ot, acc, w, window.min_periods, mean, j0, j1, K, _TB), n, T, K)
+        d = _begin(stat, col, "col_groups", T, n, window, state, tail.shape[0], K=K, TB=_TB)
+        _col_threads(_tracked(d, lambda j0, j1: _sum_cols(xt, tt, ot, acc, w, window.min_periods, mean, j0, j1, K,
+                                                          _TB)), n, T, K)
+        _groups_done(d)
     else:
         nanrow = np.full(n, np.nan, dtype=a2.dtype)
-        _threads(lambda j0, j1: _sum_rows(a2, tail, out, acc, nanrow, w, window.min_periods, mean, j0, j1),
-                 n, T, False, a2.dtype.itemsize)
+        d = _begin(stat, col, "rows", T, n, window, state, tail.shape[0])
+        _threads(_tracked(d, lambda j0, j1: _sum_rows(a2, tail, out, acc, nanrow, w, window.min_periods, mean, j0,
+                                                      j1)), n, T, False, a2.dtype.itemsize)
     new = RollingState(stat, w, window.min_periods, seen + T, _tail_out(tail, a2, w, col), acc=acc)
     return _finish(out, values, col), new
 
@@ -1330,8 +1414,9 @@ def rolling_var(values, window: RollingParams, *, ddof: int = 1, state: RollingS
         start, end, mono = _bounds(name, window, T, state)
         out = _empty(len(start), n, a2.dtype, col)
         xt, ot = a2.T, out.T
-        _threads(lambda j0, j1: _var_bounds(xt, ot, start, end, mono, window.min_periods, ddof, tol, j0, j1),
-                 n, T, True, a2.dtype.itemsize)
+        d = _bounds_begin("var", col, "bounds", T, n, window, start, end, mono)
+        _threads(_tracked(d, lambda j0, j1: _var_bounds(xt, ot, start, end, mono, window.min_periods, ddof, tol, j0,
+                                                        j1)), n, T, True, a2.dtype.itemsize)
         return _finish(out, values, col), None
     w = int(window.window)
     tail, seen = _tail_in(state, name, "var", window, a2, col)
@@ -1339,12 +1424,15 @@ def rolling_var(values, window: RollingParams, *, ddof: int = 1, state: RollingS
     out = _empty(T, n, a2.dtype, col)
     if col:
         xt, tt, ot, K = a2.T, tail.T, out.T, _col_k(a2.dtype)
-        _col_threads(lambda j0, j1: _var_cols(xt, tt, ot, acc, w, window.min_periods, ddof, tol, j0, j1, K, _TB),
-                     n, T, K)
+        d = _begin("var", col, "col_groups", T, n, window, state, tail.shape[0], K=K, TB=_TB)
+        _col_threads(_tracked(d, lambda j0, j1: _var_cols(xt, tt, ot, acc, w, window.min_periods, ddof, tol, j0, j1,
+                                                          K, _TB)), n, T, K)
+        _groups_done(d)
     else:
         nanrow = np.full(n, np.nan, dtype=a2.dtype)
-        _threads(lambda j0, j1: _var_rows(a2, tail, out, acc, nanrow, w, window.min_periods, ddof, tol, j0, j1),
-                 n, T, False, a2.dtype.itemsize)
+        d = _begin("var", col, "rows", T, n, window, state, tail.shape[0])
+        _threads(_tracked(d, lambda j0, j1: _var_rows(a2, tail, out, acc, nanrow, w, window.min_periods, ddof, tol,
+                                                      j0, j1)), n, T, False, a2.dtype.itemsize)
     new = RollingState("var", w, window.min_periods, seen + T, _tail_out(tail, a2, w, col), acc=acc)
     return _finish(out, values, col), new
 
@@ -1367,8 +1455,9 @@ def _pair(stat: str, x, y, window: RollingParams, ddof: int, state, corr: bool):
         start, end, mono = _bounds(name, window, T, state)
         out = _empty(len(start), n, x2.dtype, col)
         xt, yt, ot = x2.T, y2.T, out.T
-        _threads(lambda j0, j1: _cov_bounds(xt, yt, ot, start, end, mono, minp, ddof, corr, tol, big, j0, j1),
-                 n, T, True, x2.dtype.itemsize)
+        d = _bounds_begin(stat, col, "bounds", T, n, window, start, end, mono)
+        _threads(_tracked(d, lambda j0, j1: _cov_bounds(xt, yt, ot, start, end, mono, minp, ddof, corr, tol, big, j0,
+                                                        j1)), n, T, True, x2.dtype.itemsize)
         return _finish(out, x, col), None
     w = int(window.window)
     tx, seen = _tail_in(state, name, stat, window, x2, col)
@@ -1377,12 +1466,15 @@ def _pair(stat: str, x, y, window: RollingParams, ddof: int, state, corr: bool):
     out = _empty(T, n, x2.dtype, col)
     if col:
         xt, yt, txt, tyt, ot, K = x2.T, y2.T, tx.T, ty.T, out.T, _col_k(x2.dtype)
-        _col_threads(lambda j0, j1: _cov_cols(xt, yt, txt, tyt, ot, acc, w, minp, ddof, corr, tol, big, j0, j1, K,
-                                              _TB), n, T, K)
+        d = _begin(stat, col, "col_groups", T, n, window, state, tx.shape[0], K=K, TB=_TB)
+        _col_threads(_tracked(d, lambda j0, j1: _cov_cols(xt, yt, txt, tyt, ot, acc, w, minp, ddof, corr, tol, big,
+                                                          j0, j1, K, _TB)), n, T, K)
+        _groups_done(d)
     else:
         nanrow = np.full(n, np.nan, dtype=x2.dtype)
-        _threads(lambda j0, j1: _cov_rows(x2, y2, tx, ty, out, acc, nanrow, w, minp, ddof, corr, tol, big,
-                                          j0, j1),
+        d = _begin(stat, col, "rows", T, n, window, state, tx.shape[0])
+        _threads(_tracked(d, lambda j0, j1: _cov_rows(x2, y2, tx, ty, out, acc, nanrow, w, minp, ddof, corr, tol,
+                                                      big, j0, j1)),
                  n, T, False, x2.dtype.itemsize)
     new = RollingState(stat, w, minp, seen + T, _tail_out(tx, x2, w, col), _tail_out(ty, y2, w, col), acc)
     return _finish(out, x, col), new
@@ -1416,7 +1508,9 @@ def rolling_count(values, window: RollingParams, *, state: RollingState | None =
     T, n = a2.shape
     minp = window.min_periods
     if not window.fixed:
-        start, end, _ = _bounds(name, window, T, state)
+        start, end, mono = _bounds(name, window, T, state)
+        d = _bounds_begin("count", col, "prefix", T, n, window, start, end, mono, rule=False)
+        d["ranges"].append((0, n))
         prefix = np.zeros((T + 1, n), dtype=np.int64)
         np.cumsum(~np.isnan(a2), axis=0, out=prefix[1:])
         counts = (prefix[end] - prefix[start]).astype(a2.dtype)
@@ -1429,10 +1523,14 @@ def rolling_count(values, window: RollingParams, *, state: RollingState | None =
     out = _empty(T, n, a2.dtype, col)
     if col:
         xt, tt, ot, K = a2.T, tail.T, out.T, _col_k(a2.dtype)
-        _col_threads(lambda j0, j1: _count_cols(xt, tt, ot, acc, w, minp, seen, j0, j1, K, _TB), n, T, K)
+        d = _begin("count", col, "col_groups", T, n, window, state, tail.shape[0], K=K, TB=_TB)
+        _col_threads(_tracked(d, lambda j0, j1: _count_cols(xt, tt, ot, acc, w, minp, seen, j0, j1, K, _TB)),
+                     n, T, K)
+        _groups_done(d)
     else:
         nanrow = np.full(n, np.nan, dtype=a2.dtype)
-        _threads(lambda j0, j1: _count_rows(a2, tail, out, acc, nanrow, w, minp, seen, j0, j1),
+        d = _begin("count", col, "rows", T, n, window, state, tail.shape[0])
+        _threads(_tracked(d, lambda j0, j1: _count_rows(a2, tail, out, acc, nanrow, w, minp, seen, j0, j1)),
                  n, T, False, a2.dtype.itemsize)
     new = RollingState("count", w, minp, seen + T, _tail_out(tail, a2, w, col), acc=acc)
     return _finish(out, values, col), new
@@ -1452,7 +1550,8 @@ def _extreme(stat: str, values, window: RollingParams, state, sign: int):
         start, end, mono = _bounds(name, window, T, state)
         out = _empty(len(start), n, a2.dtype, col)
         xt, ot = a2.T, out.T
-        _threads(lambda j0, j1: _max_bounds(xt, ot, start, end, mono, minp, sign, j0, j1),
+        d = _bounds_begin(stat, col, "bounds", T, n, window, start, end, mono, rule=False)
+        _threads(_tracked(d, lambda j0, j1: _max_bounds(xt, ot, start, end, mono, minp, sign, j0, j1)),
                  n, T, True, a2.dtype.itemsize)
         return _finish(out, values, col), None
     w = int(window.window)
@@ -1465,6 +1564,7 @@ def _extreme(stat: str, values, window: RollingParams, state, sign: int):
             scratch = np.empty((w + 2, o.shape[1]), dtype=a2.dtype)
             _max_rows(xs[0], ts[0], o, scratch, w, minp, sign, 0, o.shape[1])
 
+        _begin(stat, col, "tiles", T, n, window, state, tail.shape[0])
         _col_tiles(T, n, max(w - 1, 0), a2.dtype, [a2.T], [tail.T], out.T, None, call)
     else:
         step = max(64 // a2.dtype.itemsize, _MAX_SCRATCH // ((w + 2) * a2.dtype.itemsize))
@@ -1475,7 +1575,10 @@ def _extreme(stat: str, values, window: RollingParams, state, sign: int):
                 e = min(j1, b + step)
                 _max_rows(a2, tail, out, scratch[:, :e - b], w, minp, sign, b, e)
 
-        _threads(block, n, T, False, a2.dtype.itemsize)
+        d = _begin(stat, col, "rows", T, n, window, state, tail.shape[0], step=step)
+        _threads(_tracked(d, block), n, T, False, a2.dtype.itemsize)
+        full, ragged = _blocks(d, step)
+        d["blocks"] = full + ragged
     new = RollingState(stat, w, minp, seen + T, _tail_out(tail, a2, max(w - 1, 0), col))
     return _finish(out, values, col), new
 
@@ -1504,7 +1607,8 @@ def rolling_median(values, window: RollingParams, *, state: RollingState | None 
         start, end, mono = _bounds(name, window, T, state)
         out = _empty(len(start), n, a2.dtype, col)
         xt, ot = a2.T, out.T
-        _threads(lambda j0, j1: _median_bounds(xt, ot, start, end, mono, minp, j0, j1),
+        d = _bounds_begin("median", col, "bounds", T, n, window, start, end, mono)
+        _threads(_tracked(d, lambda j0, j1: _median_bounds(xt, ot, start, end, mono, minp, j0, j1)),
                  n, T, True, a2.dtype.itemsize)
         return _finish(out, values, col), None
     w = int(window.window)
@@ -1512,6 +1616,9 @@ def rolling_median(values, window: RollingParams, *, state: RollingState | None 
     tail = tail[max(0, tail.shape[0] - (w - 1)):]
     out = _empty(T, n, a2.dtype, col)
     xt, tt, ot = a2.T, tail.T, out.T
-    _threads(lambda j0, j1: _median_trailing(xt, tt, ot, w, minp, j0, j1), n, T, col, a2.dtype.itemsize)
+    d = _begin("median", col, "median", T, n, window, state, tail.shape[0], B=8, buffer=max(w, 1) + 1)
+    _threads(_tracked(d, lambda j0, j1: _median_trailing(xt, tt, ot, w, minp, j0, j1)), n, T, col, a2.dtype.itemsize)
+    full, ragged = _blocks(d, 8)
+    d.update(blocks=full + ragged, ragged_blocks=ragged)
     new = RollingState("median", w, minp, seen + T, _tail_out(tail, a2, max(w - 1, 0), col))
     return _finish(out, values, col), new
