@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import haiku as hk
 import jax.numpy as jnp
 
 from waxegg.wax._params import EWMParams, ewm_params
 
 
-def ewma_step(x, mean, old_wt, nobs, params: EWMParams):
+def ewma_step(x, mean, old_wt, nobs, params: EWMParams, alpha=None):
     """One step of pandas' EWM mean recursion, vectorised over the shape of ``x``.
 
     This is ``pandas._libs.window.aggregations.ewm`` (``normalize=True``) written as a state
@@ -16,19 +19,29 @@ def ewma_step(x, mean, old_wt, nobs, params: EWMParams):
     ``mean`` is pandas' ``weighted`` (NaN before the first observation), ``old_wt`` its ``old_wt``
     and ``nobs`` the count of observations seen.
 
+    ``alpha``, when given, is a traced smoothing factor (a learnable centre of mass) used instead
+    of ``params.alpha``; missing inputs and the NaN mean are then zeroed before the blend so that
+    gradients stay finite (the selected values are unchanged).
+
     Returns ``(output, mean, old_wt, nobs)``.
     """
-    old_wt_factor = 1.0 - params.alpha
-    new_wt = 1.0 if params.adjust else params.alpha
+    learn = alpha is not None
+    if not learn:
+        alpha = params.alpha
+    old_wt_factor = 1.0 - alpha
+    new_wt = 1.0 if params.adjust else alpha
     is_obs = jnp.isfinite(x)  # pandas treats inf as missing in window ops
     nobs = nobs + is_obs.astype(nobs.dtype)
     has_mean = mean == mean
+    if learn:
+        x = jnp.where(is_obs, x, jnp.zeros_like(x))
+        mean = jnp.where(has_mean, mean, jnp.zeros_like(mean))
 
     decay = has_mean & (is_obs | (not params.ignore_na))
     old_wt = jnp.where(decay, old_wt * old_wt_factor, old_wt)
     update = has_mean & is_obs
     # pandas skips the update when the value equals the mean, which keeps constant series exact.
-    if params.half_alpha_blend:
+    if params.half_alpha_blend and not learn:
         blended = old_wt * mean + (1.0 - old_wt) * x
     else:
         blended = (old_wt * mean + new_wt * x) / (old_wt + new_wt)
@@ -38,12 +51,14 @@ def ewma_step(x, mean, old_wt, nobs, params: EWMParams):
     else:
         old_wt = jnp.where(update, jnp.ones_like(old_wt), old_wt)
     mean = jnp.where(~has_mean & is_obs, x, mean)
+    if learn:
+        mean = jnp.where(has_mean | is_obs, mean, jnp.full_like(mean, jnp.nan))
 
     output = jnp.where(nobs >= params.min_periods, mean, jnp.nan).astype(mean.dtype)
     return output, mean, old_wt, nobs
 
 
-def ewma_linear_step(x, mean, old_wt, nobs, params: EWMParams):
+def ewma_linear_step(x, mean, old_wt, nobs, params: EWMParams, com=None):
     """One step of WAX-ML 0.6.4's ``adjust="linear"`` EWM mean, vectorised over the shape of ``x``.
 
     WAX-ML 0.6.4 (``wax/modules/ewma.py``, the last release) written with waxegg's parameters:
@@ -54,13 +69,15 @@ def ewma_linear_step(x, mean, old_wt, nobs, params: EWMParams):
     value shrinks it: ``old_wt <- min(old_wt, com) * max(0, (old_wt - 1) / old_wt)`` (one less below
     the cap, reset to 0 below 1); with ``ignore_na=True`` missing values leave it alone.
 
-    ``mean`` is NaN before the first observation. Returns ``(output, mean, old_wt, nobs)``.
+    ``mean`` is NaN before the first observation. ``com``, when given, is a traced centre of mass
+    (learnable) used instead of ``params.com``. Returns ``(output, mean, old_wt, nobs)``.
     """
+    com = params.com if com is None else com
     is_obs = x == x
     has_mean = mean == mean
     # 0.6.4 takes the shrink factor from old_wt before the cap; (0 - 1) / 0 = -inf, clipped to 0.
     shrink = jnp.maximum(0.0, (old_wt - 1.0) / old_wt)
-    old_wt = jnp.minimum(old_wt, params.com)
+    old_wt = jnp.minimum(old_wt, com)
     if not params.ignore_na:
         old_wt = jnp.where(is_obs, old_wt, old_wt * shrink)
     old_wt = jnp.where(has_mean, old_wt, jnp.zeros_like(old_wt))
@@ -93,6 +110,20 @@ class EWMA(hk.Module):
         Observations required before a value is emitted.
     ignore_na : bool, default False
         pandas' ``ignore_na``.
+    initial_value : float, default NaN
+        WAX-ML's option: the mean the state starts from. A finite value acts as one observation
+        made before the first step, so the outputs equal pandas' ``ewm`` of ``[initial_value, x_0,
+        x_1, ...]`` without its first row (``min_periods`` counts only real observations, as in
+        WAX-ML, and with ``min_periods=0`` the initial value is emitted until the first one).
+    return_info : bool, default False
+        WAX-ML's option: also return ``{"com_eff": ..., "nobs": ...}``: the decayed weight of the
+        past relative to the new value (0 before the first observation) and the observation count.
+    learn_com : bool, default False
+        Make the centre of mass a Haiku *parameter* ``logcom`` (``log(com)``, WAX-ML's name and
+        parametrisation) that can be trained by gradient. WAX-ML always creates it; waxegg only on
+        request, because ``exp(log(com))`` is not ``com`` to the last bit (pandas parity) and a
+        constant ``alpha`` folds into the compiled step (speed), and a params-free module runs with
+        ``params={}``. Not with ``span``/``halflife`` given as such (pass ``com``/``alpha``).
     name : str, optional
         Haiku module name.
     """
@@ -107,6 +138,9 @@ class EWMA(hk.Module):
         *,
         span: float | None = None,
         halflife: float | None = None,
+        initial_value: float = float("nan"),
+        return_info: bool = False,
+        learn_com: bool = False,
         name: str | None = None,
     ):
         super().__init__(name=name)
@@ -117,26 +151,50 @@ class EWMA(hk.Module):
             com=com, span=span, halflife=halflife, alpha=alpha,
             min_periods=min_periods, adjust=True if self.linear else adjust, ignore_na=ignore_na,
         )
+        self.initial_value = float(initial_value)
+        if self.initial_value == self.initial_value and min_periods == 0:
+            # WAX-ML: with an initial value and no min_periods every step emits the running mean.
+            self.params = dataclasses.replace(self.params, min_periods=0)
+        self.return_info = bool(return_info)
+        self.learn_com = bool(learn_com)
+        if self.learn_com and self.params.com == 0:
+            raise ValueError("EWMA: learn_com needs com > 0 (its parameter is log(com)), got com=0")
+
+    def _com(self, dtype):
+        logcom = hk.get_parameter("logcom", [], dtype, init=lambda s, d: jnp.full(s, math.log(self.params.com), d))
+        return jnp.exp(logcom)
 
     def __call__(self, x):
         x = jnp.asarray(x)
         if not jnp.issubdtype(x.dtype, jnp.floating):
             x = x.astype(jnp.result_type(float))
-        mean = hk.get_state("mean", x.shape, x.dtype, init=lambda s, d: jnp.full(s, jnp.nan, d))
+        mean = hk.get_state("mean", x.shape, x.dtype, init=lambda s, d: jnp.full(s, self.initial_value, d))
+        old_wt = hk.get_state("old_wt", x.shape, x.dtype, init=jnp.ones)
+        nobs = hk.get_state("nobs", x.shape, jnp.int32, init=jnp.zeros)
+        com = self._com(x.dtype) if self.learn_com else None
         if self.linear:
-            return self._linear(x, mean)
-        old_wt = hk.get_state("old_wt", x.shape, x.dtype, init=jnp.ones)
-        nobs = hk.get_state("nobs", x.shape, jnp.int32, init=jnp.zeros)
-        output, mean, old_wt, nobs = ewma_step(x, mean, old_wt, nobs, self.params)
-        hk.set_state("mean", mean)
-        hk.set_state("old_wt", old_wt)
-        hk.set_state("nobs", nobs)
-        return output
-
-    def _linear(self, x, mean):
-        old_wt = hk.get_state("old_wt", x.shape, x.dtype, init=jnp.ones)
-        nobs = hk.get_state("nobs", x.shape, jnp.int32, init=jnp.zeros)
-        output, mean, old_wt, nobs = ewma_linear_step(x, mean, old_wt, nobs, self.params)
-        for name, value in dict(mean=mean, old_wt=old_wt, nobs=nobs).items():
+            output, new_mean, new_wt, nobs = ewma_linear_step(x, mean, old_wt, nobs, self.params, com=com)
+        else:
+            alpha = None if com is None else 1.0 / (1.0 + com)
+            output, new_mean, new_wt, nobs = ewma_step(x, mean, old_wt, nobs, self.params, alpha=alpha)
+        for name, value in dict(mean=new_mean, old_wt=new_wt, nobs=nobs).items():
             hk.set_state(name, value)
-        return output
+        if not self.return_info:
+            return output
+        return output, dict(com_eff=self._com_eff(x, mean, old_wt, com), nobs=nobs)
+
+    def _com_eff(self, x, mean, old_wt, com):
+        """WAX-ML's ``com_eff``: the past's weight against the new value's, before this step's blend."""
+        has_mean = mean == mean
+        if self.linear:
+            c = self.params.com if com is None else com
+            shrink = jnp.maximum(0.0, (old_wt - 1.0) / old_wt)
+            w = jnp.minimum(old_wt, c)
+            if not self.params.ignore_na:
+                w = jnp.where(x == x, w, w * shrink)
+            return jnp.where(has_mean, w, jnp.zeros_like(w))
+        alpha = self.params.alpha if com is None else 1.0 / (1.0 + com)
+        decay = has_mean & (jnp.isfinite(x) | (not self.params.ignore_na))
+        w = jnp.where(decay, old_wt * (1.0 - alpha), old_wt)
+        new_wt = 1.0 if self.params.adjust else alpha
+        return jnp.where(has_mean, w, jnp.zeros_like(w)) / new_wt

@@ -17,6 +17,12 @@ class EWMVar(hk.Module):
     Parameters are those of :class:`~waxegg.wax.modules.EWMCov`. With ``std=True`` the module
     returns pandas' ``ewm(...).std()``: the square root of the variance, negative values (rounding)
     set to 0 as pandas' ``zsqrt`` does.
+
+    ``adjust="linear"`` is WAX-ML's linear scheme (biased only, see
+    :func:`~waxegg.wax.modules.ewmcov.ewmcov_linear_step`). WAX-ML's ``EWMVar`` returns the
+    *biased* variance (``Mean(x^2) - Mean(x)^2``) and ignores missing values in its weights: pass
+    ``bias=True`` (and ``ignore_na=True`` on gappy data) for its values; the default stays
+    pandas' unbiased ``var()``.
     """
 
     def __init__(
@@ -26,7 +32,7 @@ class EWMVar(hk.Module):
         com: float | None = None,
         min_periods: int = 0,
         ignore_na: bool = False,
-        bias: bool = False,
+        bias: bool | None = None,
         *,
         std: bool = False,
         span: float | None = None,
