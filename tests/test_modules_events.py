@@ -28,7 +28,7 @@ def test_counter_counts_and_resets():
     plain, with_reset = unroll(lambda r: (Counter(name="a")(), Counter(name="b")(reset_on=r)), reset)
     np.testing.assert_array_equal(plain, [1, 2, 3, 4, 5, 6])
     np.testing.assert_array_equal(with_reset, [1, 2, 1, 2, 3, 1])
-    assert plain.dtype == np.int32
+    assert plain.dtype == np.uint32  # WAX-ML's counter dtype
 
 
 def test_ohlc_bars_reset_on_event():
@@ -59,7 +59,7 @@ def test_update_on_event_initial_output_and_pytree():
     event = np.array([False, True, False, True])
 
     def fn(a):
-        return UpdateOnEvent(lambda v: {"c": Counter()(), "v": v * 2}, initial_output_value=-1)(a[1], a[0])
+        return UpdateOnEvent(lambda v: {"c": Counter(dtype=jnp.int32)(), "v": v * 2}, initial_output_value=-1)(a[1], a[0])
 
     got = unroll(fn, (x, event))
     np.testing.assert_array_equal(got["c"], [-1, 1, 1, 2])  # the counter's state is not advanced off-event

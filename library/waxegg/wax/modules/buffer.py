@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 import haiku as hk
 import jax
@@ -32,6 +32,37 @@ def _check_fill(fill: Any, dtype: Any, where: str) -> None:
                          "pass a fill_value of that dtype")
 
 
+class BufferState(NamedTuple):
+    """WAX-ML's buffer state: the buffer, how many slots hold data, and the first such slot."""
+
+    buffer: Any
+    len_buffer: Any
+    i_start: Any
+
+
+class BufferFun(NamedTuple):
+    """WAX-ML's pure-function buffer: ``init(shape, dtype) -> state``, ``apply(x, state) -> (buffer, state)``."""
+
+    init: Callable
+    apply: Callable
+
+
+def buffer_fn(maxlen: int, fill_value: Any = np.nan) -> BufferFun:
+    """A buffer of the last ``maxlen`` arrays as a pair of pure functions (WAX-ML's ``buffer_fn``)."""
+    maxlen = check_positive_int("buffer_fn", "maxlen", maxlen)
+
+    def init(shape, dtype):
+        return BufferState(jnp.full((maxlen,) + tuple(shape), fill_value, dtype), jnp.int32(0), jnp.int32(maxlen))
+
+    def apply(x, state):
+        buffer = jnp.concatenate([state.buffer[1:], jnp.asarray(x, state.buffer.dtype)[None]], axis=0)
+        length = jnp.minimum(state.len_buffer + 1, maxlen)
+        state = BufferState(buffer, length, maxlen - length)
+        return buffer, state
+
+    return BufferFun(init, apply)
+
+
 class Buffer(hk.Module):
     """The last ``maxlen`` inputs, oldest first, newest last (WAX-ML's ``Buffer``).
 
@@ -45,6 +76,9 @@ class Buffer(hk.Module):
     fill_value : scalar or pytree like the input, default NaN
         Value of the slots not yet filled; it must fit each leaf's dtype (NaN does not fit an
         integer leaf: pass e.g. ``-1``).
+    return_state : bool, default False
+        WAX-ML's option: return ``(buffer, BufferState(buffer, len_buffer, i_start))``, with the
+        number of filled slots and the index of the oldest filled one (``maxlen - len_buffer``).
     name : str, optional
         Haiku module name.
 
@@ -56,10 +90,11 @@ class Buffer(hk.Module):
         A leaf whose dtype differs from the one the buffer was created with.
     """
 
-    def __init__(self, maxlen: int, fill_value: Any = np.nan, name: str | None = None):
+    def __init__(self, maxlen: int, fill_value: Any = np.nan, return_state: bool = False, name: str | None = None):
         super().__init__(name=name)
         self.maxlen = check_positive_int("Buffer", "maxlen", maxlen)
         self.fill_value = fill_value
+        self.return_state = bool(return_state)
 
     def _fills(self, x: Any) -> list:
         leaves, treedef = jax.tree_util.tree_flatten(x)
@@ -91,4 +126,10 @@ class Buffer(hk.Module):
                                 "feed the same dtype and shape at every step")
             new.append(jnp.concatenate([buf[1:], leaf[None]], axis=0))
         hk.set_state("buffer", new)
-        return jax.tree_util.tree_unflatten(treedef, new)
+        out = jax.tree_util.tree_unflatten(treedef, new)
+        if not self.return_state:
+            return out
+        length = hk.get_state("len_buffer", [], jnp.int32, init=jnp.zeros)
+        length = jnp.minimum(length + 1, self.maxlen)
+        hk.set_state("len_buffer", length)
+        return out, BufferState(out, length, self.maxlen - length)

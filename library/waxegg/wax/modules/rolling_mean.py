@@ -33,11 +33,24 @@ class RollingMean(hk.Module):
     window : int
         Number of steps, ``>= 1``.
     min_periods : int, optional
-        Observations needed in the window for a value (default ``window``, as pandas).
+        Observations needed in the window for a value (default ``window``, as pandas; 1 when the
+        window is given as ``horizon``, WAX-ML's default).
+    horizon : int, optional
+        WAX-ML's name for ``window`` (keyword only): ``RollingMean(horizon=10)`` behaves as WAX-ML's,
+        ``min_periods=1`` unless given.
     """
 
-    def __init__(self, window: int, min_periods: int | None = None, name: str | None = None):
+    def __init__(self, window: int | None = None, min_periods: int | None = None, name: str | None = None,
+                 *, horizon: int | None = None):
         super().__init__(name=name)
+        if horizon is not None:
+            if window is not None:
+                raise TypeError(f"RollingMean: pass window or horizon (WAX-ML's name), not both; "
+                                f"got {window!r} and {horizon!r}")
+            window = horizon
+            min_periods = 1 if min_periods is None else min_periods
+        elif window is None:
+            raise TypeError("RollingMean: missing the window (or WAX-ML's horizon=)")
         self.window, self.min_periods = rolling_params(window, min_periods)
 
     def __call__(self, x):
