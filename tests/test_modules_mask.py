@@ -45,7 +45,7 @@ def test_mask_stats_hand_computed():
     std = call(lambda m, v: MaskStd(axis=0)(m, v), mask, x)
     np.testing.assert_allclose(std, [1.0, 0.0, 0.0])
     np.testing.assert_allclose(call(lambda m, v: MaskStd(axis=0, ddof=1)(m, v), mask, x), [np.sqrt(2.0), nan, nan])
-    z = call(lambda m, v: MaskNormalize(axis=0)(m, v), mask, x)
+    z = call(lambda m, v: MaskNormalize(axis=0, center=True)(m, v), mask, x)
     # column 0: (x - 2) / 1; columns 1, 2 have zero spread -> 0; the NaN input -> 0
     np.testing.assert_allclose(z, [[-1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
     assert float(call(lambda m, v: MaskMean()(m, v), np.zeros((2, 3), bool), x)) != float(
@@ -77,7 +77,8 @@ def test_property_mask_stats_equal_numpy(shape, axis, ddof, assume_centered, see
             z_ref = (x - m) / s
         z_ref = np.where(np.isfinite(z_ref), z_ref, 0.0)
     mean, std, z = call(lambda m, v: (MaskMean(axis)(m, v), MaskStd(axis, ddof=ddof, assume_centered=assume_centered)(m, v),
-                                      MaskNormalize(axis, ddof=ddof, assume_centered=assume_centered)(m, v)), mask, x)
+                                      MaskNormalize(axis, ddof=ddof, assume_centered=assume_centered,
+                                                    center=True)(m, v)), mask, x)
     np.testing.assert_allclose(mean, mean_ref, rtol=1e-12, atol=1e-12, equal_nan=True)
     np.testing.assert_allclose(std, std_ref, rtol=1e-12, atol=1e-12, equal_nan=True)
     np.testing.assert_allclose(z, z_ref, rtol=1e-12, atol=1e-12)
