@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["ScaleByNewtonState", "newton", "scale_by_newton", "sherman_morrison_update"]
+__all__ = ["ScaleByNewtonState", "newton", "scale_by_newton", "sherman_morrison", "sherman_morrison_update"]
 
 
 class ScaleByNewtonState(NamedTuple):
@@ -30,6 +30,18 @@ def sherman_morrison_update(a_inv: jnp.ndarray, g: jnp.ndarray) -> jnp.ndarray:
     """``(A + g g^T)^{-1}`` from ``A^{-1}`` (symmetric) and a vector ``g``, in ``O(n^2)``."""
     a_inv_g = a_inv @ g
     return a_inv - jnp.outer(a_inv_g, a_inv_g) / (1.0 + g @ a_inv_g)
+
+
+def sherman_morrison(A_inv: jnp.ndarray, u: jnp.ndarray, v: jnp.ndarray) -> jnp.ndarray:
+    """``(A + u v^T)^{-1}`` from ``A^{-1}`` and vectors ``u``, ``v`` (WAX-ML's name and argument order).
+
+    The general Sherman-Morrison formula ``A^{-1} - A^{-1} u v^T A^{-1} / (1 + v^T A^{-1} u)``.
+    WAX-ML's denominator was ``1 + u^T A^{-1} v``, the same only for a symmetric ``A`` or ``u = v``
+    (its only use); here it is right for any ``A``.
+    """
+    a_inv_u = A_inv @ u
+    v_a_inv = v @ A_inv
+    return A_inv - jnp.outer(a_inv_u, v_a_inv) / (1.0 + v @ a_inv_u)
 
 
 def _check_eps(eps: Any) -> float:

@@ -78,6 +78,9 @@ class GymFeedback(hk.Module):
         (the piece is named), at the first step.
     """
 
+    #: WAX-ML's ``GymFeedback.GymState`` (the same class as :class:`GymState`).
+    GymState = GymState
+
     def __init__(
         self,
         agent: Callable[[Any], tuple[Any, Any]],

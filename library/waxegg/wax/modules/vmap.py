@@ -58,3 +58,34 @@ class VMap(hk.Module):
         out, state = jax.vmap(self.fun.apply)(params, state, rngs, *args, **kwargs)
         hk.set_state("params_state", (params, state))
         return out
+
+
+def add_batch(fun: Callable[..., Any] | hk.TransformedWithState, take_mean: bool = True) -> Callable[..., Any]:
+    """WAX-ML's ``add_batch``: run ``fun`` on every member of a batch (leading axis), inside a transform.
+
+    Unlike :class:`VMap`, the members' parameters are lifted into the surrounding transform as
+    Haiku *parameters* (stacked on a leading axis, under ``vmap_lift``), so an outer ``grad`` can
+    train them; their states are Haiku state. Each member is initialised with its own PRNG key when
+    the transform has one. ``take_mean=True`` averages every output leaf over the batch axis.
+    """
+    tfun = fun if isinstance(fun, hk.TransformedWithState) else hk.transform_with_state(fun)
+
+    def fun_batch(*args: Any, **kwargs: Any) -> Any:
+        leaves = jax.tree_util.tree_leaves((args, kwargs))
+        if not leaves or not np.ndim(leaves[0]):
+            raise ValueError("add_batch: the arguments need a leading (batch) axis")
+        n = np.shape(leaves[0])[0]
+        rng = hk.maybe_next_rng_key()
+        rngs = None if rng is None else jax.random.split(rng, n)
+        init = jax.vmap(lambda r, a, k: tfun.init(r, *a, **k), in_axes=(None if rngs is None else 0, 0, 0))
+        params_and_state, updater = hk.lift_with_state(lambda r, a, k: init(r, a, k), name="vmap_lift")
+        params, state = params_and_state(rngs, args, kwargs)
+        apply = jax.vmap(lambda p, s, r, a, k: tfun.apply(p, s, r, *a, **k),
+                         in_axes=(0, 0, None if rngs is None else 0, 0, 0))
+        out, state = apply(params, state, rngs, args, kwargs)
+        updater.update(state)
+        if take_mean:
+            out = jax.tree_util.tree_map(lambda leaf: leaf.mean(axis=0), out)
+        return out
+
+    return fun_batch
