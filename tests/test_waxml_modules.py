@@ -345,3 +345,11 @@ def test_mask_normalize_default_is_waxml_x_over_std():
     std = np.std([1.0, 3.0])
     np.testing.assert_allclose(scaled, [1.0 / std, 3.0 / std, 8.0 / std, 0.0], **TIGHT)
     np.testing.assert_allclose(z, [(1.0 - 2.0) / std, (3.0 - 2.0) / std, (8.0 - 2.0) / std, 0.0], **TIGHT)
+
+
+def test_scale_by_newton_default_eps_is_waxml():
+    from waxegg.wax.optim import scale_by_newton
+
+    with jax.enable_x64(True):
+        state = scale_by_newton().init(jnp.zeros(2, jnp.float64))
+    np.testing.assert_allclose(state.hessian_inv, np.eye(2) / 1e-7, rtol=1e-15, atol=0)

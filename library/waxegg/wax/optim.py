@@ -50,12 +50,12 @@ def _check_eps(eps: Any) -> float:
     return float(eps)
 
 
-def scale_by_newton(eps: float = 1e-5) -> optax.GradientTransformation:
+def scale_by_newton(eps: float = 1e-7) -> optax.GradientTransformation:
     """Precondition updates by the inverse of the accumulated gradient outer products.
 
     Parameters
     ----------
-    eps : float, default 1e-5
+    eps : float, default 1e-7 (WAX-ML's; its newton() passes 1e-5)
         ``A_0 = eps * I``: a small ``eps`` makes the first steps large (``A_1^{-1} g_1`` is about
         ``g_1 / |g_1|^2``), a large one makes them gradient-descent steps of size ``1 / eps``.
 
