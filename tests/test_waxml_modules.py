@@ -353,3 +353,13 @@ def test_scale_by_newton_default_eps_is_waxml():
     with jax.enable_x64(True):
         state = scale_by_newton().init(jnp.zeros(2, jnp.float64))
     np.testing.assert_allclose(state.hessian_inv, np.eye(2) / 1e-7, rtol=1e-15, atol=0)
+
+
+def test_ffill_accepts_waxml_periods_and_matches_pandas():
+    # mirrors: Series.ffill()
+    from waxegg.wax.modules import Ffill
+
+    s = pd.Series([nan, 1.0, nan, nan, 2.0, nan])
+    assert_close(unroll(lambda v: Ffill(periods=1)(v), s.to_numpy()), s.ffill())
+    with pytest.raises(ValueError, match="Ffill: periods must be 1"):
+        hk.transform_with_state(lambda v: Ffill(periods=2)(v)).init(None, np.zeros(1))
