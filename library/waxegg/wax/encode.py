@@ -106,3 +106,59 @@ def encode_dataset(dataset: xr.Dataset) -> tuple[dict[str, np.ndarray], dict[str
 def decode_array(codes: Any, encoder: Encoder | None) -> np.ndarray:
     """Inverse of :func:`encode_array`."""
     return np.asarray(codes) if encoder is None else encoder.decode(codes)
+
+
+# --------------------------------------------------------------------------------------------
+# WAX-ML's scalar encoders: a 64-bit integer (or a time stamp's nanoseconds) as two uint32 words
+# --------------------------------------------------------------------------------------------
+
+def encode_int64(seed: Any) -> np.ndarray:
+    """A 64-bit integer as ``uint32[2]``: ``[high word, low word]`` (WAX-ML's ``encode_int64``).
+
+    Raises
+    ------
+    TypeError
+        If ``seed`` is not a scalar integer.
+    """
+    if np.shape(seed):
+        raise TypeError(f"seed must be a scalar, got shape {np.shape(seed)}")
+    if isinstance(seed, np.ndarray):
+        seed = seed.item()
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    value = int(np.int64(seed))  # two's complement for negative values
+    return np.array([(value >> 32) & 0xFFFFFFFF, value & 0xFFFFFFFF], dtype=np.uint32)
+
+
+def decode_int64(code: Any) -> int:
+    """Inverse of :func:`encode_int64`."""
+    high, low = (int(v) for v in np.asarray(code).astype(np.uint32)[:2])
+    return int(np.array((high << 32) | low, dtype=np.uint64).view(np.int64))
+
+
+def encode_timestamp(date: Any) -> np.ndarray:
+    """A ``pandas.Timestamp`` as :func:`encode_int64` of its nanoseconds since the epoch."""
+    import pandas as pd
+
+    if not isinstance(date, pd.Timestamp):
+        raise TypeError(f"date must be a pandas Timestamp, got {type(date).__name__}")
+    return encode_int64(date.as_unit("ns").value)
+
+
+def decode_timestamp(code: Any) -> Any:
+    """Inverse of :func:`encode_timestamp` (a ``pandas.Timestamp``)."""
+    import pandas as pd
+
+    return pd.Timestamp(decode_int64(code), unit="ns")
+
+
+def encode_datetime64(date: Any) -> np.ndarray:
+    """A ``numpy.datetime64`` scalar as :func:`encode_int64` of its nanoseconds."""
+    if not np.issubdtype(np.asarray(date).dtype, np.datetime64):
+        raise TypeError(f"date must be a numpy datetime64, got dtype {np.asarray(date).dtype}")
+    return encode_int64(np.asarray(date).astype("M8[ns]").astype(np.int64))
+
+
+def decode_datetime64(code: Any) -> np.datetime64:
+    """Inverse of :func:`encode_datetime64` (``datetime64[ns]``)."""
+    return np.int64(decode_int64(code)).astype("M8[ns]")
