@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from waxegg.wax.encode import (decode_datetime64, decode_int64, decode_timestamp, encode_datetime64, encode_int64,
+from waxegg.wax.encode import (decode_datetime, decode_datetime64, encode_datetime, floor_datetime,
+                                decode_int64, decode_timestamp, encode_datetime64, encode_int64,
                                encode_timestamp)
 
 
@@ -33,3 +34,18 @@ def test_timestamp_and_datetime64_round_trip():
     d = np.datetime64("1969-12-31T23:59:59.5")
     assert decode_datetime64(encode_datetime64(d)) == d
     assert decode_int64(encode_datetime64(d)) == -500_000_000
+
+
+def test_datetime_round_trip():
+    import datetime
+
+    d = datetime.datetime(2021, 3, 4, 5, 6, 7, 891011)
+    assert decode_datetime(encode_datetime(d)) == d
+
+
+@pytest.mark.parametrize("freq", ["d", "h", "15min"])
+def test_floor_datetime_equals_pandas_dt_floor(freq):
+    times = pd.Series(pd.date_range("2018-01-01 04:00:00", "2018-01-03 22:00:00", freq="7min")).to_numpy()
+    expected = pd.Series(times).dt.floor(freq).to_numpy()
+    np.testing.assert_array_equal(floor_datetime(times, freq), expected)
+    assert floor_datetime(np.datetime64("2018-01-01T23:59"), "d") == np.datetime64("2018-01-01")

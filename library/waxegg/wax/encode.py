@@ -162,3 +162,30 @@ def encode_datetime64(date: Any) -> np.ndarray:
 def decode_datetime64(code: Any) -> np.datetime64:
     """Inverse of :func:`encode_datetime64` (``datetime64[ns]``)."""
     return np.int64(decode_int64(code)).astype("M8[ns]")
+
+
+def encode_datetime(date: Any) -> np.ndarray:
+    """A ``datetime.datetime`` as :func:`encode_int64` of its nanoseconds."""
+    import datetime
+
+    if not isinstance(date, datetime.datetime):
+        raise TypeError(f"date must be a datetime.datetime, got {type(date).__name__}")
+    return encode_datetime64(np.datetime64(date))
+
+
+def decode_datetime(code: Any) -> Any:
+    """Inverse of :func:`encode_datetime` (a ``datetime.datetime``; sub-microsecond digits are dropped)."""
+    return decode_timestamp(code).to_pydatetime(warn=False)
+
+
+def floor_datetime(time: Any, freq: Any = "d") -> np.ndarray:
+    """``time`` (datetime64 array or scalar) floored to the fixed frequency ``freq``, as ``datetime64[ns]``.
+
+    Equal to ``pandas.Series.dt.floor(freq)``; WAX-ML accepted only ``"d"``, any fixed (``Tick``)
+    frequency works here. Raises ValueError for calendar offsets (``"MS"``, ``"W"``), as pandas.
+    """
+    import pandas as pd
+
+    values = np.asarray(time).astype("M8[ns]")
+    floored = pd.DatetimeIndex(values.ravel()).floor(freq).asi8
+    return floored.reshape(values.shape).view("M8[ns]")
