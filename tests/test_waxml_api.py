@@ -43,7 +43,7 @@ def test_datetime_round_trip():
     assert decode_datetime(encode_datetime(d)) == d
 
 
-@pytest.mark.parametrize("freq", ["d", "h", "15min"])
+@pytest.mark.parametrize("freq", ["D", "h", "15min"])
 def test_floor_datetime_equals_pandas_dt_floor(freq):
     times = pd.Series(pd.date_range("2018-01-01 04:00:00", "2018-01-03 22:00:00", freq="7min")).to_numpy()
     expected = pd.Series(times).dt.floor(freq).to_numpy()

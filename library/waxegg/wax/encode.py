@@ -187,5 +187,6 @@ def floor_datetime(time: Any, freq: Any = "d") -> np.ndarray:
     import pandas as pd
 
     values = np.asarray(time).astype("M8[ns]")
+    freq = "D" if freq == "d" else freq  # WAX-ML's default; pandas 3 deprecates the lower-case alias
     floored = pd.DatetimeIndex(values.ravel()).floor(freq).asi8
     return floored.reshape(values.shape).view("M8[ns]")
