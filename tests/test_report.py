@@ -258,3 +258,26 @@ def test_repro_refuses_a_dirty_tree_unless_allowed(small_results, tmp_path, monk
     assert main(["repro", "--from-results", "--out", str(out), "--no-progress"]) == 0
     html = (out / "index.html").read_text(encoding="utf-8")
     assert "+dirty" not in html and f"Commit <code>{head[:12]}</code>" in html
+
+
+def test_summary_table_takes_column_major_where_both_layouts_were_measured():
+    # The default grid measures the seed size in both layouts; the per-workload table shows one row per backend
+    # (the column-major cells, pandas' own layout), not a mix of both (which failed to render in the repro run).
+    from waxegg.report.page import wax_summary_table
+
+    rows = []
+    for layout, seconds in (("F", 1.0), ("C", 3.0)):
+        for backend in ("copy", "waxegg-numba"):
+            for repeat in range(3):
+                rows.append({"workload": "ewm_mean", "backend": backend, "stage": "end_to_end", "T": 100, "N": 10,
+                             "dtype": "float64", "layout": layout, "out_dtype": "float64", "repeat": repeat,
+                             "seconds": seconds * (2.0 if backend == "waxegg-numba" else 1.0),
+                             "peak_mem_bytes": np.nan, "max_abs_err": 0.0, "reference": "pandas",
+                             "status": "ok", "error": np.nan, "commit": "x"})
+    table = pd.DataFrame(rows)
+    summary = wax_summary_table(table, "ewm_mean", 100, 10, "float64")
+    assert list(summary["backend"]) == ["copy", "waxegg-numba"]
+    assert list(summary["end to end"]) == [wax_summary_table(table, "ewm_mean", 100, 10, "float64", "F")["end to end"][i]
+                                           for i in range(2)]
+    row_major = wax_summary_table(table, "ewm_mean", 100, 10, "float64", "C")
+    assert row_major["end to end"].tolist() != summary["end to end"].tolist()

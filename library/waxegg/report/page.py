@@ -61,10 +61,22 @@ def _table_or_note(df: pd.DataFrame, why: str) -> str:
     return _table_html(df) if len(df) else f"<p class=\"note\">Not measured: {html.escape(why)}</p>\n"
 
 
-def wax_summary_table(table: pd.DataFrame, workload: str, T: int, N: int, dtype: str) -> pd.DataFrame:
-    """One row per backend at one size and dtype: stage times, ratios, error, peak memory."""
-    s = summarize(table[(table["workload"] == workload) & (table["T"] == T) & (table["N"] == N)
-                        & (table["dtype"] == dtype)])
+def wax_summary_table(table: pd.DataFrame, workload: str, T: int, N: int, dtype: str,
+                      layout: str | None = None) -> pd.DataFrame:
+    """One row per backend at one size, dtype and memory layout: stage times, ratios, error, peak memory.
+
+    ``layout=None`` takes column-major (``F``, pandas' own layout) where the size was measured in both
+    layouts; the row-major cells have their own rows in the statistics table.
+    """
+    cells = table[(table["workload"] == workload) & (table["T"] == T) & (table["N"] == N)
+                  & (table["dtype"] == dtype)]
+    if "layout" in cells.columns:
+        layouts = set(cells["layout"].dropna())
+        if layout is None and len(layouts) > 1:
+            layout = "F" if "F" in layouts else sorted(layouts)[0]
+        if layout is not None:
+            cells = cells[cells["layout"] == layout]
+    s = summarize(cells)
     if "status" in s.columns:  # summarize() appends skipped / failed cells; they have their own table
         s = s[s["status"].isna()]
     rows = []
