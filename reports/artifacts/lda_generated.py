@@ -4,7 +4,7 @@ Specialised to: X: float64[1000000, 20], finite; y: int64[1000000], values (0, 1
 """
 
 import numpy as np
-from waxegg.egg import kernels as _k  # kernels 4bf6d8df45d7
+from waxegg.egg import kernels as _k  # kernels 320b32f86b44
 
 
 def lda_fit_transform_egg(X, y):
