@@ -49,3 +49,97 @@ def test_floor_datetime_equals_pandas_dt_floor(freq):
     expected = pd.Series(times).dt.floor(freq).to_numpy()
     np.testing.assert_array_equal(floor_datetime(times, freq), expected)
     assert floor_datetime(np.datetime64("2018-01-01T23:59"), "d") == np.datetime64("2018-01-01")
+
+
+# --- unroll (WAX-ML 0.7 notebooks' step 2: jax.jit(unroll(f))(xs)) ---------------------------------------------
+
+
+def _ewma_frame(T: int = 300, N: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(T, N))
+    x[rng.random((T, N)) < 0.1] = np.nan
+    return pd.DataFrame(x)
+
+
+def test_jit_unroll_of_an_ewma_equals_pandas_ewm_mean():
+    import jax
+
+    from waxegg.wax._x64 import x64_context
+    from waxegg.wax.modules import EWMA
+    from waxegg.wax.unroll import unroll
+
+    df = _ewma_frame()
+    with x64_context():
+        out = jax.jit(unroll(lambda x: EWMA(com=10)(x)))(df.to_numpy())
+        out = np.asarray(out)
+    assert out.dtype == np.float64
+    # pandas DataFrame.ewm(com=10).mean(), the reference (float64: relative 1e-12)
+    np.testing.assert_allclose(out, df.ewm(com=10).mean().to_numpy(), rtol=1e-12, atol=0)
+
+
+def test_unroll_options_skip_first_final_state_static_params():
+    import haiku as hk
+
+    from waxegg.wax._x64 import x64_context
+    from waxegg.wax.modules import EWMA
+    from waxegg.wax.unroll import UnrollTransformedWithState, unroll, unroll_transform_with_state
+
+    df = _ewma_frame(T=50, N=2)
+    x = df.to_numpy()
+
+    def f(x):
+        return EWMA(com=3)(x)
+
+    with x64_context():
+        dyn, final = unroll(f, return_final_state=True)(x)
+        static = unroll(f, dynamic=False)(x)
+        skipped = unroll(f, skip_first=True)(x)
+        t = unroll_transform_with_state(f)
+        assert isinstance(t, UnrollTransformedWithState)
+        assert unroll_transform_with_state(t) is t
+        params, state = t.init(None, x)
+        # apply from the final state of the first half = the second half of the whole run (state carried exactly)
+        first, mid = t.apply(params, state, None, x[:25])
+        second, _ = t.apply(params, mid, None, x[25:])
+        # a hk.Transformed pair is accepted as WAX-ML does
+        via_pair = unroll(hk.transform_with_state(f))(x)
+    ref = df.ewm(com=3).mean().to_numpy()
+    np.testing.assert_allclose(np.asarray(dyn), ref, rtol=1e-12, atol=0)
+    # the Python loop runs op by op, the scan as one fused XLA program: rounding may differ in the last bits
+    np.testing.assert_allclose(np.asarray(static), np.asarray(dyn), rtol=1e-13, atol=0)
+    np.testing.assert_array_equal(np.asarray(via_pair), np.asarray(dyn))
+    np.testing.assert_array_equal(np.concatenate([np.asarray(first), np.asarray(second)]), np.asarray(dyn))
+    # skip_first: init sees step 0, apply starts at step 1 (pandas' ewm of x[1:])
+    np.testing.assert_allclose(np.asarray(skipped), df.iloc[1:].ewm(com=3).mean().to_numpy(), rtol=1e-12, atol=0)
+    assert set(final) == set(state)  # the final state has the initial state's modules
+
+
+def test_unroll_splits_the_rng_at_every_step_as_waxml():
+    import haiku as hk
+    import jax
+
+    from waxegg.wax.unroll import unroll
+
+    def f(x):
+        return x + jax.random.uniform(hk.next_rng_key())
+
+    xs = np.zeros(5, dtype=np.float32)
+    key = jax.random.PRNGKey(42)
+    out = np.asarray(unroll(f, rng=key)(xs))
+    # hand-built chain: rng, sub = split(rng) before each step; the step runs on sub
+    one_step = hk.transform(f)
+    expected, rng = [], key
+    for x in xs:
+        rng, sub = jax.random.split(rng)
+        expected.append(float(one_step.apply({}, sub, x)))
+    np.testing.assert_array_equal(out, np.asarray(expected, dtype=np.float32))
+    assert len(set(out.tolist())) == 5
+
+
+def test_unroll_errors():
+    from waxegg.wax.unroll import unroll
+
+    with pytest.raises(TypeError, match="callable"):
+        unroll(3)
+    with pytest.raises(ValueError, match="zero steps"):
+        unroll(lambda x: x)(np.zeros((0, 2)))

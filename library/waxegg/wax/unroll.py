@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import weakref
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import haiku as hk
 import jax
@@ -183,3 +183,112 @@ def static_unroll(
             outputs.append(out)
         stacked = jax.tree_util.tree_map(lambda *o: jax.numpy.stack(o), *outputs)
         return stacked, state
+
+
+# --- WAX-ML 0.7's unroll API ------------------------------------------------------------------------------------
+
+
+class UnrollTransformedWithState(NamedTuple):
+    """WAX-ML's pair of pure functions over whole sequences.
+
+    ``init(rng, *args, **kwargs) -> (params, state)`` initialises on the first step of every leaf;
+    ``apply(params, state, rng, *args, **kwargs) -> (outputs, final_state)`` runs every step, with outputs stacked
+    along a new leading (time) axis.
+    """
+
+    init: Callable[..., tuple[Any, Any]]
+    apply: Callable[..., tuple[Any, Any]]
+
+
+def _as_transformed(fun: Any) -> hk.TransformedWithState:
+    if isinstance(fun, (hk.TransformedWithState, hk.Transformed)):
+        return as_with_state(fun)
+    if callable(fun):
+        return transform_stream_fn(fun)
+    raise TypeError(f"expected a callable or a Haiku transformed function, got {type(fun).__name__}")
+
+
+def unroll_transform_with_state(fun: Any, skip_first: bool = False, dynamic: bool = True,
+                                pbar: bool = False) -> UnrollTransformedWithState:
+    """WAX-ML's ``unroll_transform_with_state``: ``fun`` (a function using Haiku modules, or a transformed pair)
+    as an :class:`UnrollTransformedWithState` unrolled over the leading axis of its arguments.
+
+    Parameters
+    ----------
+    fun
+        Callable (transformed with ``hk.transform_with_state``), ``hk.TransformedWithState`` /
+        ``hk.Transformed``, or an :class:`UnrollTransformedWithState` (returned as is).
+    skip_first
+        ``apply`` skips the first step (``init`` still sees it), as WAX-ML.
+    dynamic
+        ``True``: one ``jax.lax.scan``; ``False``: a Python loop over the steps (``pbar`` shows a tqdm bar).
+    pbar
+        Progress bar for ``dynamic=False``.
+
+    Notes
+    -----
+    As WAX-ML, ``apply`` splits ``rng`` at every step (``rng, sub = split(rng)``) and hands ``sub`` to the step,
+    so stochastic modules draw WAX-ML's numbers; :func:`dynamic_unroll` instead folds the step index into ``rng``.
+    """
+    if isinstance(fun, UnrollTransformedWithState):
+        return fun
+    t = _as_transformed(fun)
+
+    def init_fn(rng: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        args0, kwargs0 = first_values((args, kwargs))
+        return t.init(rng, *args0, **kwargs0)
+
+    def step(carry: tuple[Any, Any], inputs: tuple, params: Any) -> tuple[tuple[Any, Any], Any]:
+        state, rng = carry
+        sub = None
+        if rng is not None:
+            rng, sub = jax.random.split(rng)
+        step_args, step_kwargs = inputs
+        out, state = t.apply(params, state, sub, *step_args, **step_kwargs)
+        return (state, rng), out
+
+    def apply_fn(params: Any, state: Any, rng: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        xs = (args, kwargs)
+        first_values(xs)  # clear errors for empty or ragged sequences
+        if skip_first:
+            xs = jax.tree_util.tree_map(lambda x: x[1:], xs)
+        if dynamic:
+            (state, _), outputs = jax.lax.scan(partial(step, params=params), (state, rng), xs)
+            return outputs, state
+        n = jax.tree_util.tree_leaves(xs)[0].shape[0]
+        steps = range(n)
+        if pbar:
+            from tqdm.auto import tqdm  # noqa: PLC0415
+
+            steps = tqdm(steps)
+        carry, outputs = (state, rng), []
+        for i in steps:
+            carry, out = step(carry, jax.tree_util.tree_map(lambda x: x[i], xs), params)
+            outputs.append(out)
+        return jax.tree_util.tree_map(lambda *o: jax.numpy.stack(o), *outputs), carry[0]
+
+    return UnrollTransformedWithState(init_fn, apply_fn)
+
+
+def unroll(fun: Any, skip_first: bool = False, dynamic: bool = True, pbar: bool = False,
+           return_final_state: bool = False, rng: Any = None, params: Any = None, state: Any = None
+           ) -> Callable[..., Any]:
+    """WAX-ML's ``unroll``: a function of whole sequences that initialises ``fun`` on their first step and runs it
+    over all of them (WAX-ML 0.7 notebooks write step 2 as ``jax.jit(unroll(f))(xs)``).
+
+    ``params`` / ``state`` replace the initialised ones when given; ``return_final_state=True`` returns
+    ``(outputs, final_state)``. See :func:`unroll_transform_with_state` for the other options.
+
+    Called directly, run it inside :func:`waxegg.wax._x64.x64_context` (or with ``jax_enable_x64``) for float64;
+    under an outer ``jax.jit`` arrays the function closes over become constants of the program, as with any jitted
+    JAX function; :func:`dynamic_unroll` hoists them to arguments.
+    """
+    t = unroll_transform_with_state(fun, skip_first=skip_first, dynamic=dynamic, pbar=pbar)
+
+    def apply_fn(*args: Any, **kwargs: Any) -> Any:
+        init_params, init_state = t.init(rng, *args, **kwargs)
+        outputs, final_state = t.apply(init_params if params is None else params,
+                                       init_state if state is None else state, rng, *args, **kwargs)
+        return (outputs, final_state) if return_final_state else outputs
+
+    return apply_fn
