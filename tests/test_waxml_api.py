@@ -143,3 +143,30 @@ def test_unroll_errors():
         unroll(3)
     with pytest.raises(ValueError, match="zero steps"):
         unroll(lambda x: x)(np.zeros((0, 2)))
+
+
+def test_fori_loop_data_and_gym_unrolls_equal_pandas():
+    import haiku as hk
+
+    from waxegg.wax._x64 import x64_context
+    from waxegg.wax.modules import EWMA
+    from waxegg.wax.unroll import data_unroll, dynamic_unroll_fori_loop, gym_static_unroll
+
+    df = _ewma_frame(T=40, N=2)
+    x = df.to_numpy()
+    ref = df.ewm(com=4).mean().to_numpy()  # pandas DataFrame.ewm(com=4).mean()
+    t = hk.transform_with_state(lambda x: EWMA(com=4)(x))
+    with x64_context():
+        out, _ = dynamic_unroll_fori_loop(t, None, None, None, False, x)
+        skipped, _ = dynamic_unroll_fori_loop(t, None, None, None, True, x)
+        stacked = data_unroll(((row, {}) for row in x), pbar=False)
+        gym, _ = gym_static_unroll(t, None, None, hk.PRNGSequence(0), False, ((row, {}) for row in x))
+        gym_skip, _ = gym_static_unroll(t, None, None, hk.PRNGSequence(0), True, ((row, {}) for row in x))
+    np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(np.asarray(skipped), df.iloc[1:].ewm(com=4).mean().to_numpy(), rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(np.asarray(stacked), x)
+    np.testing.assert_allclose(np.asarray(gym), ref, rtol=1e-12, atol=0)
+    # skip_first: the first observation only initialises, it is not averaged in (pandas' ewm of x[1:])
+    np.testing.assert_allclose(np.asarray(gym_skip), df.iloc[1:].ewm(com=4).mean().to_numpy(), rtol=1e-12, atol=0)
+    with pytest.raises(ValueError, match="nothing"):
+        data_unroll(iter(()), pbar=False)

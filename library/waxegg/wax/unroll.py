@@ -292,3 +292,73 @@ def unroll(fun: Any, skip_first: bool = False, dynamic: bool = True, pbar: bool 
         return (outputs, final_state) if return_final_state else outputs
 
     return apply_fn
+
+
+def dynamic_unroll_fori_loop(fun: Any, params: Any, state: Any, rng: Any, skip_first: bool = False,
+                             *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """WAX-ML's ``dynamic_unroll_fori_loop``: the unroll as a ``jax.lax.fori_loop`` writing each step's outputs
+    into preallocated sequences; returns ``(outputs, final_state)``.
+
+    ``params`` / ``state`` ``None`` take the initialised ones. As WAX-ML, every step receives the same ``rng``.
+    """
+    t = _as_transformed(fun)
+    init_params, init_state = unroll_transform_with_state(t).init(rng, *args, **kwargs)
+    params = init_params if params is None else params
+    state = init_state if state is None else state
+    xs = jax.tree_util.tree_map(jax.numpy.asarray, (args, kwargs))  # indexed by the loop's traced counter
+    if skip_first:
+        xs = jax.tree_util.tree_map(lambda x: x[1:], xs)
+    args0, kwargs0 = first_values(xs)
+    template = jax.eval_shape(lambda p, s, a, k: t.apply(p, s, rng, *a, **k)[0], params, state, args0, kwargs0)
+    T = jax.tree_util.tree_leaves(xs)[0].shape[0]
+    outputs = jax.tree_util.tree_map(lambda o: jax.numpy.zeros((T, *o.shape), o.dtype), template)
+
+    def body(i: Any, carry: tuple[Any, Any]) -> tuple[Any, Any]:
+        state, outputs = carry
+        step_args, step_kwargs = jax.tree_util.tree_map(lambda x: x[i], xs)
+        out, state = t.apply(params, state, rng, *step_args, **step_kwargs)
+        return state, jax.tree_util.tree_map(lambda seq, o: seq.at[i].set(o), outputs, out)
+
+    state, outputs = jax.lax.fori_loop(0, T, body, (state, outputs))
+    return outputs, state
+
+
+def data_unroll(data_gen: Any, pbar: bool = True) -> Any:
+    """WAX-ML's ``data_unroll``: the observations of a generator of ``(obs, info)`` stacked along a new leading axis."""
+    if pbar:
+        from tqdm.auto import tqdm  # noqa: PLC0415
+
+        data_gen = tqdm(data_gen, desc="data_unroll")
+    observations = [obs for obs, _info in data_gen]
+    if not observations:
+        raise ValueError("data_unroll: the generator yielded nothing")
+    return jax.tree_util.tree_map(lambda *x: jax.numpy.stack(x), *observations)
+
+
+def gym_static_unroll(gym_fun: Any, params: Any, state: Any, seq: Any, skip_first: bool, data_generator: Any,
+                      pbar: bool = False) -> tuple[Any, Any]:
+    """WAX-ML's ``gym_static_unroll``: run ``gym_fun`` (a transformed pair) over a generator of ``(obs, info)``,
+    drawing a key from the iterator ``seq`` (e.g. ``hk.PRNGSequence``) for ``init`` and each step.
+
+    The first observation initialises; ``skip_first=False`` also applies on it. Returns the stacked outputs and
+    the final state.
+    """
+    t = _as_transformed(gym_fun)
+    obs, _info = next(data_generator)
+    init_params, init_state = t.init(next(seq), obs)
+    params = init_params if params is None else params
+    state = init_state if state is None else state
+    outputs = []
+    if not skip_first:
+        out, state = t.apply(params, state, next(seq), obs)
+        outputs.append(out)
+    if pbar:
+        from tqdm.auto import tqdm  # noqa: PLC0415
+
+        data_generator = tqdm(data_generator, desc="gym_static_unroll")
+    for obs, _info in data_generator:
+        out, state = t.apply(params, state, next(seq), obs)
+        outputs.append(out)
+    if not outputs:
+        raise ValueError("gym_static_unroll: no step to apply")
+    return jax.tree_util.tree_map(lambda *o: jax.numpy.stack(o), *outputs), state
