@@ -170,3 +170,37 @@ def test_fori_loop_data_and_gym_unrolls_equal_pandas():
     np.testing.assert_allclose(np.asarray(gym_skip), df.iloc[1:].ewm(com=4).mean().to_numpy(), rtol=1e-12, atol=0)
     with pytest.raises(ValueError, match="nothing"):
         data_unroll(iter(()), pbar=False)
+
+
+# --- format: WAX-ML's defaults ----------------------------------------------------------------------------------
+
+
+def test_format_dataframe_without_format_dims_and_auto_format_with_shape():
+    import xarray as xr
+
+    from waxegg.wax.format import auto_format_with_shape, format_dataframe, tree_auto_format_with_shape
+
+    values = np.arange(6.0).reshape(3, 2)
+    frame = format_dataframe(None, values)
+    pd.testing.assert_frame_equal(frame, pd.DataFrame(values, index=pd.RangeIndex(3, name="dim_0"),
+                                                      columns=pd.RangeIndex(2, name="dim_1")))
+    series = format_dataframe(None, {"a": np.arange(3.0)})["a"]
+    pd.testing.assert_series_equal(series, pd.Series(np.arange(3.0), index=pd.RangeIndex(3, name="dim_0")))
+    with pytest.raises(ValueError, match="1-D or 2-D"):
+        format_dataframe(None, np.zeros((2, 2, 2)))
+
+    times = pd.date_range("2026-01-01", periods=3, freq="h", name="time")
+    ds = xr.Dataset({"x": (("time", "asset"), values)}, coords={"time": times, "asset": ["a", "b"]})
+    da = auto_format_with_shape(ds, values * 2)
+    xr.testing.assert_identical(da, xr.DataArray(values * 2, dims=("time", "asset"),
+                                                 coords={"time": times, "asset": ["a", "b"]}))
+    df = auto_format_with_shape(ds, values, output_format="dataframe")
+    pd.testing.assert_frame_equal(df, ds["x"].to_pandas())
+    s = auto_format_with_shape(ds, np.ones(3), output_format="dataframe")
+    pd.testing.assert_series_equal(s, pd.Series(np.ones(3), index=times))
+    unmatched = np.ones(7)
+    assert auto_format_with_shape(ds, unmatched) is unmatched
+    tree = tree_auto_format_with_shape(ds, {"m": values, "s": np.ones(3)})
+    assert tree["m"].dims == ("time", "asset") and tree["s"].dims == ("time",)
+    with pytest.raises(ValueError, match="Unknown format"):
+        auto_format_with_shape(ds, values, output_format="polars")

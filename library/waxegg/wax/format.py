@@ -44,10 +44,25 @@ def _check_dims(name: str, values: np.ndarray, format_dims: Sequence[str]) -> No
         raise ValueError(f"{name}: output of shape {values.shape} does not match format_dims={tuple(format_dims)}")
 
 
-def format_dataframe(coords: Mapping[str, Any], outputs: Any, format_dims: Sequence[str]) -> Any:
+def format_dataframe(coords: Mapping[str, Any] | None, outputs: Any, format_dims: Sequence[str] | None = None) -> Any:
     """Wrap ``(T, N)`` outputs as DataFrames indexed by ``coords[format_dims[0]]`` with columns
     ``coords[format_dims[1]]``. A pytree of outputs gives the same pytree of DataFrames.
+
+    ``format_dims=None`` (WAX-ML's default) names the dimensions ``dim_0, dim_1`` and so takes their
+    coordinates from ``coords`` where it has them, else a RangeIndex; a 1-D output then becomes a Series
+    (as WAX-ML); ``coords=None`` means no coordinates.
     """
+    coords = {} if coords is None else coords
+    if format_dims is None:
+        def auto(x: Any) -> Any:
+            values = to_numpy(x)
+            if values.ndim == 1:
+                return format_series(coords, values, ("dim_0",))
+            if values.ndim == 2:
+                return format_dataframe(coords, values, ("dim_0", "dim_1"))
+            raise ValueError(f"format_dataframe without format_dims takes 1-D or 2-D outputs, got shape {values.shape}")
+
+        return _tree_map(auto, outputs)
     format_dims = tuple(format_dims)
     if len(format_dims) != 2:
         raise ValueError(f"format_dataframe needs two format_dims (index, columns), got {format_dims}")
@@ -181,3 +196,30 @@ def format_like_dataset(ds: xr.Dataset, dim: str, outputs: Any) -> Any:
         })
     template = xr.DataArray(np.empty((ds.sizes[dim],)), dims=(dim,), coords={dim: ds[dim]} if dim in ds.coords else None)
     return format_like_dataarray(template, dim, outputs)
+
+
+def auto_format_with_shape(dataset: xr.Dataset, data: Any, output_format: str = "dataarray") -> Any:
+    """WAX-ML's ``auto_format_with_shape``: ``data`` as a DataArray (``output_format="dataarray"``) or a pandas
+    object (``"dataframe"``) over the dimensions of the first variable of ``dataset`` whose leading shape equals
+    ``data.shape`` (with that variable's coordinates); ``data`` unchanged when no variable has that shape.
+    """
+    if output_format not in ("dataarray", "dataframe"):
+        raise ValueError(f"Unknown format {output_format!r}: expected 'dataarray' or 'dataframe'")
+    values = to_numpy(data)
+    for variable in dataset.data_vars.values():
+        for i in range(variable.ndim + 1):
+            if tuple(variable.shape[:i]) == values.shape:
+                dims = variable.dims[:i]
+                if output_format == "dataarray":
+                    return format_dataarray(dataset.coords, values, dims)
+                if not dims:  # a scalar has no pandas container
+                    return values
+                if len(dims) == 1:
+                    return format_series(dataset.coords, values, dims)
+                return format_dataframe(dataset.coords, values, dims)
+    return data
+
+
+def tree_auto_format_with_shape(dataset: xr.Dataset, pytree: Any, output_format: str = "dataarray") -> Any:
+    """:func:`auto_format_with_shape` on every leaf of ``pytree`` (WAX-ML's name)."""
+    return _tree_map(lambda leaf: auto_format_with_shape(dataset, leaf, output_format), pytree)
