@@ -204,3 +204,72 @@ def test_format_dataframe_without_format_dims_and_auto_format_with_shape():
     assert tree["m"].dims == ("time", "asset") and tree["s"].dims == ("time",)
     with pytest.raises(ValueError, match="Unknown format"):
         auto_format_with_shape(ds, values, output_format="polars")
+
+
+# --- stateful lifts and batch transforms ------------------------------------------------------------------------
+
+
+def test_unroll_lift_and_batch_transforms_equal_pandas():
+    import haiku as hk
+
+    from waxegg.wax._x64 import x64_context
+    from waxegg.wax.modules import EWMA
+    from waxegg.wax.stateful import unroll_lift_with_state
+    from waxegg.wax.transform import BatchState, transform_batch_with_state, transform_batch_with_state_static
+
+    df = _ewma_frame(T=30, N=2)
+    x = df.to_numpy()
+    ref = df.ewm(com=2).mean().to_numpy()  # pandas DataFrame.ewm(com=2).mean()
+
+    def ewma(x):
+        return EWMA(com=2)(x)
+
+    outer = hk.transform_with_state(lambda xs: unroll_lift_with_state(ewma)(xs))
+    outer_skip = hk.transform_with_state(lambda xs: unroll_lift_with_state(ewma, skip_first=True)(xs))
+    with x64_context():
+        import jax
+
+        params, state = outer.init(jax.random.PRNGKey(0), x)  # init_rng=True: the inner init draws a key
+        out, state = outer.apply(params, state, None, x)
+        p2, s2 = outer_skip.init(jax.random.PRNGKey(0), x)
+        skipped, _ = outer_skip.apply(p2, s2, None, x)
+        batch = transform_batch_with_state(hk.transform_with_state(ewma))
+        bp, bs = batch.init(None, x)
+        b_out, b_final = batch.apply(bp, bs, None, x)
+        static = transform_batch_with_state_static(hk.transform_with_state(ewma), pbar=False)
+        sp, ss = static.init(None, x)
+        s_out, _ = static.apply(sp, ss, None, x)
+    assert any("unroll_lift" in name for name in state)  # the inner state lives in the outer state
+    np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(np.asarray(skipped), df.iloc[1:].ewm(com=2).mean().to_numpy(), rtol=1e-12, atol=0)
+    assert isinstance(b_final, BatchState) and bp == ()
+    np.testing.assert_allclose(np.asarray(b_out), ref, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(np.asarray(s_out), ref, rtol=1e-12, atol=0)
+
+
+def test_vmap_lift_gives_each_member_its_own_state_and_keys():
+    import haiku as hk
+    import jax
+
+    from waxegg.wax.modules import EWMA
+    from waxegg.wax.stateful import unroll_lift_with_state, vmap_lift_with_state
+
+    rng = np.random.default_rng(1)
+    # batch of 3 members, each a (T=20, N=2) sequence: vmap over members, unroll over time inside each
+    xs = rng.normal(size=(3, 20, 2)).astype(np.float32)
+    f = hk.transform_with_state(lambda xs: vmap_lift_with_state(unroll_lift_with_state(lambda x: EWMA(com=5)(x)))(xs))
+    params, state = f.init(jax.random.PRNGKey(0), xs)
+    out, _ = f.apply(params, state, jax.random.PRNGKey(1), xs)
+    for b in range(3):  # each member equals pandas' ewm of its own sequence (float32 recursion: rtol 1e-5)
+        np.testing.assert_allclose(np.asarray(out[b]), pd.DataFrame(xs[b]).ewm(com=5).mean().to_numpy(),
+                                   rtol=1e-5, atol=1e-6)
+
+    noisy = hk.transform_with_state(
+        lambda x: vmap_lift_with_state(lambda x: x + jax.random.uniform(hk.next_rng_key()), split_rng=True)(x))
+    p, s = noisy.init(jax.random.PRNGKey(0), np.zeros(4, np.float32))
+    drawn, _ = noisy.apply(p, s, jax.random.PRNGKey(3), np.zeros(4, np.float32))
+    assert len(set(np.asarray(drawn).tolist())) == 4  # one key per member
+    with pytest.raises(ValueError, match="split_rng=True requires init_rng=True"):
+        vmap_lift_with_state(lambda x: x, split_rng=True, init_rng=False)
+    with pytest.raises(ValueError, match="split_rng=True requires init_rng=True"):
+        unroll_lift_with_state(lambda x: x, split_rng=True, init_rng=False)
