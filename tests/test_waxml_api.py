@@ -273,3 +273,42 @@ def test_vmap_lift_gives_each_member_its_own_state_and_keys():
         vmap_lift_with_state(lambda x: x, split_rng=True, init_rng=False)
     with pytest.raises(ValueError, match="split_rng=True requires init_rng=True"):
         unroll_lift_with_state(lambda x: x, split_rng=True, init_rng=False)
+
+
+# --- accessors: WAX-ML's stream(return_state=, verbose=) and apply(format_dims=) -------------------------------
+
+
+def test_stream_return_state_verbose_and_apply_format_dims():
+    import xarray as xr
+
+    from waxegg.wax.accessors import register_wax_accessors
+    from waxegg.wax.modules import EWMA
+
+    register_wax_accessors()
+    df = _ewma_frame(T=40, N=2)
+    df.index = pd.date_range("2026-01-01", periods=40, freq="min", name="time")
+    df.columns = pd.Index(["a", "b"], name="asset")
+
+    def f(x):
+        return EWMA(com=3)(x)
+
+    ref = df.ewm(com=3).mean()  # pandas DataFrame.ewm(com=3).mean()
+    out, state = df.wax.stream(return_state=True, verbose=False).apply(f)
+    pd.testing.assert_frame_equal(out, ref, check_exact=False, rtol=1e-12, atol=0)
+    assert state  # the EWMA's state after the last step
+    # continuing from the returned state = the whole run (the call returns the result alone when asked)
+    first, mid = df.iloc[:20].wax.stream().apply(f, return_state=True)
+    second = df.iloc[20:].wax.stream(return_state=True).apply(f, state=mid, return_state=False)
+    pd.testing.assert_frame_equal(pd.concat([first, second]), ref, check_exact=False, rtol=1e-12, atol=0)
+    # format_dims names the output dims by the input's coordinate names (WAX-ML's accessor option)
+    by_dims = df.wax.stream().apply(f, format_dims=("time", "asset"))
+    pd.testing.assert_frame_equal(by_dims, ref, check_exact=False, rtol=1e-12, atol=0, check_freq=False)
+    da = xr.DataArray(df.to_numpy(), dims=("time", "asset"), coords={"time": df.index, "asset": df.columns})
+    da_out = da.wax.stream().apply(f, format_dims=("time", "asset"))
+    assert isinstance(da_out, xr.DataArray) and da_out.dims == ("time", "asset")
+    np.testing.assert_allclose(da_out.values, ref.to_numpy(), rtol=1e-12, atol=0)
+    raw = df.wax.stream(format_outputs=False).apply(f)
+    assert not isinstance(raw, pd.DataFrame)
+    np.testing.assert_allclose(np.asarray(raw), ref.to_numpy(), rtol=1e-12, atol=0)
+    with pytest.raises(TypeError, match="verbose"):
+        df.wax.stream(verbose="yes")

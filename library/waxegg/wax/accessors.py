@@ -568,9 +568,22 @@ class Rolling(_Window):
 class ObjectStream:
     """``obj.wax.stream(...)``: apply stateful functions step by step over ``obj``'s time axis."""
 
-    def __init__(self, obj: _Container, stream: Stream):
+    def __init__(self, obj: _Container, stream: Stream, *, return_state: bool = False, format_outputs: bool = True):
         self._obj = obj
         self.stream = stream
+        self.return_state = _check_bool("return_state", return_state)
+        self.format_outputs = _check_bool("format_outputs", format_outputs)
+
+    def _coords(self) -> dict[str, Any]:
+        """The object's coordinates by dimension name, for ``format_dims=`` (a frame's index and columns under
+        their names, else ``index`` / ``columns``)."""
+        obj = self._obj
+        if isinstance(obj, (xr.DataArray, xr.Dataset)):
+            return {name: obj.coords[name] for name in obj.coords}
+        coords = {obj.index.name or "index": obj.index}
+        if isinstance(obj, pd.DataFrame):
+            coords[obj.columns.name or "columns"] = obj.columns
+        return coords
 
     def trace_dataset(self, dataset: xr.Dataset) -> tuple[dict, dict, np.ndarray]:
         """Step (1) of the 3-step workflow on ``dataset`` (see :meth:`Stream.trace_dataset`)."""
@@ -607,7 +620,8 @@ class ObjectStream:
         raise TypeError(f"unsupported container {type(obj).__name__}")
 
     def apply(self, fn: Callable, *, params: Any = None, state: Any = None, rng: Any = None,
-              format_outputs: bool = True, return_state: bool = False) -> Any:
+              format_outputs: bool | None = None, return_state: bool | None = None,
+              format_dims: Any = None) -> Any:
         """Run ``fn`` (called inside a Haiku transform with the values of one step) over all steps.
 
         Parameters
@@ -618,13 +632,23 @@ class ObjectStream:
         params, state : optional
             Continue from a previous call's ``state`` (see ``return_state``).
         rng : jax PRNG key, optional
-        format_outputs : bool, default True
-            Put outputs back into the input's container; False returns raw arrays.
-        return_state : bool, default False
-            Also return the state after the last step, to continue a later call from it.
+        format_outputs : bool, optional
+            Put outputs back into the input's container; False returns raw arrays. Default: the stream's
+            (``obj.wax.stream(format_outputs=True)``).
+        return_state : bool, optional
+            Also return the state after the last step, to continue a later call from it. Default: the stream's
+            (``obj.wax.stream(return_state=False)``; WAX-ML's Stream defaults to True).
+        format_dims : optional
+            WAX-ML's option: name the dimensions of the outputs (one tuple, or a pytree of tuples matching the
+            outputs) and format them with :func:`waxegg.wax.format.format_dataframe` (pandas input) or
+            :func:`~waxegg.wax.format.format_dataarray` (xarray input), taking coordinates from the input
+            (a frame's index and columns by their names, ``index`` / ``columns`` when unnamed).
         """
         if not callable(fn):
             raise TypeError(f"apply expects a callable, got {type(fn).__name__}")
+        format_outputs = self.format_outputs if format_outputs is None else _check_bool("format_outputs",
+                                                                                       format_outputs)
+        return_state = self.return_state if return_state is None else _check_bool("return_state", return_state)
         if _dask_backed(self._obj):  # lazy: a dask graph chaining time chunks (waxegg.wax.chunked.stream_dask)
             from waxegg.wax.chunked import stream_dask
 
@@ -635,8 +659,32 @@ class ObjectStream:
         xs, statics, formatter = self._inputs()
         transformed = transform_stream_fn(fn, statics)
         outputs, state = dynamic_unroll(transformed, xs, rng, params=params, state=state)
-        result = formatter(outputs) if format_outputs else outputs
+        if format_dims is not None and format_outputs:
+            result = self._format_with_dims(outputs, format_dims)
+        else:
+            result = formatter(outputs) if format_outputs else outputs
         return (result, state) if return_state else result
+
+    def _format_with_dims(self, outputs: Any, format_dims: Any) -> Any:
+        import jax
+
+        from waxegg.wax.format import format_dataarray, format_dataframe, format_series
+
+        coords = self._coords()
+        xarray_input = isinstance(self._obj, (xr.DataArray, xr.Dataset))
+
+        def one(x: Any, dims: Any) -> Any:
+            dims = tuple(dims)
+            if xarray_input:
+                return format_dataarray(coords, x, dims)
+            return format_series(coords, x, dims) if len(dims) == 1 else format_dataframe(coords, x, dims)
+
+        def is_dims(d: Any) -> bool:
+            return isinstance(d, tuple) and all(isinstance(n, str) for n in d)
+
+        if is_dims(format_dims) or (isinstance(format_dims, list) and all(isinstance(n, str) for n in format_dims)):
+            return jax.tree_util.tree_map(lambda x: one(x, format_dims), outputs)
+        return jax.tree_util.tree_map(one, outputs, format_dims, is_leaf=lambda d: d is None)
 
 
 def _dask_backed(obj: Any) -> bool:
@@ -659,16 +707,23 @@ class WaxAccessor:
 
     def stream(self, *, local_time: str | None = None, freqs: dict[str, str] | None = None,
                ffills: dict[str, bool] | None = None, buffer_maxlen: dict[str, int] | None = None,
-               pbar: bool = False) -> ObjectStream:
+               pbar: bool = False, verbose: bool | None = None, return_state: bool = False,
+               format_outputs: bool = True) -> ObjectStream:
         """A stream over this object's time axis (see :class:`ObjectStream`).
 
         ``freqs``, ``ffills`` and ``buffer_maxlen`` synchronise the secondary time dimensions of a
         Dataset with ``local_time`` (see :mod:`waxegg.wax.stream`); ``pbar`` shows a progress bar.
+        WAX-ML's ``verbose=True`` shows it too. ``return_state`` / ``format_outputs`` are the defaults of
+        :meth:`ObjectStream.apply` (WAX-ML's Stream defaults ``return_state`` to True; here it is False, so
+        ``out = obj.wax.stream().apply(f)`` is the result alone).
         """
         from waxegg.wax.stream import Stream
 
+        if verbose is not None:
+            pbar = pbar or _check_bool("verbose", verbose)
         return ObjectStream(self._obj, Stream(local_time=local_time, pbar=pbar, freqs=freqs or {},
-                                              ffills=ffills or {}, buffer_maxlen=buffer_maxlen or {}))
+                                              ffills=ffills or {}, buffer_maxlen=buffer_maxlen or {}),
+                            return_state=return_state, format_outputs=format_outputs)
 
     def rolling(
         self,
