@@ -312,3 +312,34 @@ def test_stream_return_state_verbose_and_apply_format_dims():
     np.testing.assert_allclose(np.asarray(raw), ref.to_numpy(), rtol=1e-12, atol=0)
     with pytest.raises(TypeError, match="verbose"):
         df.wax.stream(verbose="yes")
+
+
+# --- stream: WAX-ML's dataset helpers ---------------------------------------------------------------------------
+
+
+def test_dataset_helpers_split_by_time_dimension():
+    import xarray as xr
+
+    from waxegg.wax.stream import (dataset_to_numpy, get_dataset_time_coords, get_time_dataset,
+                                   split_dataset_from_time_dims)
+
+    t1 = pd.date_range("2026-01-01", periods=4, freq="h")
+    t2 = pd.date_range("2026-01-01", periods=2, freq="D")
+    ds = xr.Dataset({"a": (("t1", "x"), np.arange(8.0).reshape(4, 2)), "b": (("t2",), [1.0, 2.0]),
+                     "c": (("x",), [5.0, 6.0])}, coords={"t1": t1, "t2": t2, "x": [0, 1]})
+    assert get_dataset_time_coords(ds) == {"t1", "t2"}
+    arrays = dataset_to_numpy(ds)
+    assert set(arrays) == {"a", "b", "c"}
+    np.testing.assert_array_equal(arrays["a"], np.arange(8.0).reshape(4, 2))
+    times = get_time_dataset(ds)
+    np.testing.assert_array_equal(times["t1_index"].values, [0, 1, 2, 3])
+    np.testing.assert_array_equal(times["t2_index"]["t2"].values, t2.values)
+    parts = split_dataset_from_time_dims(ds)
+    assert set(parts) == {"t1", "t2"}
+    assert list(parts["t1"].data_vars) == ["a"] and list(parts["t2"].data_vars) == ["b"]
+    xr.testing.assert_identical(parts["t1"]["a"], ds["a"])
+    with pytest.raises(ValueError, match="No time coordinate"):
+        get_dataset_time_coords(xr.Dataset({"c": (("x",), [1.0])}))
+    two = xr.Dataset({"m": (("t1", "t2"), np.zeros((4, 2)))}, coords={"t1": t1, "t2": t2})
+    with pytest.raises(ValueError, match="'m' has several time dimensions"):
+        split_dataset_from_time_dims(two)

@@ -362,3 +362,46 @@ def index_values(dataset: xr.Dataset, dim: str) -> pd.Index:
     if dim in dataset.coords:
         return dataset.indexes[dim]
     return pd.RangeIndex(dataset.sizes[dim], name=dim)
+
+
+# --- WAX-ML's dataset helpers -------------------------------------------------------------------------------------
+
+
+def dataset_to_numpy(dataset: xr.Dataset) -> dict[str, np.ndarray]:
+    """WAX-ML's ``dataset_to_numpy``: ``{variable: values}`` of ``dataset``'s data variables."""
+    return {name: var.values for name, var in dataset.data_vars.items()}
+
+
+def get_dataset_time_coords(dataset: xr.Dataset) -> set[str]:
+    """The names of ``dataset``'s datetime64 coordinates (its time dimensions); ValueError when there is none."""
+    found = {name for name, c in dataset.coords.items() if np.issubdtype(c.dtype, np.datetime64)}
+    if not found:
+        raise ValueError("No time coordinate found: the dataset has no datetime64 coordinate")
+    return found
+
+
+def get_time_dataset(dataset: xr.Dataset) -> xr.Dataset:
+    """WAX-ML's ``get_time_dataset``: for each time dimension ``t``, a variable ``t + "_index"`` holding the
+    positions ``0 .. len(t) - 1`` along ``t`` (coordinates: ``t``'s times)."""
+    out = xr.Dataset()
+    for dim in sorted(get_dataset_time_coords(dataset)):
+        times = dataset[dim].values
+        out[f"{dim}_index"] = xr.DataArray(np.arange(len(times)), dims=(dim,), coords={dim: times})
+    return out
+
+
+def split_dataset_from_time_dims(dataset: xr.Dataset) -> dict[str, xr.Dataset]:
+    """WAX-ML's ``split_dataset_from_time_dims``: one Dataset per time dimension with the variables along it.
+
+    Variables without a time dimension are left out (as WAX-ML); a variable along two time dimensions raises
+    ValueError naming it.
+    """
+    dims = get_dataset_time_coords(dataset)
+    out = {dim: xr.Dataset(coords={dim: dataset[dim]}) for dim in dims}
+    for name, var in dataset.data_vars.items():
+        along = dims.intersection(var.dims)
+        if len(along) > 1:
+            raise ValueError(f"variable {name!r} has several time dimensions {sorted(along)}; it may have only one")
+        if along:
+            out[along.pop()][name] = var
+    return out
