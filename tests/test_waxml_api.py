@@ -343,3 +343,26 @@ def test_dataset_helpers_split_by_time_dimension():
     two = xr.Dataset({"m": (("t1", "t2"), np.zeros((4, 2)))}, coords={"t1": t1, "t2": t2})
     with pytest.raises(ValueError, match="'m' has several time dimensions"):
         split_dataset_from_time_dims(two)
+
+
+def test_dynamic_and_static_unroll_accept_waxml_call_form():
+    import haiku as hk
+
+    from waxegg.wax._x64 import x64_context
+    from waxegg.wax.modules import EWMA
+    from waxegg.wax.unroll import dynamic_unroll, static_unroll
+
+    df = _ewma_frame(T=30, N=2)
+    x = df.to_numpy()
+    t = hk.transform_with_state(lambda x: EWMA(com=2)(x))
+    with x64_context():
+        # WAX-ML: dynamic_unroll(fun, params, state, rng, skip_first, *args)
+        out, _ = dynamic_unroll(t, None, None, None, False, x)
+        skipped, _ = dynamic_unroll(t, None, None, None, True, x)
+        static, _ = static_unroll(t, None, None, None, False, x)
+        seed_form, _ = dynamic_unroll(t, x)  # the seed's form is unchanged
+    ref = df.ewm(com=2).mean().to_numpy()  # pandas DataFrame.ewm(com=2).mean()
+    np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(np.asarray(static), ref, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(np.asarray(seed_form), ref, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(np.asarray(skipped), df.iloc[1:].ewm(com=2).mean().to_numpy(), rtol=1e-12, atol=0)

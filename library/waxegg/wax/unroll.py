@@ -135,9 +135,10 @@ def dynamic_unroll(
     transformed: Any,
     xs: Any,
     rng: Any = None,
-    *,
+    *waxml_args: Any,
     params: Any = None,
     state: Any = None,
+    **waxml_kwargs: Any,
 ) -> tuple[Any, Any]:
     """Apply ``transformed`` to every step of ``xs`` inside one compiled ``lax.scan``.
 
@@ -156,22 +157,45 @@ def dynamic_unroll(
     -------
     outputs, state
         Outputs stacked along a new leading time axis, and the state after the last step.
+
+    Notes
+    -----
+    WAX-ML's call form ``dynamic_unroll(fun, params, state, rng, skip_first, *args, **kwargs)`` (four or more
+    positional arguments) is accepted too and runs as WAX-ML's (its per-step rng split included; see
+    :func:`unroll_transform_with_state`).
     """
+    if waxml_args or waxml_kwargs:
+        return _waxml_unroll(transformed, xs, rng, waxml_args, waxml_kwargs, dynamic=True)
     t = as_with_state(transformed)
     params, state = init_params_state(t, xs, rng, params=params, state=state)
     with x64_context():
         return scan_steps(t.apply, params, state, rng, xs)
 
 
+def _waxml_unroll(fun: Any, params: Any, state: Any, more: tuple, kwargs: dict, *, dynamic: bool
+                  ) -> tuple[Any, Any]:
+    """WAX-ML's ``(static|dynamic)_unroll(fun, params, state, rng, skip_first=False, *args, **kwargs)``."""
+    rng, *rest = more
+    skip_first = bool(rest.pop(0)) if rest and isinstance(rest[0], bool) else False
+    t = unroll_transform_with_state(fun, skip_first=skip_first, dynamic=dynamic)
+    init_params, init_state = t.init(rng, *rest, **kwargs)
+    return t.apply(init_params if params is None else params, init_state if state is None else state, rng,
+                   *rest, **kwargs)
+
+
 def static_unroll(
     transformed: Any,
     xs: Any,
     rng: Any = None,
-    *,
+    *waxml_args: Any,
     params: Any = None,
     state: Any = None,
+    **waxml_kwargs: Any,
 ) -> tuple[Any, Any]:
-    """Same contract as :func:`dynamic_unroll`, with a Python loop over the steps (reference)."""
+    """Same contract as :func:`dynamic_unroll`, with a Python loop over the steps (reference); WAX-ML's call
+    form ``static_unroll(fun, params, state, rng, skip_first, *args)`` too."""
+    if waxml_args or waxml_kwargs:
+        return _waxml_unroll(transformed, xs, rng, waxml_args, waxml_kwargs, dynamic=False)
     t = as_with_state(transformed)
     params, state = init_params_state(t, xs, rng, params=params, state=state)
     with x64_context():
