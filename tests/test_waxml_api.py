@@ -366,3 +366,43 @@ def test_dynamic_and_static_unroll_accept_waxml_call_form():
     np.testing.assert_allclose(np.asarray(static), ref, rtol=1e-12, atol=0)
     np.testing.assert_allclose(np.asarray(seed_form), ref, rtol=1e-12, atol=0)
     np.testing.assert_allclose(np.asarray(skipped), df.iloc[1:].ewm(com=2).mean().to_numpy(), rtol=1e-12, atol=0)
+
+
+def test_waxml_encoders_and_dataset_coding():
+    import xarray as xr
+
+    from waxegg.wax.encode import (DecodeDataset, Encoder, datetime64_encoder, decode_dataset, encode_dataset,
+                                   encode_datetime64, encode_int64, floor_jax_datekey, less, string_encoder)
+
+    labels = np.array([["b", "a"], ["c", "a"]])
+    enc = string_encoder(labels)
+    assert isinstance(enc, Encoder)
+    np.testing.assert_array_equal(enc.encode(labels), [[1, 0], [2, 0]])  # sorted distinct strings: a, b, c
+    np.testing.assert_array_equal(enc.decode(enc.encode(labels)), labels)
+    with pytest.raises(ValueError, match="not fitted"):
+        enc.encode(np.array(["z"]))
+
+    times = pd.date_range("1969-12-31 23:00", periods=5, freq="37min").to_numpy()  # across the epoch: negatives
+    dt = datetime64_encoder(times)
+    words = dt.encode(times)
+    assert words.dtype == np.uint32 and words.shape == (5, 2)
+    for i, t in enumerate(times):  # the scalar encoder is the reference for each row
+        np.testing.assert_array_equal(words[i], encode_datetime64(t))
+    np.testing.assert_array_equal(dt.decode(words), times)
+
+    assert less(encode_int64(5), encode_int64(7)) and not less(encode_int64(7), encode_int64(5))
+    assert not less(encode_int64(7), encode_int64(7))
+    stamp = pd.Timestamp("2026-12-02 12:34:56.789")
+    floored = np.asarray(floor_jax_datekey(encode_int64(stamp.value)))
+    np.testing.assert_array_equal(floored, encode_int64(pd.Timestamp("2026-12-02").value))
+
+    ds = xr.Dataset({"s": (("t",), np.array(["x", "y", "x"])), "v": (("t",), [1.0, 2.0, 3.0])})
+    coded = encode_dataset({"s": string_encoder(ds["s"].values)}, ds)  # WAX-ML's (encoders, dataset)
+    np.testing.assert_array_equal(coded["s"], [0, 1, 0])
+    xr.testing.assert_identical(coded["v"], ds["v"])
+    back = decode_dataset({"s": string_encoder(ds["s"].values)}, coded)
+    np.testing.assert_array_equal(back["s"], ds["s"].values)
+    arrays, encoders = encode_dataset(ds)  # waxegg's own form is unchanged
+    np.testing.assert_array_equal(arrays["s"], [0, 1, 0])
+    assert set(encoders) == {"s"}
+    assert DecodeDataset._fields[0] == "iter_coords" and len(DecodeDataset._fields) == 11

@@ -8,7 +8,7 @@ JAX arrays hold numbers only. ``datetime64``/``timedelta64`` values become their
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -49,7 +49,15 @@ class StringEncoder:
         return self.categories[np.asarray(codes)]
 
 
-Encoder = DatetimeEncoder | StringEncoder
+class Encoder(NamedTuple):
+    """WAX-ML's encoder pair: ``encode(values) -> codes`` and ``decode(codes) -> values``.
+
+    waxegg's own :class:`DatetimeEncoder` and :class:`StringEncoder` have the same two methods, so every
+    function here that takes an encoder takes any of the three.
+    """
+
+    encode: Callable[[Any], Any]
+    decode: Callable[[Any], Any]
 
 
 def is_datetime_like(dtype: np.dtype) -> bool:
@@ -88,12 +96,18 @@ def encode_array(values: Any, name: str = "values") -> tuple[np.ndarray, Encoder
     raise TypeError(f"{name}: cannot encode dtype {values.dtype}")
 
 
-def encode_dataset(dataset: xr.Dataset) -> tuple[dict[str, np.ndarray], dict[str, Encoder]]:
+def encode_dataset(dataset: Any, *waxml_dataset: Any) -> Any:
     """Encode every data variable of ``dataset``.
 
     Returns ``(arrays, encoders)``: numeric numpy arrays by variable name, and the encoders of the
     variables that needed one (to decode outputs or inputs later).
+
+    WAX-ML's form ``encode_dataset(encoders, dataset)`` (a ``{name: encoder}`` mapping first) returns
+    ``{name: values}`` with each variable that has an encoder encoded by it, the others as they are.
     """
+    if waxml_dataset:
+        (data,) = waxml_dataset
+        return _map_encoders(dataset, data, "encode")
     arrays: dict[str, np.ndarray] = {}
     encoders: dict[str, Encoder] = {}
     for name, var in dataset.data_vars.items():
@@ -190,3 +204,71 @@ def floor_datetime(time: Any, freq: Any = "d") -> np.ndarray:
     freq = "D" if freq == "d" else freq  # WAX-ML's default; pandas 3 deprecates the lower-case alias
     floored = pd.DatetimeIndex(values.ravel()).floor(freq).asi8
     return floored.reshape(values.shape).view("M8[ns]")
+
+
+# --- WAX-ML's encoder helpers ------------------------------------------------------------------------------------
+
+
+def _map_encoders(encoders: Mapping[str, Any], data: Any, method: str) -> dict[str, Any]:
+    items = data.data_vars.items() if isinstance(data, xr.Dataset) else data.items()
+    return {name: getattr(encoders[name], method)(var) if name in encoders else var for name, var in items}
+
+
+def decode_dataset(encoders: Mapping[str, Any], dataset: Any) -> dict[str, Any]:
+    """WAX-ML's ``decode_dataset``: each variable that has an encoder decoded by it, the others as they are."""
+    return _map_encoders(encoders, dataset, "decode")
+
+
+class DecodeDataset(NamedTuple):
+    """WAX-ML's record of how a dataset was split and encoded (its fields, for code that builds one)."""
+
+    iter_coords: dict
+    embed_map: dict
+    event_map: dict
+    embedding_coords: dict
+    event_coords: dict
+    other_coords: dict
+    encoders: dict
+    constant_data: dict
+    iter_data: dict
+    embed_data: dict
+    event_data: dict
+
+
+def string_encoder(values: Any) -> Encoder:
+    """WAX-ML's ``string_encoder``: codes into the sorted distinct strings of ``values`` (any shape; as
+    scikit-learn's LabelEncoder, which WAX-ML used, but int32 codes); unknown strings raise ValueError."""
+    enc = StringEncoder(np.unique(np.asarray(values).ravel()))
+    return Encoder(enc.encode, enc.decode)
+
+
+def datetime64_encoder(values: Any) -> Encoder:
+    """WAX-ML's ``datetime64_encoder``: ``datetime64`` values <-> ``uint32`` words ``[..., (high, low)]`` of their
+    nanosecond ticks (the words of :func:`encode_datetime64`, vectorised)."""
+    del values  # WAX-ML's signature; the encoding does not depend on the fitted values
+
+    def encode(value: Any) -> np.ndarray:
+        ticks = np.asarray(value).astype("datetime64[ns]").view(np.int64).astype(np.uint64)
+        return np.stack([(ticks >> np.uint64(32)).astype(np.uint32), (ticks & np.uint64(0xFFFFFFFF)).astype(np.uint32)],
+                        axis=-1)
+
+    def decode(code: Any) -> np.ndarray:
+        words = np.asarray(code).astype(np.uint64)
+        ticks = ((words[..., 0] << np.uint64(32)) | words[..., 1]).view(np.int64)
+        return ticks.view("datetime64[ns]")
+
+    return Encoder(encode, decode)
+
+
+def less(t1: Any, t2: Any) -> bool:
+    """WAX-ML's ``less``: ``t1 < t2`` for two ``(high, low)`` word pairs (as from :func:`encode_int64`)."""
+    return (int(t1[0]), int(t1[1])) < (int(t2[0]), int(t2[1]))
+
+
+def floor_jax_datekey(datekey: Any) -> Any:
+    """WAX-ML's ``floor_jax_datekey``: a date's ``(high, low)`` words floored to the day (as a JAX array)."""
+    import jax.numpy as jnp  # noqa: PLC0415
+
+    day = 24 * 60 * 60 * 10**9
+    date = decode_int64(np.asarray(datekey))
+    return jnp.asarray(encode_int64((date // day) * day))
