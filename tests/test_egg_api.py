@@ -222,3 +222,31 @@ def test_measure_lda_small(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     for key in ("trace_s", "optimize_s", "lower_s", "codegen_s", "compile_s", "original_s", "extracted_s", "numba_s", "copy_s"):
         assert row[key] > 0, key
     assert row["original_over_numba"] == pytest.approx(row["original_s"] / row["numba_s"], rel=1e-12, abs=0)
+
+
+def test_not_traceable_call_site_skips_standard_library_frames():
+    # scikit-learn wraps estimator methods in contextlib decorators; the site named must be the caller's line,
+    # not contextlib's `inner` (seen for Normalizer / GaussianNB / LDA.predict_proba)
+    import contextlib
+
+    from waxegg.egg.trace import _call_site
+
+    egglog_like = {}
+    exec(compile("def fail():\n    raise ValueError('needs a concrete value')\n", "/x/egglog/fake.py", "exec"),
+         egglog_like)
+
+    @contextlib.contextmanager
+    def ctx():
+        yield
+
+    wrapped = ctx()(egglog_like["fail"])  # contextlib's `inner` calls straight into egglog
+
+    def estimator_method():
+        wrapped()
+
+    try:
+        estimator_method()
+    except ValueError as exc:
+        site = _call_site(exc)
+    assert "contextlib" not in site
+    assert site.endswith("in estimator_method") and "test_egg_api.py" in site

@@ -13,6 +13,7 @@ import keyword
 import os
 import re
 import sys
+import sysconfig
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from copy import copy
@@ -213,10 +214,14 @@ _EXPR_METHOD = re.compile(r"^(?P<cls>[\w.]+) has no method (?P<name>\w+)")
 
 
 def _call_site(exc: BaseException) -> str:
-    """The innermost frame outside egglog and waxegg, e.g. ``sklearn/utils/extmath.py:975 in svd_flip``."""
+    """The innermost frame outside egglog, waxegg and the standard library, e.g.
+    ``sklearn/utils/extmath.py:975 in svd_flip`` (scikit-learn wraps estimator methods in ``contextlib``
+    decorators, whose frame would otherwise be named)."""
     skip = ("/egglog/", f"{os.sep}waxegg{os.sep}egg{os.sep}")
+    stdlib = sysconfig.get_paths()["stdlib"]
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        if not any(s in frame.filename for s in skip):
+        in_stdlib = frame.filename.startswith(stdlib) and "site-packages" not in frame.filename
+        if not in_stdlib and not any(s in frame.filename for s in skip):
             parts = Path(frame.filename).parts
             short = "/".join(parts[-3:])
             return f"{short}:{frame.lineno} in {frame.name}"
