@@ -12,7 +12,7 @@ from typing import Any, Callable, NamedTuple
 import haiku as hk
 import jax
 
-from waxegg.wax.unroll import as_with_state, first_values
+from waxegg.wax.unroll import as_with_state, first_values, python_scan
 
 __all__ = ["BatchParams", "BatchState", "TransformedBatch", "transform_batch_with_state",
            "transform_batch_with_state_static"]
@@ -55,20 +55,6 @@ def _batch(fun: Any, skip_first: bool, run: Callable) -> TransformedBatch:
     return TransformedBatch(init, apply)
 
 
-def _python_scan(step: Callable, state: Any, xs: Any, pbar: bool) -> tuple[Any, Any]:
-    n = jax.tree_util.tree_leaves(xs)[0].shape[0]
-    steps = range(n)
-    if pbar:
-        from tqdm.auto import tqdm  # noqa: PLC0415
-
-        steps = tqdm(steps)
-    outputs = []
-    for i in steps:
-        state, out = step(state, jax.tree_util.tree_map(lambda x: x[i], xs))
-        outputs.append(out)
-    return state, jax.tree_util.tree_map(lambda *o: jax.numpy.stack(o), *outputs)
-
-
 def transform_batch_with_state(fun: hk.TransformedWithState, skip_first: bool = False) -> TransformedBatch:
     """WAX-ML's ``transform_batch_with_state``: ``fun`` (a transformed pair) run over a sequence with ``jax.lax.scan``."""
     return _batch(fun, skip_first, lambda step, state, xs: jax.lax.scan(step, state, xs))
@@ -77,4 +63,4 @@ def transform_batch_with_state(fun: hk.TransformedWithState, skip_first: bool = 
 def transform_batch_with_state_static(fun: hk.TransformedWithState, skip_first: bool = False,
                                       pbar: bool = True) -> TransformedBatch:
     """:func:`transform_batch_with_state` with a Python loop over the steps (``pbar``: a tqdm bar)."""
-    return _batch(fun, skip_first, lambda step, state, xs: _python_scan(step, state, xs, pbar))
+    return _batch(fun, skip_first, lambda step, state, xs: python_scan(step, state, xs, pbar=pbar))

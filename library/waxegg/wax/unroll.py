@@ -70,6 +70,27 @@ def _step_rng(rng: Any, step: Any) -> Any:
     return None if rng is None else jax.random.fold_in(rng, step)
 
 
+def stack_steps(outputs: list) -> Any:
+    """Per-step output pytrees stacked along a new leading (time) axis."""
+    return jax.tree_util.tree_map(lambda *o: jax.numpy.stack(o), *outputs)
+
+
+def python_scan(step: Callable[[Any, Any], tuple[Any, Any]], carry: Any, xs: Any, *, pbar: bool = False,
+                desc: str | None = None) -> tuple[Any, Any]:
+    """``jax.lax.scan``'s contract as a Python loop over the leading axis of ``xs`` (``pbar``: a tqdm bar):
+    ``step(carry, x) -> (carry, out)``; returns the last carry and the stacked outputs."""
+    steps: Any = range(jax.tree_util.tree_leaves(xs)[0].shape[0])
+    if pbar:
+        from tqdm.auto import tqdm  # noqa: PLC0415
+
+        steps = tqdm(steps, desc=desc)
+    outputs = []
+    for i in steps:
+        carry, out = step(carry, jax.tree_util.tree_map(lambda x: x[i], xs))
+        outputs.append(out)
+    return carry, stack_steps(outputs)
+
+
 @partial(jax.jit, static_argnums=0)
 def _scan_step(step: StepJaxpr, consts: tuple, params: Any, state: Any, rng: Any, xs: Any,
                first_step: Any) -> tuple[Any, Any]:
@@ -177,10 +198,8 @@ def _waxml_unroll(fun: Any, params: Any, state: Any, more: tuple, kwargs: dict, 
     """WAX-ML's ``(static|dynamic)_unroll(fun, params, state, rng, skip_first=False, *args, **kwargs)``."""
     rng, *rest = more
     skip_first = bool(rest.pop(0)) if rest and isinstance(rest[0], bool) else False
-    t = unroll_transform_with_state(fun, skip_first=skip_first, dynamic=dynamic)
-    init_params, init_state = t.init(rng, *rest, **kwargs)
-    return t.apply(init_params if params is None else params, init_state if state is None else state, rng,
-                   *rest, **kwargs)
+    return unroll(fun, skip_first=skip_first, dynamic=dynamic, return_final_state=True, rng=rng, params=params,
+                  state=state)(*rest, **kwargs)
 
 
 def static_unroll(
@@ -205,8 +224,7 @@ def static_unroll(
             x = jax.tree_util.tree_map(lambda a: a[step], xs)
             out, state = t.apply(params, state, _step_rng(rng, step), x)
             outputs.append(out)
-        stacked = jax.tree_util.tree_map(lambda *o: jax.numpy.stack(o), *outputs)
-        return stacked, state
+        return stack_steps(outputs), state
 
 
 # --- WAX-ML 0.7's unroll API ------------------------------------------------------------------------------------
@@ -276,20 +294,9 @@ def unroll_transform_with_state(fun: Any, skip_first: bool = False, dynamic: boo
         first_values(xs)  # clear errors for empty or ragged sequences
         if skip_first:
             xs = jax.tree_util.tree_map(lambda x: x[1:], xs)
-        if dynamic:
-            (state, _), outputs = jax.lax.scan(partial(step, params=params), (state, rng), xs)
-            return outputs, state
-        n = jax.tree_util.tree_leaves(xs)[0].shape[0]
-        steps = range(n)
-        if pbar:
-            from tqdm.auto import tqdm  # noqa: PLC0415
-
-            steps = tqdm(steps)
-        carry, outputs = (state, rng), []
-        for i in steps:
-            carry, out = step(carry, jax.tree_util.tree_map(lambda x: x[i], xs), params)
-            outputs.append(out)
-        return jax.tree_util.tree_map(lambda *o: jax.numpy.stack(o), *outputs), carry[0]
+        scan = jax.lax.scan if dynamic else partial(python_scan, pbar=pbar)
+        (state, _), outputs = scan(partial(step, params=params), (state, rng), xs)
+        return outputs, state
 
     return UnrollTransformedWithState(init_fn, apply_fn)
 
@@ -356,7 +363,7 @@ def data_unroll(data_gen: Any, pbar: bool = True) -> Any:
     observations = [obs for obs, _info in data_gen]
     if not observations:
         raise ValueError("data_unroll: the generator yielded nothing")
-    return jax.tree_util.tree_map(lambda *x: jax.numpy.stack(x), *observations)
+    return stack_steps(observations)
 
 
 def gym_static_unroll(gym_fun: Any, params: Any, state: Any, seq: Any, skip_first: bool, data_generator: Any,
@@ -385,4 +392,4 @@ def gym_static_unroll(gym_fun: Any, params: Any, state: Any, seq: Any, skip_firs
         outputs.append(out)
     if not outputs:
         raise ValueError("gym_static_unroll: no step to apply")
-    return jax.tree_util.tree_map(lambda *o: jax.numpy.stack(o), *outputs), state
+    return stack_steps(outputs), state
