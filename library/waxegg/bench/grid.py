@@ -102,10 +102,36 @@ class EggGrid:
 
 
 @dataclass(frozen=True)
+class FirstCallGrid:
+    """First calls as users meet them (:mod:`waxegg.bench.first_call`), measured by ``waxegg repro``.
+
+    Each statistic's first call on a ``shape`` frame in a fresh process with empty cache folders (cold)
+    and in a second one over the filled caches (warm), beside numbagg's counterpart, and with
+    ``three_step`` the seed's 3-step workflow. ``kernels=None``: every accessor statistic. ``repeat``
+    interleaved rounds, the fastest kept.
+    """
+
+    kernels: tuple[str, ...] | None = None
+    dtypes: tuple[str, ...] = ("float64",)
+    layouts: tuple[str, ...] = ("F",)
+    shape: tuple[int, int] = (10_000, 100)
+    three_step: bool = True
+    repeat: int = 1
+
+    def __post_init__(self) -> None:
+        if self.repeat < 1:
+            raise ValueError(f"repeat must be >= 1, got {self.repeat}")
+        bad = [layout for layout in self.layouts if layout not in LAYOUTS]
+        if bad:
+            raise ValueError(f"layouts must be among {LAYOUTS}, got {bad}")
+
+
+@dataclass(frozen=True)
 class Grid:
     """A whole sweep: a WAX part and an egglog part (either may be ``None``).
 
-    ``extra_wax`` holds further WAX parts measured after ``wax`` (e.g. other kernels on fewer sizes).
+    ``extra_wax`` holds further WAX parts measured after ``wax`` (e.g. other kernels on fewer sizes);
+    ``first_calls`` the fresh-process first calls the repro measures after the sweep.
     """
 
     name: str
@@ -114,6 +140,7 @@ class Grid:
     #: The (T, N) at which the report's swarm and stage figures are drawn (the largest WAX size by default).
     focus: tuple[int, int] | None = field(default=None)
     extra_wax: tuple[WaxGrid, ...] = ()
+    first_calls: FirstCallGrid | None = None
 
     @property
     def wax_parts(self) -> tuple[WaxGrid, ...]:
@@ -165,6 +192,8 @@ GRIDS: dict[str, Grid] = {
                            backends=("copy", "pandas", "waxegg-numba"), repeat=3, budget_s=4.0),
                    WaxGrid(sizes=(SEED_WAX_SIZE,), dtypes=("float32",), kernels=OTHER_STATISTICS,
                            backends=("copy", "numbagg", "waxegg-numba"), repeat=3, budget_s=4.0)),
+        # every statistic's cold and warm first call at T=1e4 x N=100 float64, column-major, beside numbagg
+        first_calls=FirstCallGrid(),
     ),
     "seed": Grid(
         "seed",
@@ -178,6 +207,7 @@ GRIDS: dict[str, Grid] = {
         # a statistic of each kind beside the EWM mean, so the smoke run renders the whole page
         extra_wax=(WaxGrid(sizes=((500, 16),), dtypes=("float64",), kernels=("ewm_std", "rolling_median", "rolling_cov"),
                            exclude_backends=("wax-3step",), repeat=3, budget_s=1.0),),
+        first_calls=FirstCallGrid(kernels=("ewm_mean",), shape=(500, 16), three_step=False),
     ),
 }
 

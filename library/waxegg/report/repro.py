@@ -28,7 +28,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from waxegg.bench.env import git_commit, git_dirty_paths
-from waxegg.bench.grid import EggGrid, Grid, get_grid
+from waxegg.bench.grid import EggGrid, FirstCallGrid, Grid, get_grid
 from waxegg.bench.sweep import read_results, run_sweep, write_results, write_table
 from waxegg.report.figures import render_figures
 from waxegg.report.page import render_page
@@ -58,6 +58,10 @@ def measure(out: Path, grid: Grid, *, results_dir: str | Path | None = "results"
     if grid.egg is not None and (grid.egg.ablation_classes or grid.egg.cached_start):
         with tqdm(total=1, desc="egglog ablation and cached start", disable=not progress) as bar:
             result.env["egg_extras"] = egg_extras(grid.egg)
+            bar.update(1)
+    if grid.first_calls is not None:
+        with tqdm(total=1, desc="first calls in fresh processes", disable=not progress) as bar:
+            result.env["first_calls"] = first_calls(grid.first_calls)
             bar.update(1)
     result.env["measure_seconds"] = round(time.perf_counter() - start, 1)  # the page prints this run's wall time
     result.env["measure_peak_rss_mb"] = _peak_rss_mb()
@@ -111,6 +115,22 @@ def egg_extras(grid: EggGrid) -> dict[str, Any]:
         except Exception as exc:
             extras["cached_start_error"] = f"{type(exc).__name__}: {exc}"[:300]
     return extras
+
+
+def first_calls(grid: FirstCallGrid) -> dict[str, Any]:
+    """Cold and warm first calls in fresh processes (:func:`waxegg.bench.first_call.measure_first_calls`).
+
+    ``{"rows": [...], "seconds": ...}``, or ``{"error": ...}`` when a case fails (the page shows it).
+    """
+    from waxegg.bench.first_call import measure_first_calls
+
+    start = time.perf_counter()
+    try:
+        rows = measure_first_calls(grid.kernels, dtypes=grid.dtypes, layouts=grid.layouts, shape=grid.shape,
+                                   three_step=grid.three_step, repeat=grid.repeat)
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"[:600]}
+    return {"rows": rows, "seconds": round(time.perf_counter() - start, 1)}
 
 
 def render(out: Path, *, dirty: bool = False) -> Path:
