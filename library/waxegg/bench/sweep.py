@@ -103,10 +103,11 @@ def _wax_units(grid: WaxGrid, runners: dict[str, type]) -> Iterator[tuple[str, t
     for k in grid.kernels:
         if k not in kernels:
             raise ValueError(f"unknown WAX kernel {k!r}; known: {sorted(kernels)}")
+    # layouts inside kernels: both layouts of a kernel share its pandas reference (computed once)
     for T, N in sorted(grid.sizes, key=lambda s: (s[0] * s[1], s)):
         for dtype in grid.dtypes:
-            for layout in grid.layouts:
-                for kernel in grid.kernels:
+            for kernel in grid.kernels:
+                for layout in grid.layouts:
                     for backend in backends:
                         if runners[backend].applies(kernels[kernel]):
                             yield kernel, (int(T), int(N)), dtype, layout, backend
