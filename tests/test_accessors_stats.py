@@ -43,6 +43,36 @@ def test_series_cov_forms_match_pandas(frame):
     pd.testing.assert_series_equal(s.wax.ewm(span=4).std(), s.ewm(span=4).std(), **TOL)
 
 
+@pytest.mark.parametrize("order", ["F", "C"])
+@pytest.mark.parametrize("stat", ["ewm_cov", "ewm_corr", "rolling_cov", "rolling_corr"])
+def test_other_reaches_the_kernel_in_place(monkeypatch, order, stat):
+    # mirrors: DataFrame.ewm(alpha).cov(other, pairwise=False) / .rolling(w).corr(other, pairwise=False)
+    # on aligned frames: both operands reach the kernel as views of the frames' data, in their own
+    # memory order (a transposing copy of `other` cost more than the kernel at T=1e5 x N=1000)
+    from waxegg.wax.backends import get_backend
+
+    rng = np.random.default_rng(3)
+    x, y = (np.array(rng.standard_normal((40, 5)), order=order) for _ in range(2))
+    df, other = pd.DataFrame(x, copy=False), pd.DataFrame(y, copy=False)
+    backend = get_backend("numba")
+    seen = []
+    kernel = getattr(backend, stat)
+
+    def spy(a, b, *args, **kw):
+        seen.append((np.shares_memory(a, df.to_numpy()), np.shares_memory(b, other.to_numpy()),
+                     a.flags.f_contiguous, b.flags.f_contiguous))
+        return kernel(a, b, *args, **kw)
+
+    monkeypatch.setattr(backend, stat, spy)
+    kind, name = stat.split("_")
+    window = df.wax.ewm(alpha=0.2) if kind == "ewm" else df.wax.rolling(4)
+    ref = df.ewm(alpha=0.2) if kind == "ewm" else df.rolling(4)
+    pd.testing.assert_frame_equal(getattr(window, name)(other, pairwise=False),
+                                  getattr(ref, name)(other, pairwise=False), **TOL)
+    f = df.to_numpy().flags.f_contiguous
+    assert seen == [(True, True, f, f)]
+
+
 @pytest.mark.parametrize("window, min_periods", [(1, None), (4, None), (7, 2), (20, 0)])
 def test_rolling_mean_matches_pandas(frame, window, min_periods):
     # mirrors: DataFrame.rolling(window, min_periods).mean()

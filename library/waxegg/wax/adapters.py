@@ -195,13 +195,15 @@ def adapt(obj: Container, *, dtype: Any = None, local_time: str | None = None, n
 def as_2d(values: np.ndarray) -> tuple[np.ndarray, str]:
     """``(T, ...)`` as ``(T, rest)`` and the index order used (a view for contiguous inputs of either order).
 
-    Pass the order to :func:`from_2d`: the same order maps the columns back to the trailing dims.
+    Pass the order to :func:`from_2d`: the same order maps the columns back to the trailing dims. It is
+    also the input's memory order (``"F"`` for a column-major array, 2-D included), the order a second
+    operand should come in so that no side needs a transposing copy.
     """
-    if values.ndim == 2:
-        return values, "C"
     if values.ndim == 1:
         return values.reshape(-1, 1), "C"
     order = "F" if (values.flags.f_contiguous and not values.flags.c_contiguous) else "C"
+    if values.ndim == 2:
+        return values, order
     return values.reshape((values.shape[0], -1), order=order), order
 
 
