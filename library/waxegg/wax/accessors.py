@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
+import numpy.typing
 import pandas as pd
 import xarray as xr
 
@@ -566,7 +567,12 @@ class Rolling(_Window):
 # --------------------------------------------------------------------------------------------
 
 class ObjectStream:
-    """``obj.wax.stream(...)``: apply stateful functions step by step over ``obj``'s time axis."""
+    """``obj.wax.stream(...)``: apply stateful functions step by step over ``obj``'s time axis.
+
+    As WAX-ML's ``StreamDataFrame`` & co. (which are Streams), the :class:`~waxegg.wax.stream.Stream`'s
+    options and methods are reachable from it: ``obj.wax.stream().prepare(dataset, fn)``,
+    ``.get_dataset_schema(dataset)``, ``.merge(...)``, ``.local_time``, ...
+    """
 
     def __init__(self, obj: _Container, stream: Stream, *, return_state: bool = False, format_outputs: bool = True):
         self._obj = obj
@@ -574,10 +580,14 @@ class ObjectStream:
         self.return_state = _check_bool("return_state", return_state)
         self.format_outputs = _check_bool("format_outputs", format_outputs)
 
-    def _coords(self) -> dict[str, Any]:
-        """The object's coordinates by dimension name, for ``format_dims=`` (a frame's index and columns under
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("stream", "_obj"):
+            raise AttributeError(name)
+        return getattr(self.stream, name)
+
+    def _coords(self, obj: _Container) -> dict[str, Any]:
+        """``obj``'s coordinates by dimension name, for ``format_dims=`` (a frame's index and columns under
         their names, else ``index`` / ``columns``)."""
-        obj = self._obj
         if isinstance(obj, (xr.DataArray, xr.Dataset)):
             return {name: obj.coords[name] for name in obj.coords}
         coords = {obj.index.name or "index": obj.index}
@@ -589,46 +599,73 @@ class ObjectStream:
         """Step (1) of the 3-step workflow on ``dataset`` (see :meth:`Stream.trace_dataset`)."""
         return self.stream.trace_dataset(dataset)
 
+    def _time_dim(self, obj: _Container) -> str | None:
+        if isinstance(obj, xr.DataArray):
+            return time_dim(obj, self.stream.local_time)
+        if isinstance(obj, xr.Dataset):
+            return self.stream.resolve_local_time(obj)
+        return None
+
+    def _formatter(self, obj: _Container) -> Callable[[Any], Any]:
+        """The way back from outputs along ``obj``'s steps to ``obj``'s container."""
+        dim = self._time_dim(obj)
+        if isinstance(obj, pd.DataFrame):
+            return lambda out: format_like_frame(obj, out)
+        if isinstance(obj, pd.Series):
+            return lambda out: format_like_series(obj, out)
+        if isinstance(obj, xr.DataArray):
+            return lambda out: format_like_dataarray(obj, dim, out)
+        return lambda out: format_like_dataset(obj, dim, out)
+
     def _inputs(self) -> tuple[Any, dict | None, Callable[[Any], Any]]:
         """``(xs, statics, formatter)`` for the container: time-first step inputs and the way back."""
         obj = self._obj
         if isinstance(obj, pd.DataFrame):
             if obj.shape[0] == 0:
                 raise ValueError("cannot stream an empty DataFrame (no rows)")
-            values = frame_values(obj)[0]
-            return values, None, lambda out: format_like_frame(obj, out)
+            return frame_values(obj)[0], None, self._formatter(obj)
         if isinstance(obj, pd.Series):
             if len(obj) == 0:
                 raise ValueError("cannot stream an empty Series")
             from waxegg.wax.encode import encode_array
 
             values, _ = encode_array(obj.to_numpy(), name=f"Series {obj.name!r}")
-            return values, None, lambda out: format_like_series(obj, out)
+            return values, None, self._formatter(obj)
         if isinstance(obj, xr.DataArray):
-            dim = time_dim(obj, self.stream.local_time)
+            dim = self._time_dim(obj)
             if obj.sizes[dim] == 0:
                 raise ValueError(f"cannot stream an empty DataArray (dimension {dim!r} has length 0)")
             from waxegg.wax.encode import encode_array
 
             values, _ = encode_array(obj.transpose(dim, ...).values, name=f"DataArray {obj.name!r}")
-            return values, None, lambda out: format_like_dataarray(obj, dim, out)
+            return values, None, self._formatter(obj)
         if isinstance(obj, xr.Dataset):
             # Secondary streams arrive synchronised (forward filled / buffered as the Stream says).
             steps, statics = self.stream.step_values(obj)
-            dim = self.stream.resolve_local_time(obj)
-            return steps, statics or None, lambda out: format_like_dataset(obj, dim, out)
+            return steps, statics or None, self._formatter(obj)
         raise TypeError(f"unsupported container {type(obj).__name__}")
 
-    def apply(self, fn: Callable, *, params: Any = None, state: Any = None, rng: Any = None,
-              format_outputs: bool | None = None, return_state: bool | None = None,
-              format_dims: Any = None) -> Any:
+    def _without_first_step(self, obj: _Container) -> _Container:
+        if isinstance(obj, (pd.DataFrame, pd.Series)):
+            return obj.iloc[1:]
+        return obj.isel({self._time_dim(obj): slice(1, None)})
+
+    def apply(self, fn: Callable, skip_first: bool = False, format_dims: Any = None, params: Any = None,
+              state: Any = None, rng: Any = None, *, format_outputs: bool | None = None,
+              return_state: bool | None = None) -> Any:
         """Run ``fn`` (called inside a Haiku transform with the values of one step) over all steps.
+
+        The positional order is WAX-ML's ``apply(module, skip_first, format_dims, params, state, rng)``.
 
         Parameters
         ----------
         fn : callable
             ``fn(x_t)``: ``x_t`` is the row (DataFrame), the value (Series), the slice at one time
             (DataArray) or a ``{variable: value}`` dict (Dataset). It may use Haiku modules and state.
+        skip_first : bool, default False
+            WAX-ML's option: initialise on the first step but apply from the second one, so the outputs have
+            one step less; formatted, they are indexed like the input without its first step (WAX-ML could
+            format them only with ``format_outputs=False``).
         params, state : optional
             Continue from a previous call's ``state`` (see ``return_state``).
         rng : jax PRNG key, optional
@@ -646,32 +683,43 @@ class ObjectStream:
         """
         if not callable(fn):
             raise TypeError(f"apply expects a callable, got {type(fn).__name__}")
+        skip_first = _check_bool("skip_first", skip_first)
         format_outputs = self.format_outputs if format_outputs is None else _check_bool("format_outputs",
                                                                                        format_outputs)
         return_state = self.return_state if return_state is None else _check_bool("return_state", return_state)
         if _dask_backed(self._obj):  # lazy: a dask graph chaining time chunks (waxegg.wax.chunked.stream_dask)
+            if skip_first:
+                raise NotImplementedError("skip_first=True on a dask-backed object: drop its first step instead")
             from waxegg.wax.chunked import stream_dask
 
             return stream_dask(fn, self._obj, stream=self.stream, params=params, state=state, rng=rng,
                                return_state=return_state, format_outputs=format_outputs)
-        from waxegg.wax.unroll import dynamic_unroll, transform_stream_fn
+        import jax
+
+        from waxegg.wax.unroll import dynamic_unroll, init_params_state, transform_stream_fn
 
         xs, statics, formatter = self._inputs()
         transformed = transform_stream_fn(fn, statics)
+        obj = self._obj
+        if skip_first:
+            params, state = init_params_state(transformed, xs, rng, params=params, state=state)
+            xs = jax.tree_util.tree_map(lambda x: x[1:], xs)
+            obj = self._without_first_step(obj)
+            formatter = self._formatter(obj)
         outputs, state = dynamic_unroll(transformed, xs, rng, params=params, state=state)
         if format_dims is not None and format_outputs:
-            result = self._format_with_dims(outputs, format_dims)
+            result = self._format_with_dims(outputs, format_dims, obj)
         else:
             result = formatter(outputs) if format_outputs else outputs
         return (result, state) if return_state else result
 
-    def _format_with_dims(self, outputs: Any, format_dims: Any) -> Any:
+    def _format_with_dims(self, outputs: Any, format_dims: Any, obj: _Container) -> Any:
         import jax
 
         from waxegg.wax.format import format_dataarray, format_dataframe, format_series
 
-        coords = self._coords()
-        xarray_input = isinstance(self._obj, (xr.DataArray, xr.Dataset))
+        coords = self._coords(obj)
+        xarray_input = isinstance(obj, (xr.DataArray, xr.Dataset))
 
         def one(x: Any, dims: Any) -> Any:
             dims = tuple(dims)
@@ -685,6 +733,47 @@ class ObjectStream:
         if is_dims(format_dims) or (isinstance(format_dims, list) and all(isinstance(n, str) for n in format_dims)):
             return jax.tree_util.tree_map(lambda x: one(x, format_dims), outputs)
         return jax.tree_util.tree_map(one, outputs, format_dims, is_leaf=lambda d: d is None)
+
+
+class _WaxMLStream(ObjectStream):
+    """``ObjectStream`` under WAX-ML's class name for one container, built either way: waxegg's
+    ``(obj, stream, return_state=, format_outputs=)`` or WAX-ML's ``(*stream_options, accessor=obj.wax)``
+    (then ``return_state`` / ``format_outputs`` are the Stream's, True by default as in WAX-ML)."""
+
+    def __init__(self, *args: Any, accessor: WaxAccessor | None = None, **kwargs: Any):
+        if accessor is None:
+            super().__init__(*args, **kwargs)
+            return
+        from waxegg.wax.stream import Stream
+
+        stream = Stream(*args, **kwargs)
+        super().__init__(accessor._obj, stream, return_state=stream.return_state,
+                         format_outputs=stream.format_outputs)
+
+
+class StreamDataFrame(_WaxMLStream):
+    """``df.wax.stream(...)`` (WAX-ML's class name): see :class:`ObjectStream`."""
+
+
+class StreamSeries(_WaxMLStream):
+    """``series.wax.stream(...)`` (WAX-ML's class name): see :class:`ObjectStream`."""
+
+
+class StreamDataArray(_WaxMLStream):
+    """``dataarray.wax.stream(...)`` (WAX-ML's class name): see :class:`ObjectStream`."""
+
+
+class StreamDataset(_WaxMLStream):
+    """``dataset.wax.stream(...)`` (WAX-ML's class name): see :class:`ObjectStream`."""
+
+
+_STREAM_CLASSES: tuple[tuple[type, type[ObjectStream]], ...] = (
+    (pd.DataFrame, StreamDataFrame), (pd.Series, StreamSeries), (xr.DataArray, StreamDataArray),
+    (xr.Dataset, StreamDataset),
+)
+
+#: WAX-ML's name for a dtype argument.
+DTypeLike = np.typing.DTypeLike
 
 
 def _dask_backed(obj: Any) -> bool:
@@ -705,11 +794,13 @@ class WaxAccessor:
     def __init__(self, obj: Container):
         self._obj = obj
 
-    def stream(self, *, local_time: str | None = None, freqs: dict[str, str] | None = None,
+    def stream(self, local_time: str | None = None, freqs: dict[str, str] | None = None,
                ffills: dict[str, bool] | None = None, buffer_maxlen: dict[str, int] | None = None,
-               pbar: bool = False, verbose: bool | None = None, return_state: bool = False,
-               format_outputs: bool = True) -> ObjectStream:
-        """A stream over this object's time axis (see :class:`ObjectStream`).
+               buffer_dtype_init_values: dict | None = None, verbose: bool | None = None, pbar: bool = False,
+               tensor_type: str = "jax", trace: bool = True, format_outputs: bool = True,
+               return_state: bool = False) -> ObjectStream:
+        """A stream over this object's time axis (see :class:`ObjectStream`); the options are those of
+        :class:`~waxegg.wax.stream.Stream`, in WAX-ML's order.
 
         ``freqs``, ``ffills`` and ``buffer_maxlen`` synchronise the secondary time dimensions of a
         Dataset with ``local_time`` (see :mod:`waxegg.wax.stream`); ``pbar`` shows a progress bar.
@@ -717,13 +808,18 @@ class WaxAccessor:
         :meth:`ObjectStream.apply` (WAX-ML's Stream defaults ``return_state`` to True; here it is False, so
         ``out = obj.wax.stream().apply(f)`` is the result alone).
         """
-        from waxegg.wax.stream import Stream
+        from waxegg.wax.stream import DTYPE_INIT_VALUES, Stream
 
         if verbose is not None:
             pbar = pbar or _check_bool("verbose", verbose)
-        return ObjectStream(self._obj, Stream(local_time=local_time, pbar=pbar, freqs=freqs or {},
-                                              ffills=ffills or {}, buffer_maxlen=buffer_maxlen or {}),
-                            return_state=return_state, format_outputs=format_outputs)
+        stream = Stream(local_time=local_time, freqs=freqs or {}, ffills=ffills or {},
+                        buffer_maxlen=buffer_maxlen or {},
+                        buffer_dtype_init_values=dict(DTYPE_INIT_VALUES if buffer_dtype_init_values is None
+                                                      else buffer_dtype_init_values),
+                        verbose=bool(verbose), pbar=pbar, tensor_type=tensor_type, trace=trace,
+                        format_outputs=format_outputs, return_state=return_state)
+        cls = next((c for kind, c in _STREAM_CLASSES if isinstance(self._obj, kind)), ObjectStream)
+        return cls(self._obj, stream, return_state=return_state, format_outputs=format_outputs)
 
     def rolling(
         self,
@@ -812,6 +908,22 @@ class WaxAccessor:
                                        return_state=return_state)
 
 
+class WaxDataFrameAccessor(WaxAccessor):
+    """``df.wax`` (WAX-ML's class name): see :class:`WaxAccessor`."""
+
+
+class WaxSeriesAccessor(WaxAccessor):
+    """``series.wax`` (WAX-ML's class name): see :class:`WaxAccessor`."""
+
+
+class WaxDataArrayAccessor(WaxAccessor):
+    """``dataarray.wax`` (WAX-ML's class name): see :class:`WaxAccessor`."""
+
+
+class WaxDatasetAccessor(WaxAccessor):
+    """``dataset.wax`` (WAX-ML's class name): see :class:`WaxAccessor`."""
+
+
 _REGISTERED = False
 
 
@@ -825,8 +937,8 @@ def register_wax_accessors() -> None:
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pd.api.extensions.register_dataframe_accessor("wax")(WaxAccessor)
-        pd.api.extensions.register_series_accessor("wax")(WaxAccessor)
-        xr.register_dataarray_accessor("wax")(WaxAccessor)
-        xr.register_dataset_accessor("wax")(WaxAccessor)
+        pd.api.extensions.register_dataframe_accessor("wax")(WaxDataFrameAccessor)
+        pd.api.extensions.register_series_accessor("wax")(WaxSeriesAccessor)
+        xr.register_dataarray_accessor("wax")(WaxDataArrayAccessor)
+        xr.register_dataset_accessor("wax")(WaxDatasetAccessor)
     _REGISTERED = True
