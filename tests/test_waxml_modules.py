@@ -363,3 +363,169 @@ def test_ffill_accepts_waxml_periods_and_matches_pandas():
     assert_close(unroll(lambda v: Ffill(periods=1)(v), s.to_numpy()), s.ffill())
     with pytest.raises(ValueError, match="Ffill: periods must be 1"):
         hk.transform_with_state(lambda v: Ffill(periods=2)(v)).init(None, np.zeros(1))
+
+
+# --- EWMCov(initial_value=), learnable com of EWMVar / EWMCov ---------------------------------------
+
+@pytest.mark.parametrize("kw", [dict(com=2.0), dict(alpha=0.3, adjust=False), dict(com=1.5, ignore_na=True)], ids=str)
+@pytest.mark.parametrize("bias", [True, False])
+def test_ewmcov_initial_value_equals_pandas_with_pair_prepended(kw, bias):
+    # mirrors: Series([v, *x]).ewm(**kw).cov(Series([v, *y]), bias=bias)[1:]
+    x = np.array([1.0, nan, 4.0, -2.0, nan, 3.0, 5.0])
+    y = np.array([2.0, 1.0, nan, 0.5, 1.0, -1.0, 2.0])
+    got = unroll(lambda v: EWMCov(**kw, bias=bias, initial_value=10.0)(v[0], v[1]), (x, y))
+    ref = pd.Series(np.r_[10.0, x]).ewm(**kw).cov(pd.Series(np.r_[10.0, y]), bias=bias).to_numpy()[1:]
+    assert_close(got, ref, rtol=1e-12, atol=1e-13)
+
+
+def test_ewmcov_initial_value_zero_equals_waxml_composite():
+    # WAX-ML: EWMA(x y^T; v) - EWMA(x; v) EWMA(y; v)^T, each EWMA starting from v (here 0).
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((15, 2))
+    got = unroll(lambda v: EWMCov(com=2.0, initial_value=0.0)((v, v)), x)
+
+    def composite(v):
+        exy = EWMA(com=2.0, initial_value=0.0, name="xy")(v[:, None] * v[None, :])
+        ex = EWMA(com=2.0, initial_value=0.0, name="x")(v)
+        return exy - ex[:, None] * ex[None, :]
+
+    np.testing.assert_allclose(got, unroll(composite, x), rtol=1e-12, atol=1e-13)
+    # with min_periods=0 and an initial value, the first step already has a value (the prior observation)
+    assert np.isfinite(got[0]).all()
+
+
+@pytest.mark.parametrize("adjust", [True, False, "linear"])
+def test_ewmvar_ewmcov_learn_com_forward_unchanged_and_parameter_named_logcom(adjust):
+    x = np.array([1.0, 3.0, nan, -1.0, 2.0, 5.0])
+    y = np.array([0.5, nan, 2.0, 1.0, -2.0, 1.0])
+    with jax.enable_x64(True):
+        for module in (lambda v: EWMVar(com=3.0, adjust=adjust, learn_com=True)(v[0]),
+                       lambda v: EWMCov(com=3.0, adjust=adjust, learn_com=True)(v[0], v[1]),
+                       lambda v: EWMCov(com=3.0, adjust=adjust, assume_centered=True, learn_com=True)(v[0], v[1])):
+            fixed = unroll(lambda v, m=module: m(v), (x, y))
+            t = hk.transform_with_state(module)
+            params, _ = t.init(None, (x[0], y[0]))
+            (name, leaf), = params.items()
+            assert name in ("ewm_var", "ewm_cov") and set(leaf) == {"logcom"}
+            np.testing.assert_allclose(leaf["logcom"], np.log(3.0), rtol=0, atol=1e-15)
+            assert fixed.shape == x.shape
+    # values: the learn_com module with its initial logcom equals the constant-com one (pandas)
+    got = unroll(lambda v: EWMVar(com=3.0, learn_com=True)(v), x)
+    assert_close(got, pd.Series(x).ewm(com=3.0).var(), rtol=1e-13, atol=1e-13)
+    got = unroll(lambda v: EWMCov(com=3.0, learn_com=True)(v[0], v[1]), (x, y))
+    assert_close(got, pd.Series(x).ewm(com=3.0).cov(pd.Series(y)), rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("adjust", [True, False, "linear"])
+def test_ewmvar_learn_com_gradient_finite_and_descends(adjust):
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(6)
+        x = rng.standard_normal(300)
+        x[::9] = nan
+        target = np.asarray(unroll(lambda v: EWMVar(com=6.0, adjust=adjust)(v), x))
+        t = hk.transform_with_state(lambda v: EWMVar(com=1.5, adjust=adjust, learn_com=True)(v))
+        params = t.init(None, x[0])[0]
+        start = len(x) // 10  # skip the warm-up, where every com gives about the same values
+        loss = jax.jit(lambda p: _scan_loss(t, p, jnp.asarray(x[start:]), jnp.asarray(target[start:])))
+        grad = jax.jit(jax.grad(lambda p: _scan_loss(t, p, jnp.asarray(x[start:]), jnp.asarray(target[start:]))))
+        losses = [float(loss(params))]
+        for _ in range(40):
+            g = grad(params)
+            assert np.isfinite(g["ewm_var"]["logcom"])
+            params = jax.tree_util.tree_map(lambda p, d: p - 1.0 * d, params, g)
+            losses.append(float(loss(params)))
+        assert losses[-1] < 0.5 * losses[0]
+        assert np.exp(params["ewm_var"]["logcom"]) > 2.0
+
+
+def test_ewmcov_learn_com_gradient_finite():
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(7)
+        x, y = rng.standard_normal(100), rng.standard_normal(100)
+        x[::5] = nan
+        for kw in (dict(), dict(assume_centered=True), dict(adjust="linear")):
+            t = hk.transform_with_state(lambda v, kw=kw: EWMCov(com=2.0, learn_com=True, **kw)(v[0], v[1]))
+            params = t.init(None, (x[0], y[0]))[0]
+            g = jax.grad(lambda p: _scan_loss(t, p, (jnp.asarray(x), jnp.asarray(y)), jnp.zeros(100)))(params)
+            assert np.isfinite(g["ewm_cov"]["logcom"]) and g["ewm_cov"]["logcom"] != 0
+
+
+# --- set_params_or_state_dict / set_state_from_dict (WAX-ML's update_on_event helpers) ----------------
+
+def test_set_state_from_dict_and_set_params_or_state_dict_by_hand():
+    from waxegg.wax.modules.update_on_event import set_params_or_state_dict, set_state_from_dict
+
+    class Acc(hk.Module):
+        def __call__(self, x):
+            s = hk.get_state("s", x.shape, x.dtype, init=jnp.zeros)
+            hk.set_state("s", s + x)
+            return s + x
+
+    def f(x):
+        m = Acc(name="acc")
+        before = m.state_dict()
+        y = m(x)
+        if before:  # WAX-ML's UpdateOnEvent pattern: undo the step
+            set_state_from_dict(m, before)
+        return y
+
+    t = hk.transform_with_state(f)
+    params, state = t.init(None, jnp.ones(2))
+    y, state = t.apply(params, state, None, jnp.ones(2))
+    np.testing.assert_array_equal(y, [1.0, 1.0])
+    np.testing.assert_array_equal(state["acc"]["s"], [0.0, 0.0])  # the step was undone
+
+    def g(x):
+        w = hk.get_parameter("w", [], x.dtype, init=jnp.ones)
+        set_params_or_state_dict("scale", set(), "state", {"scale/c": jnp.asarray(7.0)})
+        return w * x
+
+    def h(x):
+        with hk.experimental.name_scope("scale"):
+            hk.get_state("c", [], x.dtype, init=jnp.zeros)
+        return g(x)
+
+    t = hk.transform_with_state(h)
+    params, state = t.init(None, jnp.ones(()))
+    _, state = t.apply(params, state, None, jnp.ones(()))
+    assert float(state["scale"]["c"]) == 7.0
+    with pytest.raises(KeyError, match="scale/c"):
+        hk.transform_with_state(lambda x: (h(x), set_params_or_state_dict("scale", set(), "state", {})))\
+            .init(None, jnp.ones(()))
+    with pytest.raises(ValueError, match="which must be"):
+        hk.transform_with_state(lambda x: set_params_or_state_dict("a", set(), "both", {})).init(None, 1.0)
+
+
+# --- OnlineSupervisedLearner: WAX-ML's loss(y, y_pred) ---------------------------------------------------
+
+def test_online_supervised_learner_calls_loss_with_target_first():
+    from waxegg.wax.modules import OnlineSupervisedLearner
+
+    seen = []
+
+    def asymmetric(y, y_pred):  # WAX-ML calls self.loss(y, y_pred)
+        seen.append((jnp.shape(y), jnp.shape(y_pred)))
+        return jnp.sum(2.0 * y - y_pred)
+
+    x, y = np.array([[1.0, 2.0]]), np.array([[3.0]])
+    with jax.enable_x64(True):
+        _, info = unroll(lambda a: OnlineSupervisedLearner(
+            lambda v: hk.Linear(1, w_init=jnp.zeros)(v), optax.sgd(0.1), asymmetric)(a[0], a[1]), (x, y))
+    # the model predicts 0 before learning: loss = 2 * 3 - 0 (with loss(y_pred, y) it would be 2 * 0 - 3)
+    np.testing.assert_allclose(info.loss, [6.0], **TIGHT)
+
+
+def test_mask_modules_take_waxml_positional_options():
+    from waxegg.wax.modules import MaskMean, MaskNormalize
+
+    x = np.array([[1.0, 3.0], [5.0, 7.0]])
+    mask = np.ones_like(x, dtype=bool)
+    f = hk.without_apply_rng(hk.transform(lambda m, v: (MaskMean(0, "mean")(m, v), MaskStd(0, True, "std")(m, v),
+                                                         MaskNormalize(0, True, "norm")(m, v))))
+    with jax.enable_x64(True):
+        mean, std, norm = f.apply({}, mask, x)
+    np.testing.assert_allclose(mean, [3.0, 5.0], **TIGHT)
+    # assume_centered=True: the root mean square over axis 0
+    rms = np.sqrt(np.mean(x ** 2, axis=0))
+    np.testing.assert_allclose(std, rms, **TIGHT)
+    np.testing.assert_allclose(norm, x / rms, **TIGHT)

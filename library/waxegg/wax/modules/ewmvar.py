@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import haiku as hk
 import jax.numpy as jnp
 
@@ -23,6 +25,10 @@ class EWMVar(hk.Module):
     *biased* variance (``Mean(x^2) - Mean(x)^2``) and ignores missing values in its weights: pass
     ``bias=True`` (and ``ignore_na=True`` on gappy data) for its values; the default stays
     pandas' unbiased ``var()``.
+
+    ``learn_com=True`` makes the centre of mass a Haiku parameter ``logcom`` of this module (``log(com)``,
+    WAX-ML's name, which WAX-ML's ``EWMVar`` always creates), trainable by gradient as
+    :class:`~waxegg.wax.modules.EWMA`'s.
     """
 
     def __init__(
@@ -37,6 +43,7 @@ class EWMVar(hk.Module):
         std: bool = False,
         span: float | None = None,
         halflife: float | None = None,
+        learn_com: bool = False,
         name: str | None = None,
     ):
         super().__init__(name=name)
@@ -47,10 +54,18 @@ class EWMVar(hk.Module):
                                            alpha=alpha, min_periods=min_periods, adjust=adjust,
                                            ignore_na=ignore_na)
         self.std = std
+        self.learn_com = bool(learn_com)
+        if self.learn_com and self.params.com == 0:
+            raise ValueError(f"{type(self).__name__}: learn_com needs com > 0 (its parameter is log(com)), got com=0")
 
     def __call__(self, x):
         x = as_floating(x)
-        var = EWMCov(**self._kwargs, name="cov")(x, x)
+        com = None
+        if self.learn_com:
+            logcom = hk.get_parameter("logcom", [], x.dtype,
+                                      init=lambda s, d: jnp.full(s, math.log(self.params.com), d))
+            com = jnp.exp(logcom)
+        var = EWMCov(**self._kwargs, name="cov")(x, x, com=com)
         if not self.std:
             return var
         return jnp.where(var < 0, jnp.zeros_like(var), jnp.sqrt(var))

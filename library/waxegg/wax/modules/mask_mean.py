@@ -30,8 +30,8 @@ class MaskMean(hk.Module):
     ``mask_axis`` tells which data axes the mask spans (see :class:`ApplyMask`).
     """
 
-    def __init__(self, axis: int | Sequence[int] | None = None, *, mask_axis: int | Sequence[int] | None = None,
-                 name: str | None = None):
+    def __init__(self, axis: int | Sequence[int] | None = None, name: str | None = None, *,
+                 mask_axis: int | Sequence[int] | None = None):
         super().__init__(name=name)
         self.axis = axis
         self.mask_axis = mask_axis

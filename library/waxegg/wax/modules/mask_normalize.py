@@ -25,8 +25,8 @@ class MaskNormalize(hk.Module):
     ``center=True`` gives the z-score. With ``assume_centered=True`` both are ``x / rms``.
     """
 
-    def __init__(self, axis: int | Sequence[int] | None = None, *, ddof: int = 0, assume_centered: bool = False,
-                 center: bool = False, mask_axis: int | Sequence[int] | None = None, name: str | None = None):
+    def __init__(self, axis: int | Sequence[int] | None = None, assume_centered: bool = False, name: str | None = None,
+                 *, ddof: int = 0, center: bool = False, mask_axis: int | Sequence[int] | None = None):
         super().__init__(name=name)
         self.axis, self.ddof, self.assume_centered, self.mask_axis = axis, ddof, assume_centered, mask_axis
         self.center = bool(center)

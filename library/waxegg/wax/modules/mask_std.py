@@ -39,8 +39,8 @@ class MaskStd(hk.Module):
     spread (and returned 0, not NaN, when nothing is selected); pass ``eps`` for its values.
     """
 
-    def __init__(self, axis: int | Sequence[int] | None = None, *, ddof: int = 0, assume_centered: bool = False,
-                 mask_axis: int | Sequence[int] | None = None, eps: float = 0.0, name: str | None = None):
+    def __init__(self, axis: int | Sequence[int] | None = None, assume_centered: bool = False, name: str | None = None,
+                 *, ddof: int = 0, mask_axis: int | Sequence[int] | None = None, eps: float = 0.0):
         super().__init__(name=name)
         if isinstance(ddof, bool) or not isinstance(ddof, int) or ddof < 0:
             raise ValueError(f"MaskStd: ddof must be an integer >= 0, got {ddof!r}")

@@ -25,7 +25,7 @@ class OnlineSupervisedLearnerInfo(NamedTuple):
     Attributes
     ----------
     loss : scalar array
-        ``loss(y_pred, y)`` of this step, computed with the parameters *before* the update
+        ``loss(y, y_pred)`` of this step, computed with the parameters *before* the update
         (the honest online, "prequential" loss).
     params : pytree
         The model parameters *after* the update.
@@ -78,7 +78,8 @@ class OnlineSupervisedLearner(hk.Module):
     opt : optax.GradientTransformation or OptaxOptimizer
         E.g. ``optax.sgd(1e-2)`` or :func:`waxegg.wax.optim.newton`.
     loss : callable
-        ``loss(y_pred, y) -> scalar``.
+        Called ``loss(y, y_pred) -> scalar``: target first, WAX-ML's order (its users write their losses
+        for it; optax's losses take ``(predictions, targets)``, so wrap them: ``lambda y, p: optax.l2_loss(p, y)``).
     grads_fill_nan_inf : bool, default True
         Replace NaN and +-inf in the gradients by 0 before the update, so that one bad
         observation (a NaN feature or target, an overflow) leaves the parameters unchanged
@@ -114,7 +115,7 @@ class OnlineSupervisedLearner(hk.Module):
         self.opt = opt if isinstance(opt, OptaxOptimizer) else OptaxOptimizer(
             check_optax("OnlineSupervisedLearner", opt))
         if not callable(loss):
-            raise TypeError(f"OnlineSupervisedLearner: loss must be a callable loss(y_pred, y) -> scalar, "
+            raise TypeError(f"OnlineSupervisedLearner: loss must be a callable loss(y, y_pred) -> scalar, "
                             f"got {type(loss).__name__} {loss!r}")
         self.loss = loss
         self.grads_fill_nan_inf = bool(grads_fill_nan_inf)
@@ -143,7 +144,7 @@ class OnlineSupervisedLearner(hk.Module):
                 where = jax.tree_util.keystr(path)
                 raise ValueError(f"OnlineSupervisedLearner: model output{where} has shape {p.shape} but the target "
                                  f"y{where} has shape {t.shape}; they must match exactly (no broadcasting)")
-        loss = jax.eval_shape(self.loss, y_pred, y_shape)
+        loss = jax.eval_shape(self.loss, y_shape, y_pred)
         if not (hasattr(loss, "shape") and loss.shape == ()):
             got = getattr(loss, "shape", type(loss).__name__)
             raise ValueError(f"OnlineSupervisedLearner: loss {_describe(self.loss)} must return a scalar, got {got}")
@@ -169,7 +170,7 @@ class OnlineSupervisedLearner(hk.Module):
 
         def loss_fn(p: Any) -> tuple[Any, tuple[Any, Any]]:
             y_pred, new_state = self.model.apply(p, state, rng, x)
-            return self.loss(y_pred, y), (y_pred, new_state)
+            return self.loss(y, y_pred), (y_pred, new_state)
 
         (loss, (y_pred, state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         if self.grads_fill_nan_inf:

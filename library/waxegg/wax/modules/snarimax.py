@@ -118,10 +118,10 @@ class SNARIMAX(hk.Module):
         sd: int = 0,
         sq: int = 0,
         regressor: Callable[[jnp.ndarray], jnp.ndarray] | None = None,
+        name: str | None = None,
         *,
         opt: optax.GradientTransformation | None = None,
         loss: Callable[[Any, Any], Any] | None = None,
-        name: str | None = None,
     ):
         super().__init__(name=name)
         self.p, self.d, self.q = (as_order("SNARIMAX", n, v) for n, v in (("p", p), ("d", d), ("q", q)))
@@ -161,7 +161,9 @@ class SNARIMAX(hk.Module):
         y_hist = jnp.concatenate([y[None], y_past])
         yd = diff @ y_hist
 
-        learner = OnlineSupervisedLearner(_scalar_model(self.regressor), self.opt, self.loss, name="learner")
+        loss = self.loss  # loss(prediction, y); the learner calls loss(y, y_pred) (WAX-ML's order)
+        learner = OnlineSupervisedLearner(_scalar_model(self.regressor), self.opt, lambda y, p: loss(p, y),
+                                          name="learner")
         yd_pred, info = learner(features, yd)
         err = yd - yd_pred
 

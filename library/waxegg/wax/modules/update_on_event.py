@@ -2,11 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import haiku as hk
 import jax
 import jax.numpy as jnp
+
+
+def set_params_or_state_dict(module_name: str, submodules: set[str], which: str,
+                             state_dict: Mapping[str, Any]) -> None:
+    """WAX-ML's ``set_params_or_state_dict``: the inverse of Haiku's ``Module.params_dict()`` /
+    ``state_dict()``. Inside a transform, set the ``which`` (``"params"`` or ``"state"``) of module
+    ``module_name``, the modules under it and ``submodules`` from ``state_dict`` (keyed
+    ``"module/name"`` as those methods return them; a missing key raises KeyError naming it).
+
+    Haiku has no public call for this; as WAX-ML, it writes into the current transform's frame.
+    """
+    from haiku._src import base  # the frame is not public Haiku API
+
+    if which not in ("params", "state"):
+        raise ValueError(f"set_params_or_state_dict: which must be 'params' or 'state', got {which!r}")
+    if not base.frame_stack:
+        raise ValueError("set_params_or_state_dict must be used inside an hk.transform")
+    frame = base.current_frame()
+    for their_name, bundle in getattr(frame, which).items():
+        if not (their_name == module_name or their_name.startswith(module_name + "/") or their_name in submodules):
+            continue
+        for name, value in bundle.items():
+            key = f"{their_name}/{name}"
+            if key not in state_dict:
+                raise KeyError(f"set_params_or_state_dict: no value for {key!r} in the given {which}")
+            bundle[name] = value._replace(current=state_dict[key]) if which == "state" else state_dict[key]
+
+
+def set_state_from_dict(module: hk.Module, next_state_dict: Mapping[str, Any]) -> None:
+    """WAX-ML's ``set_state_from_dict``: set the state of ``module`` and its submodules from a dict shaped as
+    ``module.state_dict()`` returns. WAX-ML added it to ``hk.Module`` as a method when imported; here it is a
+    function (importing waxegg patches nothing): ``set_state_from_dict(module, d)`` for ``module.set_state_from_dict(d)``.
+    """
+    from haiku._src import base  # noqa: PLC0415
+
+    if not base.frame_stack:
+        raise ValueError("set_state_from_dict must be used inside an hk.transform")
+    set_params_or_state_dict(module.module_name, module._submodules, "state", next_state_dict)
 
 
 class UpdateOnEvent(hk.Module):
