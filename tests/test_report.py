@@ -117,6 +117,8 @@ def test_repro_quick_end_to_end_then_from_results(tmp_path):
     meta = json.loads((out / "results.json").read_text())
     assert meta["measure_seconds"] > 0 and meta["measure_peak_rss_mb"]["process"] > 0
     assert f"took {meta['measure_seconds'] / 60:.1f} minutes (wall time" in (out / "index.html").read_text()
+    assert "First calls, as users meet them" in (out / "index.html").read_text()
+    assert {r["run"] for r in meta["first_calls"]["rows"]} == {"cold", "warm"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -281,3 +283,27 @@ def test_summary_table_takes_column_major_where_both_layouts_were_measured():
                                            for i in range(2)]
     row_major = wax_summary_table(table, "ewm_mean", 100, 10, "float64", "C")
     assert row_major["end to end"].tolist() != summary["end to end"].tolist()
+
+
+def test_page_first_call_table_prints_the_recorded_first_calls(small_results, tmp_path):
+    out = tmp_path / "first"
+    shutil.copytree(small_results, out)
+    meta = json.loads((out / "results.json").read_text())
+    base = dict(dtype="float64", layout="F", T=10_000, N=100, imports_s=1.0, call_cpu_s=1.0, rounds=1)
+    calls = {("waxegg", "cold"): 2.5, ("waxegg", "warm"): 0.35, ("numbagg", "cold"): 1.25, ("numbagg", "warm"): 1.3}
+    meta["first_calls"] = {"seconds": 12.0, "rows": [
+        {**base, "system": system, "kernel": "ewm_var", "run": run, "call_s": s, "max_abs_err": 4e-16}
+        for (system, run), s in calls.items()] + [
+        {**base, "system": "waxegg", "kernel": "rolling_median", "run": run, "call_s": 3.0, "max_abs_err": None}
+        for run in ("cold", "warm")]}
+    (out / "results.json").write_text(json.dumps(meta))
+    parser = _Tables()
+    parser.feed(render(out).read_text(encoding="utf-8"))
+    (header, rows), = [(h, r) for title, h, r in parser.tables if title.startswith("First calls")]
+    printed = {r[0]: dict(zip(header, r)) for r in rows}
+    assert printed["ewm_var"]["waxegg-numba cold"] == "2.50 s" and printed["ewm_var"]["numbagg warm"] == "1.30 s"
+    assert printed["ewm_var"]["cold / numbagg cold"] == "2.00"  # 2.5 / 1.25
+    assert printed["ewm_var"]["max abs err vs pandas"] == "4.0e-16"
+    assert printed["rolling_median"]["numbagg cold"] == ""  # numbagg has no rolling median
+    assert printed["rolling_median"]["max abs err vs pandas"] == "NaN positions differ"
+    assert "wax-3step cold" not in header  # not measured here: no empty column

@@ -17,6 +17,7 @@ Used by the repro (a table on the page), asv (``bench_wax.FirstCallCold``) and `
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -198,7 +199,9 @@ def first_call_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         key = (r["kernel"], r["dtype"], r["layout"], r["T"], r["N"])
         entry = by_key.setdefault(key, dict(zip(("kernel", "dtype", "layout", "T", "N"), key)))
         entry[f"{r['system']}_{r['run']}_s"] = r["call_s"]
-        entry[f"{r['system']}_max_abs_err"] = max(r["max_abs_err"], entry.get(f"{r['system']}_max_abs_err", 0.0))
+        # None: read back from JSON, which has no inf (the NaN positions differed from pandas')
+        err = math.inf if r["max_abs_err"] is None else r["max_abs_err"]
+        entry[f"{r['system']}_max_abs_err"] = max(err, entry.get(f"{r['system']}_max_abs_err", 0.0))
     for entry in by_key.values():
         cold, peer = entry.get("waxegg_cold_s"), entry.get("numbagg_cold_s")
         entry["cold_over_numbagg"] = cold / peer if cold is not None and peer else None

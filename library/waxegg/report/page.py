@@ -187,6 +187,26 @@ def cached_start_table(env: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def first_call_table(env: dict[str, Any]) -> pd.DataFrame:
+    """Each statistic's first call in fresh processes, cold and warm, beside numbagg (``env["first_calls"]``)."""
+    from waxegg.bench.first_call import first_call_summary
+
+    rows = []
+    for s in first_call_summary((env.get("first_calls") or {}).get("rows", [])):
+        row = {"statistic": s["kernel"], "dtype": s["dtype"], "layout": s["layout"]}
+        for system, label in (("waxegg", "waxegg-numba"), ("numbagg", "numbagg"), ("wax-3step", "wax-3step")):
+            for run in ("cold", "warm"):
+                row[f"{label} {run}"] = _fmt_seconds(s.get(f"{system}_{run}_s", float("nan")))
+        ratio = s.get("cold_over_numbagg")
+        row["cold / numbagg cold"] = _fmt_ratio(float("nan") if ratio is None else ratio)
+        errors = [s[k] for k in s if k.endswith("_max_abs_err")]
+        worst = max(errors, default=np.nan)
+        row["max abs err vs pandas"] = "NaN positions differ" if worst == np.inf else _fmt_err(worst)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return table.loc[:, [c for c in table.columns if (table[c] != "").any()]] if len(table) else table
+
+
 def problems_table(table: pd.DataFrame) -> pd.DataFrame:
     """Skipped and failed cells with their reason."""
     bad = table[table["status"] != "ok"]
@@ -289,6 +309,20 @@ def render_page(table: pd.DataFrame, env: dict[str, Any], out: str | Path, figur
                      "<code>move_*</code>; pairwise statistics pair each column with one other column, "
                      "elementwise); below 1 is faster. Empty cells: the peer has no such statistic.</p>\n")
         parts.append(_table_html(overview))
+    first_calls = env.get("first_calls")
+    if first_calls is not None:
+        rows = first_calls.get("rows") or [{}]
+        parts.append("<h3>First calls, as users meet them</h3>\n<p class=\"note\">Each call in fresh Python "
+                     "processes on a T={T:,} x N={N:,} frame (imports and data timed apart): <b>cold</b> with empty "
+                     "cache folders (<code>NUMBA_CACHE_DIR</code>, <code>WAXEGG_CACHE_DIR</code>), what a new "
+                     "environment, an upgrade or a CI run pays; <b>warm</b> in a second fresh process over the caches "
+                     "the cold one filled. waxegg-numba is <code>df.wax.&lt;window&gt;(..., backend=\"numba\")</code> "
+                     "end to end, numbagg its counterpart on the values (numbagg keeps no disk cache: its warm call "
+                     "compiles again), wax-3step the seed's three steps. Best of {k} round(s); each result checked "
+                     "against pandas in its process. Measuring took {sec} s.</p>\n".format(
+                         T=rows[0].get("T", 0), N=rows[0].get("N", 0), k=rows[0].get("rounds", 1),
+                         sec=first_calls.get("seconds", "?")))
+        parts.append(_table_or_note(first_call_table(env), first_calls.get("error", "no first calls in this grid")))
     for workload in sorted(set(table["workload"]) - {"lda"}):
         size = focus_size(table, env, workload)
         dtypes = sorted(set(table["dtype"][table["workload"] == workload]), reverse=True)
