@@ -186,8 +186,16 @@ def test_format_dataframe_without_format_dims_and_auto_format_with_shape():
                                                       columns=pd.RangeIndex(2, name="dim_1")))
     series = format_dataframe(None, {"a": np.arange(3.0)})["a"]
     pd.testing.assert_series_equal(series, pd.Series(np.arange(3.0), index=pd.RangeIndex(3, name="dim_0")))
-    with pytest.raises(ValueError, match="1-D or 2-D"):
-        format_dataframe(None, np.zeros((2, 2, 2)))
+    # 3-D outputs: WAX-ML's index_nlevels (index = the first dims, columns = the others), by hand
+    cube = np.arange(24.0).reshape(2, 3, 4)
+    wide = format_dataframe(None, cube)
+    assert wide.shape == (2, 12) and wide.columns.names == ["dim_1", "dim_2"]
+    assert wide.loc[1, (2, 3)] == cube[1, 2, 3] and wide.loc[0, (1, 0)] == cube[0, 1, 0]
+    tall = format_dataframe(None, cube, index_nlevels=2)
+    assert tall.shape == (6, 4) and tall.index.names == ["dim_0", "dim_1"]
+    assert tall.loc[(1, 2), 3] == cube[1, 2, 3]
+    with pytest.raises(ValueError, match="no dims"):
+        format_dataframe(None, cube, ("a", "b", "c"), index_nlevels=3)
 
     times = pd.date_range("2026-01-01", periods=3, freq="h", name="time")
     ds = xr.Dataset({"x": (("time", "asset"), values)}, coords={"time": times, "asset": ["a", "b"]})
@@ -406,3 +414,54 @@ def test_waxml_encoders_and_dataset_coding():
     np.testing.assert_array_equal(arrays["s"], [0, 1, 0])
     assert set(encoders) == {"s"}
     assert DecodeDataset._fields[0] == "iter_coords" and len(DecodeDataset._fields) == 11
+
+
+# --- the rest of WAX-ML's small public helpers ------------------------------------------------------------------
+
+
+def test_utils_testing_predicate_and_optim_newton_module():
+    import jax.numpy as jnp
+
+    from waxegg.wax import predicate, testing, utils
+    import importlib
+
+    newton_module = importlib.import_module("waxegg.wax.optim.newton")  # wax.optim.newton, WAX-ML's module path
+
+    assert utils.dict_map(lambda v: v * 2, {"a": 1, "b": 3}) == {"a": 2, "b": 6}
+    assert utils.get_unique_dtype({"a": np.zeros(2, np.float32), "b": (np.ones(1, np.float32),)}) is np.float32
+    with pytest.raises(ValueError, match="float32.*float64|float64.*float32"):
+        utils.get_unique_dtype([np.zeros(1, np.float32), np.zeros(1)])
+    assert predicate.pass_all_predicate("linear", "w", jnp.zeros(2)) is True
+    assert callable(newton_module.newton) and callable(newton_module.sherman_morrison)
+
+    testing.assert_tree_all_close({"a": np.array([1.0, 2.0])}, {"a": np.array([1.0, 2.0 + 1e-12])})
+    testing.assert_tree_all_close((np.array([1, 2], testing.int32),), (np.array([1, 2], np.int32),))
+    with pytest.raises(AssertionError):
+        testing.assert_tree_all_close({"a": np.array([1, 2], np.int32)}, {"a": np.array([1, 3], np.int32)})
+    with pytest.raises(AssertionError):
+        testing.assert_tree_all_close({"a": np.zeros(2)}, {"b": np.zeros(2)})
+    with pytest.raises(AssertionError, match="float32"):
+        testing.assert_tree_all_close(np.zeros(2), np.zeros(2, np.float32))
+    import jax
+
+    before = jax.config.jax_enable_x64
+    testing.assert_tree_all_close(np.zeros(1), np.zeros(1))
+    assert jax.config.jax_enable_x64 == before  # WAX-ML's turned 64-bit mode off for the whole process
+
+
+def test_unroll_static_scan_iter_first_axis_and_scan_state():
+    from waxegg.wax.unroll import ScanState, iter_first_axis, logger, static_scan
+
+    xs = {"a": np.arange(4.0), "b": np.arange(8.0).reshape(4, 2)}
+    rows = list(iter_first_axis(xs))
+    assert len(rows) == 4 and rows[2]["a"] == 2.0 and np.array_equal(rows[3]["b"], [6.0, 7.0])
+    # mirrors: jax.lax.scan(f, 0.0, xs) with a running sum
+    carry, ys = static_scan(lambda c, x: (c + x["a"], c + x["a"]), 0.0, xs)
+    assert float(carry) == 6.0
+    np.testing.assert_array_equal(np.asarray(ys), [0.0, 1.0, 3.0, 6.0])
+    carry, ys = static_scan(lambda c, _: (c + 1, c * 10), 0, length=3)
+    assert int(carry) == 3 and np.asarray(ys).tolist() == [0, 10, 20]
+    with pytest.raises(ValueError, match="length"):
+        static_scan(lambda c, x: (c, x), 0)
+    assert ScanState(fun_state={"s": 1}, rng=None).fun_state == {"s": 1}
+    assert logger.name == "waxegg.wax.unroll"

@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
+import numpy.typing
 import xarray as xr
+
+#: WAX-ML's name for a dtype argument.
+DTypeLike = numpy.typing.DTypeLike
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+#: WAX-ML's name for the type of ``dataset.coords`` (the coordinates the formatters take).
+DatasetCoordinates = xr.core.coordinates.DatasetCoordinates
+
 
 def to_numpy(x: Any) -> np.ndarray:
     """A numpy view of ``x`` (JAX CPU arrays are not copied)."""
@@ -44,32 +47,44 @@ def _check_dims(name: str, values: np.ndarray, format_dims: Sequence[str]) -> No
         raise ValueError(f"{name}: output of shape {values.shape} does not match format_dims={tuple(format_dims)}")
 
 
-def format_dataframe(coords: Mapping[str, Any] | None, outputs: Any, format_dims: Sequence[str] | None = None) -> Any:
+def format_dataframe(coords: Mapping[str, Any] | None, outputs: Any, format_dims: Sequence[str] | None = None,
+                     index_nlevels: int = 1) -> Any:
     """Wrap ``(T, N)`` outputs as DataFrames indexed by ``coords[format_dims[0]]`` with columns
     ``coords[format_dims[1]]``. A pytree of outputs gives the same pytree of DataFrames.
 
-    ``format_dims=None`` (WAX-ML's default) names the dimensions ``dim_0, dim_1`` and so takes their
+    ``format_dims=None`` (WAX-ML's default) names the dimensions ``dim_0, dim_1, ...`` and so takes their
     coordinates from ``coords`` where it has them, else a RangeIndex; a 1-D output then becomes a Series
-    (as WAX-ML); ``coords=None`` means no coordinates.
+    (as WAX-ML); ``coords=None`` means no coordinates. Outputs of three or more dims (WAX-ML's
+    ``index_nlevels``) become a frame whose index is the first ``index_nlevels`` dims and whose columns
+    are the others (MultiIndexes where there are several).
     """
     coords = {} if coords is None else coords
+    if isinstance(index_nlevels, bool) or not isinstance(index_nlevels, (int, np.integer)) or index_nlevels < 1:
+        raise ValueError(f"format_dataframe: index_nlevels must be an integer >= 1, got {index_nlevels!r}")
     if format_dims is None:
         def auto(x: Any) -> Any:
             values = to_numpy(x)
+            if values.ndim == 0:
+                raise ValueError("format_dataframe takes outputs of at least one dimension, got a scalar")
             if values.ndim == 1:
                 return format_series(coords, values, ("dim_0",))
-            if values.ndim == 2:
-                return format_dataframe(coords, values, ("dim_0", "dim_1"))
-            raise ValueError(f"format_dataframe without format_dims takes 1-D or 2-D outputs, got shape {values.shape}")
+            dims = tuple(f"dim_{i}" for i in range(values.ndim))
+            return format_dataframe(coords, values, dims, index_nlevels)
 
         return _tree_map(auto, outputs)
     format_dims = tuple(format_dims)
-    if len(format_dims) != 2:
-        raise ValueError(f"format_dataframe needs two format_dims (index, columns), got {format_dims}")
+    if len(format_dims) < 2:
+        raise ValueError(f"format_dataframe needs two or more format_dims (index, columns), got {format_dims}")
 
     def one(x: Any) -> pd.DataFrame:
         values = to_numpy(x)
         _check_dims("format_dataframe", values, format_dims)
+        if len(format_dims) > 2:
+            if index_nlevels >= len(format_dims):
+                raise ValueError(f"format_dataframe: index_nlevels={index_nlevels} leaves no dims of "
+                                 f"{format_dims} for the columns")
+            series = format_dataarray(coords, values, format_dims).to_series()
+            return series.unstack(list(range(index_nlevels, len(format_dims))))
         index = _coord_index(coords, format_dims[0], values.shape[0])
         columns = _coord_index(coords, format_dims[1], values.shape[1])
         return pd.DataFrame(values, index=index, columns=columns, copy=False)

@@ -8,6 +8,7 @@ reference it must agree with.
 
 from __future__ import annotations
 
+import logging
 import weakref
 from functools import partial
 from typing import Any, Callable, NamedTuple
@@ -240,6 +241,42 @@ class UnrollTransformedWithState(NamedTuple):
 
     init: Callable[..., tuple[Any, Any]]
     apply: Callable[..., tuple[Any, Any]]
+
+
+logger = logging.getLogger(__name__)
+
+
+class ScanState(NamedTuple):
+    """WAX-ML's carry of an unroll's scan: the function's state and the rng still to split."""
+
+    fun_state: Any
+    rng: Any
+
+
+def iter_first_axis(xs: Any, pbar: bool = False) -> Any:
+    """WAX-ML's ``iter_first_axis``: the pytrees ``xs[t]`` for ``t`` along the leading axis (``pbar``: a tqdm bar)."""
+    steps: Any = range(len(jax.tree_util.tree_leaves(xs)[0]))
+    if pbar:
+        from tqdm.auto import tqdm  # noqa: PLC0415
+
+        steps = tqdm(steps, desc="iter_first_axis (static_unroll)")
+    for t in steps:
+        yield jax.tree_util.tree_map(lambda x: x[t], xs)
+
+
+def static_scan(scan_f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None, length: int | None = None,
+                pbar: bool = False) -> tuple[Any, Any]:
+    """WAX-ML's ``static_scan``: :func:`jax.lax.scan`'s contract as a Python loop (``xs=None``: ``length`` steps
+    fed ``None``); returns the last carry and the stacked outputs (:func:`python_scan`)."""
+    if xs is None:
+        if length is None:
+            raise ValueError("static_scan: give xs or length")
+        carry, outputs = init, []
+        for _ in range(length):
+            carry, out = scan_f(carry, None)
+            outputs.append(out)
+        return carry, stack_steps(outputs)
+    return python_scan(scan_f, init, xs, pbar=pbar, desc="static_scan")
 
 
 def _as_transformed(fun: Any) -> hk.TransformedWithState:
