@@ -235,3 +235,31 @@ def test_accessor_stream_classes_and_stream_methods():
     pd.testing.assert_frame_equal(out, df.ewm(com=1.0).mean(), check_exact=False, rtol=1e-12, atol=1e-12,
                                   check_freq=False)
     assert "ewma" in state
+
+
+@pytest.mark.parametrize("backend", ["numba", "jax"])
+@pytest.mark.parametrize("kw", [dict(com=2.0), dict(alpha=0.3, adjust=False, min_periods=3),
+                                dict(com=1.5, ignore_na=True, min_periods=1)], ids=str)
+def test_accessor_ewm_initial_value_equals_ewma_module_and_pandas(kw, backend):
+    from waxegg.wax import dynamic_unroll
+    import haiku as hk
+
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(40, 3))
+    x[rng.random((40, 3)) < 0.2] = nan
+    x[:3, 1] = nan
+    df = pd.DataFrame(x, index=pd.date_range("2020", periods=40, freq="min"))
+    got = df.wax.ewm(**kw, initial_value=10.0, backend=backend).mean()
+    module, _ = dynamic_unroll(hk.transform_with_state(lambda v: EWMA(**kw, initial_value=10.0)(v)), x)
+    np.testing.assert_allclose(got.to_numpy(), np.asarray(module), rtol=1e-12, atol=1e-12)
+    # mirrors: pd.concat([row of 10, df]).ewm(**kw).mean()[1:] (min_periods counting the real rows only)
+    ahead = pd.DataFrame(np.r_[np.full((1, 3), 10.0), x])
+    mp = kw.get("min_periods", 0)
+    ref = ahead.ewm(**{**kw, "min_periods": mp + 1 if mp else 0}).mean().to_numpy()[1:]
+    np.testing.assert_allclose(got.to_numpy(), ref, rtol=1e-12, atol=1e-12)
+    # cut in two with return_state / state=, the same values
+    first, state = df.iloc[:15].wax.ewm(**kw, initial_value=10.0, backend=backend, return_state=True).mean()
+    second = df.iloc[15:].wax.ewm(**kw, initial_value=10.0, backend=backend, state=state).mean()
+    np.testing.assert_allclose(pd.concat([first, second]).to_numpy(), got.to_numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(NotImplementedError, match="mean"):
+        df.wax.ewm(**kw, initial_value=10.0, backend=backend).var()

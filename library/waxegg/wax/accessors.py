@@ -338,9 +338,11 @@ class ExponentialMovingWindow(_Window):
     _kind = "ewm"
 
     def __init__(self, obj: Container, params: EWMParams, *, times: Any = None, halflife: Any = None,
-                 **options: Any):
+                 initial_value: float = float("nan"), initial_params: EWMParams | None = None, **options: Any):
         super().__init__(obj, **options)
         self.params = params
+        # WAX-ML's initial_value: one observation before the first step (see WaxAccessor.ewm).
+        self.initial_value, self._initial_params = float(initial_value), initial_params
         self.times, self._stamps, self._deltas, self._halflife = times, None, None, None
         if times is not None:
             n = obj.sizes[adapt(obj, local_time=self.local_time, require_dim=False).dim] \
@@ -350,12 +352,16 @@ class ExponentialMovingWindow(_Window):
     def _no_times(self, what: str) -> None:
         if self.times is not None:
             raise NotImplementedError(f"{what} is not implemented with times (as pandas)")
+        self._no_initial_value(what)
 
     def mean(self, numeric_only: bool = False, engine: Any = None, engine_kwargs: Any = None, *,
              state: Any = None, return_state: bool | None = None) -> Any:
         """EWM mean, equal to pandas' ``ewm(...).mean()`` (float64 within 1e-12), ``times=`` included."""
         _check_engine(engine, engine_kwargs)
         params = self.params
+        if self.times is None and self.initial_value == self.initial_value:
+            return self._apply("ewm_mean", self._mean_from_initial_value, numeric_only=numeric_only,
+                               state=state, return_state=return_state)
         if self.times is None:
             return self._apply("ewm_mean", lambda k, v, s: k(v, params, state=s), numeric_only=numeric_only,
                                state=state, return_state=return_state)
@@ -377,6 +383,20 @@ class ExponentialMovingWindow(_Window):
             return out, TimedState(inner, last)
 
         return self._apply("ewm_mean", call, numeric_only=numeric_only, state=state, return_state=return_state)
+
+    def _mean_from_initial_value(self, kernel: Callable, v: np.ndarray, s: Any) -> tuple[np.ndarray, Any]:
+        """The kernel on ``[initial_value, *v]`` without its first row (a state given: on ``v``, from it)."""
+        if s is not None:
+            return kernel(v, self._initial_params, state=s)
+        ahead = np.concatenate([np.full((1,) + v.shape[1:], self.initial_value, dtype=v.dtype), v])
+        if v.ndim == 2 and v.flags.f_contiguous and not v.flags.c_contiguous:
+            ahead = np.asfortranarray(ahead)  # keep the caller's memory order (the kernels' fast path)
+        out, state = kernel(ahead, self._initial_params, state=None)
+        return out[1:], state
+
+    def _no_initial_value(self, what: str) -> None:
+        if self.initial_value == self.initial_value:
+            raise NotImplementedError(f"initial_value= applies to mean() only (as WAX-ML), not to {what}()")
 
     def sum(self, numeric_only: bool = False, engine: Any = None, engine_kwargs: Any = None, *,
             state: Any = None, return_state: bool | None = None) -> Any:
@@ -875,6 +895,7 @@ class WaxAccessor:
         local_time: str | None = None,
         state: Any = None,
         return_state: bool = False,
+        initial_value: float = float("nan"),
     ) -> ExponentialMovingWindow:
         """Exponentially weighted window, as ``pandas.DataFrame.ewm`` (parameters validated as pandas does).
 
@@ -885,7 +906,10 @@ class WaxAccessor:
         (e.g. ``"float32"`` to compute in single precision; default keeps float32 / float64 input's
         dtype, else float64), ``backend`` (``"numba"`` default, ``"jax"``; see
         :mod:`waxegg.wax.backends`), ``local_time`` (the time dimension of xarray objects),
-        ``return_state`` (statistics return ``(result, state)``) and ``state`` (continue from one).
+        ``return_state`` (statistics return ``(result, state)``) and ``state`` (continue from one), and
+        WAX-ML's ``initial_value`` (``mean`` only, as WAX-ML): the mean starts from it as from one observation
+        made before the first step, as :class:`~waxegg.wax.modules.EWMA`'s option (``min_periods`` counts
+        only real observations; with ``min_periods=0`` every step has a value).
         """
         if method != "single":
             raise NotImplementedError(f"method={method!r}: only method='single' is implemented")
@@ -903,9 +927,18 @@ class WaxAccessor:
                 raise ValueError("halflife can only be a timedelta convertible argument if times is not None.")
             params = ewm_params(com=com, span=span, halflife=halflife, alpha=alpha,
                                 min_periods=min_periods, adjust=adjust, ignore_na=ignore_na)
+        initial_params = None
+        if initial_value == initial_value:  # not NaN
+            if times is not None:
+                raise NotImplementedError("initial_value= with times= is not implemented")
+            # The kernel sees the initial value as its first row, which every count includes: ask one more.
+            real = 0 if min_periods is None else min_periods
+            initial_params = ewm_params(com=com, span=span, halflife=halflife, alpha=alpha,
+                                        min_periods=real + 1 if real >= 1 else 1, adjust=adjust, ignore_na=ignore_na)
         return ExponentialMovingWindow(self._obj, params, times=times, halflife=halflife, format_outputs=format_outputs,
                                        dtype=dtype, backend=backend, local_time=local_time, state=state,
-                                       return_state=return_state)
+                                       return_state=return_state, initial_value=initial_value,
+                                       initial_params=initial_params)
 
 
 class WaxDataFrameAccessor(WaxAccessor):
