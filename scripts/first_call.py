@@ -33,12 +33,13 @@ def main(argv: list[str] | None = None) -> None:
     rows = measure_first_calls(args.kernel, dtypes=args.dtype or ["float64"], layouts=args.layout or ["F"],
                                shape=(args.T, args.N), repeat=args.repeat, progress=True)
     print(f"\nT={args.T} N={args.N}, best of {args.repeat} round(s); seconds of the first call (imports apart)")
-    header = ["kernel", "dtype", "layout", "waxegg cold", "numbagg cold", "cold / numbagg", "waxegg warm",
-              "numbagg warm", "3-step cold", "3-step warm"]
+    header = ["kernel", "dtype", "layout", "waxegg cold", "numbagg cold", "cold / numbagg", "(CPU s)",
+              "waxegg warm", "numbagg warm", "3-step cold", "3-step warm"]
     print(" | ".join(header))
     for s in first_call_summary(rows):
         print(" | ".join([s["kernel"], s["dtype"], s["layout"], _fmt(s.get("waxegg_cold_s")),
                           _fmt(s.get("numbagg_cold_s")), _fmt(s.get("cold_over_numbagg")),
+                          _fmt(s.get("cold_cpu_over_numbagg")),
                           _fmt(s.get("waxegg_warm_s")), _fmt(s.get("numbagg_warm_s")),
                           _fmt(s.get("wax-3step_cold_s")), _fmt(s.get("wax-3step_warm_s"))]))
 

@@ -193,16 +193,21 @@ def measure_first_calls(kernels: Iterable[str] | None = None, *, dtypes: Iterabl
 
 
 def first_call_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (kernel, dtype, layout): waxegg's and numbagg's cold and warm call, cold ratio."""
+    """One row per (kernel, dtype, layout): each system's cold and warm call (wall and CPU seconds), and the
+    cold ratio waxegg / numbagg (wall; ``cold_cpu_over_numbagg`` in CPU seconds, which a busy machine
+    disturbs less)."""
     by_key: dict[tuple, dict[str, Any]] = {}
     for r in rows:
         key = (r["kernel"], r["dtype"], r["layout"], r["T"], r["N"])
         entry = by_key.setdefault(key, dict(zip(("kernel", "dtype", "layout", "T", "N"), key)))
         entry[f"{r['system']}_{r['run']}_s"] = r["call_s"]
+        entry[f"{r['system']}_{r['run']}_cpu_s"] = r["call_cpu_s"]
         # None: read back from JSON, which has no inf (the NaN positions differed from pandas')
         err = math.inf if r["max_abs_err"] is None else r["max_abs_err"]
         entry[f"{r['system']}_max_abs_err"] = max(err, entry.get(f"{r['system']}_max_abs_err", 0.0))
     for entry in by_key.values():
         cold, peer = entry.get("waxegg_cold_s"), entry.get("numbagg_cold_s")
         entry["cold_over_numbagg"] = cold / peer if cold is not None and peer else None
+        cold, peer = entry.get("waxegg_cold_cpu_s"), entry.get("numbagg_cold_cpu_s")
+        entry["cold_cpu_over_numbagg"] = cold / peer if cold is not None and peer else None
     return list(by_key.values())
