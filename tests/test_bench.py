@@ -143,6 +143,23 @@ def test_max_abs_error_handles_nans_shapes_and_chunks():
     assert max_abs_error(res[:, :1], ref) == float("inf")
 
 
+@pytest.mark.parametrize("res_order, ref_order", [("C", "C"), ("F", "F"), ("F", "C"), ("C", "F")])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_max_abs_error_in_every_memory_order_and_dtype(res_order, ref_order, dtype):
+    rng = np.random.default_rng(5)
+    ref = np.array(rng.standard_normal((3_000, 7)), order=ref_order)
+    res = np.array(ref + rng.uniform(-1e-3, 1e-3, ref.shape), dtype=dtype, order=res_order)
+    ref[[5, 2_999], [0, 6]] = np.nan
+    res[[5, 2_999], [0, 6]] = np.nan  # NaN in both: agrees
+    ref[10, 3], res[10, 3] = np.inf, np.inf  # inf - inf is not an error (pandas-equal infinities)
+    both = ~np.isnan(ref) & np.isfinite(ref)
+    with np.errstate(invalid="ignore"):  # inf - inf
+        expected = float(np.abs(res.astype(np.float64) - ref)[both].max())  # hand computation, full temporaries
+    assert max_abs_error(res, ref) == expected
+    res[100, 1] = np.nan
+    assert max_abs_error(res, ref) == float("inf")
+
+
 def test_every_wax_runner_stage_matches_pandas():
     kernel = wax_kernels()["ewm_mean"]
     frame = make_frame(300, 5, "float64", seed=3)

@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from waxegg.bench.egg_workloads import LDA, accelerate_lda, egg_available, lda_data, lda_functions
 from waxegg.bench.env import SCHEMA_VERSION, environment
 from waxegg.bench.grid import EggGrid, Grid, WaxGrid
-from waxegg.bench.timers import PeakMemory, measure
+from waxegg.bench.timers import PeakMemory, frozen_heap, measure, refreeze
 from waxegg.bench.workloads import make_frame, max_abs_error, peer_parity, wax_kernels, wax_reference, wax_runners
 
 COLUMNS = (
@@ -161,10 +161,10 @@ def _run_wax_backend(grid: WaxGrid, runner_cls: type, kernel: Any, frame: pd.Dat
     finally:
         runner = None
         if big:
-            gc.collect()
             import jax
 
             jax.clear_caches()  # compiled programs of this backend (with captured data) go too
+            refreeze()  # collects this backend's cycles, then keeps what it loaded out of later collections
     return rows
 
 
@@ -279,7 +279,7 @@ def run_sweep(grid: Grid, *, progress: bool = True, runners: dict[str, type] | N
     rows: list[dict] = []
     keep: dict[int, Any] = {}
     egg_info: dict[int, dict] = {}
-    with tqdm(total=total, disable=not progress, unit="cell", dynamic_ncols=True) as pbar:
+    with tqdm(total=total, disable=not progress, unit="cell", dynamic_ncols=True) as pbar, frozen_heap():
         if grid.wax_parts:
             pbar.set_description("peer semantics check")
             env["parity"] = peer_parity()

@@ -7,6 +7,7 @@ is quoted. Every timed call also records its peak resident memory above the leve
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import re
 import sys
@@ -106,6 +107,30 @@ class Sample:
     seconds: float
     peak_bytes: int
     result: Any = None
+
+
+@contextlib.contextmanager
+def frozen_heap():
+    """Run the body with what is alive now moved out of the cyclic collector's sight (:func:`gc.freeze`).
+
+    With JAX, Haiku, egglog and scikit-learn loaded a full collection scans ~250k objects: 0.1 s of CPU,
+    0.3 s on a busy machine, paid before every big timed call (a sweep makes hundreds). Frozen objects
+    are still freed by reference counting; only cycles among them wait for the end of the block, and the
+    calls' own garbage (created inside the block) is collected as before. :func:`refreeze` adds what
+    has been loaded since (a lazily imported JAX, compiled programs kept alive).
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def refreeze() -> None:
+    """Collect, then freeze what survives (inside :func:`frozen_heap`)."""
+    gc.collect()
+    gc.freeze()
 
 
 def time_once(fn: Callable[[], Any], *, memory: bool = True, collect: bool = True) -> Sample:
