@@ -529,3 +529,19 @@ def test_mask_modules_take_waxml_positional_options():
     rms = np.sqrt(np.mean(x ** 2, axis=0))
     np.testing.assert_allclose(std, rms, **TIGHT)
     np.testing.assert_allclose(norm, x / rms, **TIGHT)
+
+
+def test_ewma_in_jitted_unroll_drops_the_unused_count():
+    # jax.jit(unroll(EWMA))(xs) (WAX-ML 0.7's step 2) discards the final state: with min_periods <= 1 the output
+    # does not read the observation count, so XLA removes it from the loop (as it does from WAX-ML's EWMA);
+    # with min_periods=3 the count stays.
+    from waxegg.wax.unroll import unroll as waxml_unroll
+
+    x = np.random.default_rng(9).standard_normal((20, 7))
+    x[3, 2] = nan
+    with jax.enable_x64(True):
+        for kw, counted in ((dict(alpha=0.1), False), (dict(alpha=0.1, min_periods=3), True)):
+            fn = jax.jit(waxml_unroll(lambda v, kw=kw: EWMA(**kw)(v)))
+            hlo = fn.lower(x).compile().as_text()
+            assert ("s32[7]" in hlo) == counted
+            assert_close(fn(x), pd.DataFrame(x).ewm(**kw).mean())

@@ -177,6 +177,10 @@ class EWMA(hk.Module):
         else:
             alpha = None if com is None else 1.0 / (1.0 + com)
             output, new_mean, new_wt, nobs = ewma_step(x, mean, old_wt, nobs, self.params, alpha=alpha)
+        if self.params.min_periods == 0 or (self.params.min_periods == 1 and self.initial_value != self.initial_value):
+            # The mean is NaN exactly until the first observation, so the count's mask changes nothing: leaving it
+            # out lets XLA drop the count from a scan whose final state is not used (jax.jit(unroll(f))).
+            output = new_mean
         for name, value in dict(mean=new_mean, old_wt=new_wt, nobs=nobs).items():
             hk.set_state(name, value)
         if not self.return_info:
