@@ -28,9 +28,6 @@ STATS = ("mean", "sum", "var", "std", "count", "min", "max", "median", "cov", "c
 
 
 def _ours(stat, x, y, p):
-    if stat == "std":
-        out, _ = nr.rolling_var(x, p)
-        return np.sqrt(out, out=out)
     if stat in ("cov", "corr"):
         return getattr(nr, f"rolling_{stat}")(x, y, p)[0]
     return getattr(nr, f"rolling_{stat}")(x, p)[0]

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from waxegg.wax._params import RollingParams
 from waxegg.wax.backends import numba_rolling as nr
 
-SINGLE = ("sum", "mean", "var", "count", "min", "max", "median")
+SINGLE = ("sum", "mean", "var", "std", "count", "min", "max", "median")
 PAIRS = ("cov", "corr")
 
 

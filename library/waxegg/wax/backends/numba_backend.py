@@ -570,6 +570,9 @@ class NumbaBackend(Backend):
     def rolling_var(self, values, window, *, ddof=1, state=None):
         return self._rolling("rolling_var", values, window=window, state=state, ddof=ddof)
 
+    def rolling_std(self, values, window, *, ddof=1, state=None):
+        return self._rolling("rolling_std", values, window=window, state=state, ddof=ddof)
+
     def rolling_min(self, values, window, *, state=None):
         return self._rolling("rolling_min", values, window=window, state=state)
 

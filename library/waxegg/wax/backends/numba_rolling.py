@@ -47,8 +47,8 @@ import numpy as np
 from waxegg.wax._params import RollingParams
 from waxegg.wax.backends._threads import run_blocks
 
-__all__ = ["RollingState", "rolling_sum", "rolling_mean", "rolling_var", "rolling_min", "rolling_max",
-           "rolling_median", "rolling_count", "rolling_cov", "rolling_corr", "last_paths"]
+__all__ = ["RollingState", "rolling_sum", "rolling_mean", "rolling_var", "rolling_std", "rolling_min",
+           "rolling_max", "rolling_median", "rolling_count", "rolling_cov", "rolling_corr", "last_paths"]
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
 _INLINE = _JIT  # LLVM inlines these small helpers itself; Numba-level inlining only slowed compiles
@@ -176,6 +176,13 @@ def _var_add(v, n, m, q, ca, unstable, one, tol):  # pragma: no cover
 def _var_value(n, q, minp, ddof, nan):  # pragma: no cover
     """pandas' ``calc_var`` (``minp`` already at least 1)."""
     return q / (n - ddof) if (n >= minp) & (n > ddof) else nan
+
+
+@numba.njit(**_INLINE)
+def _zsqrt(val, root):  # pragma: no cover
+    """pandas' ``zsqrt`` (a negative rounding of a variance -> 0) where ``root``, else ``val``."""
+    s = np.sqrt(val)
+    return (val - val if val < 0 else s) if root else val
 
 
 @numba.njit(**_INLINE)
@@ -328,7 +335,7 @@ def _sum_cols(xt, tailt, outt, acc, w, minp, mean, j0, j1, K, TB):  # pragma: no
 
 
 @numba.njit(**_JIT)
-def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, j0, j1, K, TB):  # pragma: no cover
+def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, root, j0, j1, K, TB):  # pragma: no cover
     """``_var_rows`` on ``(N, T)`` views of column-major arrays."""
     T = xt.shape[1]
     L = tailt.shape[1]
@@ -378,7 +385,7 @@ def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, j0, j1, K, TB):  # pragm
                     n_[k], m_[k], q_[k], ca_[k], cr_[k] = n, m, q, ca, cr
                     flag[k] = u
                     anyu |= u
-                    vout[tt, k] = _var_value(n, q, fminp, fddof, nan)
+                    vout[tt, k] = _zsqrt(_var_value(n, q, fminp, fddof, nan), root)
                 if anyu:
                     t = t0 + tt
                     for k in range(nb):
@@ -391,7 +398,7 @@ def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, j0, j1, K, TB):  # pragm
                                 v = col[i] if i >= 0 else tcol[L + i]
                                 n, m, q, ca, u = _var_add(v, n, m, q, ca, u, one, tol)
                             n_[k], m_[k], q_[k], ca_[k], cr_[k] = n, m, q, ca, zero
-                            vout[tt, k] = _var_value(n, q, fminp, fddof, nan)
+                            vout[tt, k] = _zsqrt(_var_value(n, q, fminp, fddof, nan), root)
             osub = outt[b:b + nb]
             for tt in range(tn):
                 for k in range(nb):
@@ -616,8 +623,9 @@ def _sum_bounds(xt, outt, start, end, monotonic, minp, mean, j0, j1):  # pragma:
 
 
 @numba.njit(**_JIT)
-def _var_rows(x, tail, out, acc, nanrow, w, minp, ddof, tol, j0, j1):  # pragma: no cover
-    """Row-major ``roll_var``; a column flagged unstable is recomputed over its window."""
+def _var_rows(x, tail, out, acc, nanrow, w, minp, ddof, tol, root, j0, j1):  # pragma: no cover
+    """Row-major ``roll_var`` (``root``: its ``zsqrt``, the std); a column flagged unstable is recomputed
+    over its window."""
     T = x.shape[0]
     L = tail.shape[0]
     width = j1 - j0
@@ -649,7 +657,7 @@ def _var_rows(x, tail, out, acc, nanrow, w, minp, ddof, tol, j0, j1):  # pragma:
             n_[k], m_[k], q_[k], ca_[k], cr_[k] = n, m, q, ca, cr
             flag[k] = u
             anyu |= u
-            orow[k] = _var_value(n, q, fminp, fddof, nan)
+            orow[k] = _zsqrt(_var_value(n, q, fminp, fddof, nan), root)
         if anyu:
             for k in range(width):
                 if flag[k]:
@@ -660,12 +668,12 @@ def _var_rows(x, tail, out, acc, nanrow, w, minp, ddof, tol, j0, j1):  # pragma:
                         v = x[i, j] if i >= 0 else tail[L + i, j]
                         n, m, q, ca, u = _var_add(v, n, m, q, ca, u, one, tol)
                     n_[k], m_[k], q_[k], ca_[k], cr_[k] = n, m, q, ca, zero
-                    orow[k] = _var_value(n, q, fminp, fddof, nan)
+                    orow[k] = _zsqrt(_var_value(n, q, fminp, fddof, nan), root)
 
 
 @numba.njit(**_JIT)
-def _var_bounds(xt, outt, start, end, monotonic, minp, ddof, tol, j0, j1):  # pragma: no cover
-    """pandas' ``roll_var`` with explicit bounds."""
+def _var_bounds(xt, outt, start, end, monotonic, minp, ddof, tol, root, j0, j1):  # pragma: no cover
+    """pandas' ``roll_var`` with explicit bounds (``root``: its ``zsqrt``)."""
     zero = xt.dtype.type(0)
     one = xt.dtype.type(1)
     nan = zero / zero
@@ -688,7 +696,7 @@ def _var_bounds(xt, outt, start, end, monotonic, minp, ddof, tol, j0, j1):  # pr
                 for p in range(si, ei):
                     n, m, q, ca, u = _var_add(col[p], n, m, q, ca, u, one, tol)
                 u = False
-            outt[j, i] = _var_value(n, q, fminp, fddof, nan)
+            outt[j, i] = _zsqrt(_var_value(n, q, fminp, fddof, nan), root)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1401,40 +1409,52 @@ def rolling_mean(values, window: RollingParams, *, state: RollingState | None = 
     return _sum_like("mean", values, window, state, True)
 
 
-def rolling_var(values, window: RollingParams, *, ddof: int = 1, state: RollingState | None = None
-                ) -> tuple[np.ndarray, RollingState | None]:
-    """pandas' ``rolling(...).var(ddof=ddof)`` along axis 0 (``roll_var``); see :func:`rolling_sum`."""
-    name = "rolling_var"
+def _var_like(stat: str, values, window: RollingParams, ddof: int, state, root: bool):
+    name = f"rolling_{stat}"
     _check_window(name, window)
     ddof = int(ddof)
     a2, col = _as_2d(values, name)
     T, n = a2.shape
     tol = _tol(a2.dtype)
+    minp = window.min_periods
     if not window.fixed:
         start, end, mono = _bounds(name, window, T, state)
         out = _empty(len(start), n, a2.dtype, col)
         xt, ot = a2.T, out.T
-        d = _bounds_begin("var", col, "bounds", T, n, window, start, end, mono)
-        _threads(_tracked(d, lambda j0, j1: _var_bounds(xt, ot, start, end, mono, window.min_periods, ddof, tol, j0,
-                                                        j1)), n, T, True, a2.dtype.itemsize)
+        d = _bounds_begin(stat, col, "bounds", T, n, window, start, end, mono)
+        _threads(_tracked(d, lambda j0, j1: _var_bounds(xt, ot, start, end, mono, minp, ddof, tol, root, j0, j1)),
+                 n, T, True, a2.dtype.itemsize)
         return _finish(out, values, col), None
     w = int(window.window)
-    tail, seen = _tail_in(state, name, "var", window, a2, col)
+    tail, seen = _tail_in(state, name, stat, window, a2, col)
     acc = _acc_in(state, 5, n, a2.dtype)
     out = _empty(T, n, a2.dtype, col)
     if col:
         xt, tt, ot, K = a2.T, tail.T, out.T, _col_k(a2.dtype)
-        d = _begin("var", col, "col_groups", T, n, window, state, tail.shape[0], K=K, TB=_TB)
-        _col_threads(_tracked(d, lambda j0, j1: _var_cols(xt, tt, ot, acc, w, window.min_periods, ddof, tol, j0, j1,
-                                                          K, _TB)), n, T, K)
+        d = _begin(stat, col, "col_groups", T, n, window, state, tail.shape[0], K=K, TB=_TB)
+        _col_threads(_tracked(d, lambda j0, j1: _var_cols(xt, tt, ot, acc, w, minp, ddof, tol, root, j0, j1, K, _TB)),
+                     n, T, K)
         _groups_done(d)
     else:
         nanrow = np.full(n, np.nan, dtype=a2.dtype)
-        d = _begin("var", col, "rows", T, n, window, state, tail.shape[0])
-        _threads(_tracked(d, lambda j0, j1: _var_rows(a2, tail, out, acc, nanrow, w, window.min_periods, ddof, tol,
-                                                      j0, j1)), n, T, False, a2.dtype.itemsize)
-    new = RollingState("var", w, window.min_periods, seen + T, _tail_out(tail, a2, w, col), acc=acc)
+        d = _begin(stat, col, "rows", T, n, window, state, tail.shape[0])
+        _threads(_tracked(d, lambda j0, j1: _var_rows(a2, tail, out, acc, nanrow, w, minp, ddof, tol, root, j0, j1)),
+                 n, T, False, a2.dtype.itemsize)
+    new = RollingState(stat, w, minp, seen + T, _tail_out(tail, a2, w, col), acc=acc)
     return _finish(out, values, col), new
+
+
+def rolling_var(values, window: RollingParams, *, ddof: int = 1, state: RollingState | None = None
+                ) -> tuple[np.ndarray, RollingState | None]:
+    """pandas' ``rolling(...).var(ddof=ddof)`` along axis 0 (``roll_var``); see :func:`rolling_sum`."""
+    return _var_like("var", values, window, ddof, state, False)
+
+
+def rolling_std(values, window: RollingParams, *, ddof: int = 1, state: RollingState | None = None
+                ) -> tuple[np.ndarray, RollingState | None]:
+    """pandas' ``rolling(...).std(ddof=ddof)``: ``zsqrt`` of :func:`rolling_var`, fused into its pass
+    (a separate ``sqrt`` / ``where`` made two more passes over fresh arrays)."""
+    return _var_like("std", values, window, ddof, state, True)
 
 
 def _pair(stat: str, x, y, window: RollingParams, ddof: int, state, corr: bool):
