@@ -195,6 +195,9 @@ def _assert_paths(p, stat, T, N, dtype, col, w):
         assert p["driver"] == "col_groups" and p["K"] == K
         assert p["full_groups"] == N // K and p["ragged_groups"] == int(N % K != 0)
         assert p["time_blocks"] == -(-T // p["TB"]) and p["ragged_time_block"] == (T % p["TB"] != 0)
+        # every (TB, K) tile gathered one of three ways; old values never by blocks for a window of one
+        assert p["block_tiles"] + p["half_block_tiles"] + p["element_tiles"] == p["groups"] * p["time_blocks"]
+        assert w > 1 or p["block_tiles"] == 0
     else:
         assert p["driver"] == "rows"
 
@@ -244,6 +247,31 @@ def test_every_path_is_reached():
             _ours(stat, x, y, RollingParams(5, 1, np.arange(T), np.minimum(np.arange(T) + 4, T)))
             if stat not in ("count", "min", "max"):
                 assert nr.last_paths()["recomputed_windows"] == 1  # overlapping: only the first
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("stat", ("sum", "mean", "var", "std", "count") + PAIRS)
+def test_column_groups_gather_by_register_blocks(stat, dtype):
+    """Column-major input reaches the group kernels through 8 x 8 register transposes where a tile is whole.
+
+    T=100, window 5, two full column groups: per group the first 32-step tile takes its new values by
+    blocks and its old ones (reaching before the call) element by element, the next two take both by
+    blocks, the last (4 steps) goes element by element. The results equal pandas' and the row-major
+    path's bit for bit (the same operations in the same order).
+    """
+    rng = np.random.default_rng(6)
+    K = 256 // np.dtype(dtype).itemsize
+    x = _data(rng, 100, 2 * K, dtype, "F", nan=0.02)
+    y = _data(rng, 100, 2 * K, dtype, "F", nan=0.02)
+    got, _ = _ours(stat, x, y, RollingParams(5, 2))
+    p = nr.last_paths()
+    assert p["driver"] == "col_groups" and p["groups"] == 2 and p["time_blocks"] == 4
+    assert (p["block_tiles"], p["half_block_tiles"], p["element_tiles"]) == (4, 2, 2)
+    rows, _ = _ours(stat, np.ascontiguousarray(x), np.ascontiguousarray(y), RollingParams(5, 2))
+    assert nr.last_paths()["driver"] == "rows"
+    np.testing.assert_array_equal(got, rows)
+    r = pd.DataFrame(x.astype(np.float64)).rolling(5, min_periods=2)
+    _check(got, _pandas(stat, r, y.astype(np.float64)), dtype, scale=10)
 
 
 @pytest.mark.parametrize("stat", SINGLE + PAIRS)

@@ -1,4 +1,7 @@
-"""One SIMD register of a first-order linear recurrence, written as LLVM vector IR for Numba.
+"""Register-level steps Numba cannot spell, written as LLVM vector IR: a linear recurrence, a transpose.
+
+``transpose_block`` moves an 8 x 8 block between a column-major array and a row-major buffer in
+registers (the column-major drivers of the EWM and rolling kernels use it; see its docstring).
 
 ``scan_register(src, dst, i, carry, c, d)`` reads ``L`` consecutive elements ``x`` of ``src`` from
 flat index ``i`` (``L`` = 64 bytes of the dtype: 8 float64 or 16 float32, one AVX-512 register),
@@ -93,5 +96,54 @@ def scan_register(typingctx, src, dst, i, carry, c, d):
         builder.store(y, dst_p, align=align)
         # the next carry, off the vector path: the same FMA as y[n-1]
         return _fma(builder, pows[n - 1], carry_v, builder.extract_element(s, ir.Constant(_I32, n - 1)))
+
+    return sig, codegen
+
+
+#: Side of the square blocks :func:`transpose_block` moves (8 x 8: eight vector loads and stores).
+BLOCK = 8
+
+
+@intrinsic
+def transpose_block(typingctx, src, i, si, dst, o, so):
+    """Transpose one 8 x 8 block: ``dst[o + c * so + r] = src[i + r * si + c]`` for r, c < 8 (flat arrays).
+
+    Eight vector loads, three rounds of two-input shuffles (round ``s`` swaps bit ``s`` of the row
+    and column index), eight vector stores. LLVM emitted scalar moves for every way of writing
+    this as a loop that was tried, which cost more than the statistic itself.
+    """
+    if not (isinstance(src, types.Array) and isinstance(dst, types.Array) and src.dtype == dst.dtype
+            and src.dtype in (types.float32, types.float64)):
+        return None
+    sig = types.none(src, i, si, dst, o, so)
+
+    def codegen(context, builder, signature, args):
+        src_v, i_v, si_v, dst_v, o_v, so_v = args
+        fty = context.get_value_type(signature.args[0].dtype)
+        vty = ir.VectorType(fty, BLOCK)
+        mty = ir.VectorType(ir.IntType(32), BLOCK)
+        align = context.get_abi_sizeof(fty)
+        sp = context.make_array(signature.args[0])(context, builder, src_v).data
+        dp = context.make_array(signature.args[3])(context, builder, dst_v).data
+
+        def at(base, start, stride, r):
+            off = builder.add(start, builder.mul(stride, ir.Constant(stride.type, r)))
+            return builder.bitcast(builder.gep(base, [off]), vty.as_pointer())
+
+        rows = [builder.load(at(sp, i_v, si_v, r), align=align) for r in range(BLOCK)]
+        s = 1
+        while s < BLOCK:
+            new = list(rows)
+            for r in range(BLOCK):
+                if not r & s:
+                    lo = [c if not c & s else BLOCK + c - s for c in range(BLOCK)]
+                    hi = [c + s if not c & s else BLOCK + c for c in range(BLOCK)]
+                    new[r] = builder.shuffle_vector(rows[r], rows[r + s], ir.Constant(mty, lo))
+                    new[r + s] = builder.shuffle_vector(rows[r], rows[r + s], ir.Constant(mty, hi))
+            rows = new
+            s *= 2
+        for c in range(BLOCK):
+            builder.store(rows[c], at(dp, o_v, so_v, c), align=align)
+        return context.get_dummy_value()
 
     return sig, codegen

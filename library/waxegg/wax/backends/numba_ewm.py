@@ -41,11 +41,10 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba.core import types
-from numba.extending import intrinsic
 
 from waxegg.wax._params import EWMParams
+from waxegg.wax.backends._simd import BLOCK as _MICRO
+from waxegg.wax.backends._simd import transpose_block
 from waxegg.wax.backends._threads import run_blocks
 
 __all__ = ["EWMState", "EWMCovState", "EWMCorrState", "ewm_sum", "ewm_var", "ewm_std", "ewm_cov", "ewm_corr",
@@ -56,8 +55,6 @@ _JIT = dict(nogil=True, cache=True, error_model="numpy")
 #: Steps x columns of a column-major tile transposed into the row-major buffer at once.
 _TILE_T = 512
 _TILE_N = 64
-#: Side of the square blocks a tile is transposed in (constant bounds: LLVM unrolls the block).
-_MICRO = 8
 #: Row-major input: columns updated together over all steps (their state stays in L2); narrower
 #: blocks cut the rows into short runs that cost more than the state misses (see the benchmarks).
 _ROW_BLOCK = 1024
@@ -122,51 +119,6 @@ class EWMCorrState:
 
 
 # --- transposition of column-major tiles -------------------------------------------------------
-@intrinsic
-def _transpose_block(typingctx, src, i, si, dst, o, so):
-    """Transpose one 8 x 8 block: ``dst[o + c * so + r] = src[i + r * si + c]`` for r, c < 8 (flat arrays).
-
-    Eight vector loads, three rounds of two-input shuffles (round ``s`` swaps bit ``s`` of the row
-    and column index), eight vector stores. LLVM emitted scalar moves for every way of writing
-    this as a loop that was tried, which cost more than the statistic itself.
-    """
-    if not (isinstance(src, types.Array) and isinstance(dst, types.Array) and src.dtype == dst.dtype
-            and src.dtype in (types.float32, types.float64)):
-        return None
-    sig = types.none(src, i, si, dst, o, so)
-
-    def codegen(context, builder, signature, args):
-        src_v, i_v, si_v, dst_v, o_v, so_v = args
-        fty = context.get_value_type(signature.args[0].dtype)
-        vty = ir.VectorType(fty, _MICRO)
-        mty = ir.VectorType(ir.IntType(32), _MICRO)
-        align = context.get_abi_sizeof(fty)
-        sp = context.make_array(signature.args[0])(context, builder, src_v).data
-        dp = context.make_array(signature.args[3])(context, builder, dst_v).data
-
-        def at(base, start, stride, r):
-            off = builder.add(start, builder.mul(stride, ir.Constant(stride.type, r)))
-            return builder.bitcast(builder.gep(base, [off]), vty.as_pointer())
-
-        rows = [builder.load(at(sp, i_v, si_v, r), align=align) for r in range(_MICRO)]
-        s = 1
-        while s < _MICRO:
-            new = list(rows)
-            for r in range(_MICRO):
-                if not r & s:
-                    lo = [c if not c & s else _MICRO + c - s for c in range(_MICRO)]
-                    hi = [c + s if not c & s else _MICRO + c for c in range(_MICRO)]
-                    new[r] = builder.shuffle_vector(rows[r], rows[r + s], ir.Constant(mty, lo))
-                    new[r + s] = builder.shuffle_vector(rows[r], rows[r + s], ir.Constant(mty, hi))
-            rows = new
-            s *= 2
-        for c in range(_MICRO):
-            builder.store(rows[c], at(dp, o_v, so_v, c), align=align)
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
 @numba.njit(**_JIT)
 def _tile_in(big, T, t0, n_t, g0, width, small, W):  # pragma: no cover
     """``small[:n_t, :width] = big[t0:t0+n_t, g0:g0+width]``: column-major ``big`` into row-major ``small``, both flat.
@@ -190,7 +142,7 @@ def _tile_in(big, T, t0, n_t, g0, width, small, W):  # pragma: no cover
         for ib in range(0, n_t, _MICRO):
             i = min(ib, n_t - _MICRO)
             shifted += (g != gb) | (i != ib)
-            _transpose_block(big, (g0 + g) * T + t0 + i, T, small, i * W + g, W)
+            transpose_block(big, (g0 + g) * T + t0 + i, T, small, i * W + g, W)
     return shifted
 
 
@@ -206,7 +158,7 @@ def _tile_out(big, T, t0, n_t, g0, width, small, W):  # pragma: no cover
         g = min(gb, width - _MICRO)
         for ib in range(0, n_t, _MICRO):
             i = min(ib, n_t - _MICRO)
-            _transpose_block(small, i * W + g, W, big, (g0 + g) * T + t0 + i, T)
+            transpose_block(small, i * W + g, W, big, (g0 + g) * T + t0 + i, T)
 
 
 # --- the block updates: rows t0:t1, columns c0:c1 of row-major x, state columns from s0 ---------

@@ -45,6 +45,8 @@ import numba
 import numpy as np
 
 from waxegg.wax._params import RollingParams
+from waxegg.wax.backends._simd import BLOCK as _BLOCK
+from waxegg.wax.backends._simd import transpose_block
 from waxegg.wax.backends._threads import run_blocks
 
 __all__ = ["RollingState", "rolling_sum", "rolling_mean", "rolling_var", "rolling_std", "rolling_min",
@@ -280,7 +282,72 @@ _TB = 32
 
 
 @numba.njit(**_JIT)
-def _sum_cols(xt, tailt, outt, acc, w, minp, mean, j0, j1, K, TB):  # pragma: no cover
+def _gather(xt, tailt, b, nb, t0, tn, w, fresh, vin, vold):  # pragma: no cover
+    """The ``(TB, K)`` buffers of columns ``b:b+nb``, steps ``t0:t0+tn`` of the ``(N, T)`` views ``xt``/``tailt``.
+
+    ``vin[tt, k]`` is step ``t0 + tt`` of column ``b + k``; ``vold[tt, k]`` the value that leaves its
+    window there (from the tail before the call's first steps; NaN before the stream, and for a window
+    of one, ``fresh``, where pandas recomputes). Whole 8 x 8 blocks move through
+    :func:`~waxegg.wax.backends._simd.transpose_block` (in registers); a ragged edge, or old values
+    that reach into the tail, element by element. Returns the path: 0 both buffers by blocks, 1 ``vin``
+    only, 2 element by element.
+    """
+    T = xt.shape[1]
+    L = tailt.shape[1]
+    K = vin.shape[1]
+    zero = xt.dtype.type(0)
+    nan = zero / zero
+    sub = xt[b:b + nb]
+    tsub = tailt[b:b + nb]
+    blocks = nb % _BLOCK == 0 and tn % _BLOCK == 0
+    if blocks:
+        xf = xt.reshape(xt.size)
+        vf = vin.reshape(vin.size)
+        for kb in range(0, nb, _BLOCK):
+            for tb in range(0, tn, _BLOCK):
+                transpose_block(xf, (b + kb) * T + t0 + tb, T, vf, tb * K + kb, K)
+    else:
+        for tt in range(tn):
+            for k in range(nb):
+                vin[tt, k] = sub[k, t0 + tt]
+    r0 = t0 - w
+    if blocks and not fresh and r0 >= 0:
+        xf = xt.reshape(xt.size)
+        of = vold.reshape(vold.size)
+        for kb in range(0, nb, _BLOCK):
+            for tb in range(0, tn, _BLOCK):
+                transpose_block(xf, (b + kb) * T + r0 + tb, T, of, tb * K + kb, K)
+        return 0
+    for tt in range(tn):
+        r = r0 + tt
+        ok = not (fresh or r + L < 0)
+        src = sub if r >= 0 else tsub
+        i = r if r >= 0 else (r + L if ok else 0)
+        for k in range(nb):
+            vold[tt, k] = src[k, i] if ok else nan
+    return 1 if blocks else 2
+
+
+@numba.njit(**_JIT)
+def _scatter(vout, outt, b, nb, t0, tn):  # pragma: no cover
+    """``outt[b + k, t0 + tt] = vout[tt, k]`` for ``k < nb``, ``tt < tn``: the way back of :func:`_gather`."""
+    T = outt.shape[1]
+    K = vout.shape[1]
+    if nb % _BLOCK == 0 and tn % _BLOCK == 0:
+        of = outt.reshape(outt.size)
+        vf = vout.reshape(vout.size)
+        for kb in range(0, nb, _BLOCK):
+            for tb in range(0, tn, _BLOCK):
+                transpose_block(vf, tb * K + kb, K, of, (b + kb) * T + t0 + tb, T)
+        return
+    osub = outt[b:b + nb]
+    for tt in range(tn):
+        for k in range(nb):
+            osub[k, t0 + tt] = vout[tt, k]
+
+
+@numba.njit(**_JIT)
+def _sum_cols(xt, tailt, outt, acc, w, minp, mean, j0, j1, K, TB, paths):  # pragma: no cover
     """``_sum_rows`` on ``(N, T)`` views ``xt``/``tailt``/``outt`` of column-major arrays, columns ``j0:j1``."""
     T = xt.shape[1]
     L = tailt.shape[1]
@@ -305,18 +372,7 @@ def _sum_cols(xt, tailt, outt, acc, w, minp, mean, j0, j1, K, TB):  # pragma: no
                     vold[tt, k] = nan
         for t0 in range(0, T, TB):
             tn = min(TB, T - t0)
-            # gather (written out: each small njit helper costs a compile of its own)
-            sub = xt[b:b + nb]
-            tsub = tailt[b:b + nb]
-            for tt in range(tn):
-                t = t0 + tt
-                r = t - w
-                ok = not (fresh or r + L < 0)
-                src = sub if r >= 0 else tsub
-                i = r if r >= 0 else (r + L if ok else 0)
-                for k in range(nb):
-                    vin[tt, k] = sub[k, t]
-                    vold[tt, k] = src[k, i] if ok else nan
+            paths[_gather(xt, tailt, b, nb, t0, tn, w, fresh, vin, vold)] += 1
             for tt in range(tn):
                 for k in range(K):
                     n, s, ca, cr, neg, run, prev = n_[k], s_[k], ca_[k], cr_[k], neg_[k], run_[k], prev_[k]
@@ -325,17 +381,14 @@ def _sum_cols(xt, tailt, outt, acc, w, minp, mean, j0, j1, K, TB):  # pragma: no
                     n, s, ca, cr, neg, run, prev = _mean_step(vold[tt, k], vin[tt, k], n, s, ca, cr, neg, run, prev, zero, one)
                     n_[k], s_[k], ca_[k], cr_[k], neg_[k], run_[k], prev_[k] = n, s, ca, cr, neg, run, prev
                     vout[tt, k] = _mean_value(n, s, neg, run, prev, fminp, mean, zero, nan)
-            osub = outt[b:b + nb]
-            for tt in range(tn):
-                for k in range(nb):
-                    osub[k, t0 + tt] = vout[tt, k]
+            _scatter(vout, outt, b, nb, t0, tn)
         for k in range(nb):
             for q in range(st.shape[0]):
                 acc[q, b + k] = st[q, k]
 
 
 @numba.njit(**_JIT)
-def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, root, j0, j1, K, TB):  # pragma: no cover
+def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, root, j0, j1, K, TB, paths):  # pragma: no cover
     """``_var_rows`` on ``(N, T)`` views of column-major arrays."""
     T = xt.shape[1]
     L = tailt.shape[1]
@@ -362,18 +415,7 @@ def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, root, j0, j1, K, TB):  #
                     vold[tt, k] = nan
         for t0 in range(0, T, TB):
             tn = min(TB, T - t0)
-            # gather (written out: each small njit helper costs a compile of its own)
-            sub = xt[b:b + nb]
-            tsub = tailt[b:b + nb]
-            for tt in range(tn):
-                t = t0 + tt
-                r = t - w
-                ok = not (fresh or r + L < 0)
-                src = sub if r >= 0 else tsub
-                i = r if r >= 0 else (r + L if ok else 0)
-                for k in range(nb):
-                    vin[tt, k] = sub[k, t]
-                    vold[tt, k] = src[k, i] if ok else nan
+            paths[_gather(xt, tailt, b, nb, t0, tn, w, fresh, vin, vold)] += 1
             for tt in range(tn):
                 anyu = False
                 for k in range(K):
@@ -399,17 +441,14 @@ def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, root, j0, j1, K, TB):  #
                                 n, m, q, ca, u = _var_add(v, n, m, q, ca, u, one, tol)
                             n_[k], m_[k], q_[k], ca_[k], cr_[k] = n, m, q, ca, zero
                             vout[tt, k] = _zsqrt(_var_value(n, q, fminp, fddof, nan), root)
-            osub = outt[b:b + nb]
-            for tt in range(tn):
-                for k in range(nb):
-                    osub[k, t0 + tt] = vout[tt, k]
+            _scatter(vout, outt, b, nb, t0, tn)
         for k in range(nb):
             for q in range(st.shape[0]):
                 acc[q, b + k] = st[q, k]
 
 
 @numba.njit(**_JIT)
-def _cov_cols(xt, yt, txt, tyt, outt, acc, w, minp, ddof, corr, tol, big, j0, j1, K, TB):  # pragma: no cover
+def _cov_cols(xt, yt, txt, tyt, outt, acc, w, minp, ddof, corr, tol, big, j0, j1, K, TB, paths):  # pragma: no cover
     """``_cov_rows`` on ``(N, T)`` views of column-major arrays."""
     T = xt.shape[1]
     L = txt.shape[1]
@@ -440,30 +479,8 @@ def _cov_cols(xt, yt, txt, tyt, outt, acc, w, minp, ddof, corr, tol, big, j0, j1
                     uy[tt, k] = nan
         for t0 in range(0, T, TB):
             tn = min(TB, T - t0)
-            # gather (written out: each small njit helper costs a compile of its own)
-            sub = xt[b:b + nb]
-            tsub = txt[b:b + nb]
-            for tt in range(tn):
-                t = t0 + tt
-                r = t - w
-                ok = not (fresh or r + L < 0)
-                src = sub if r >= 0 else tsub
-                i = r if r >= 0 else (r + L if ok else 0)
-                for k in range(nb):
-                    vx[tt, k] = sub[k, t]
-                    ux[tt, k] = src[k, i] if ok else nan
-            # gather (written out: each small njit helper costs a compile of its own)
-            sub = yt[b:b + nb]
-            tsub = tyt[b:b + nb]
-            for tt in range(tn):
-                t = t0 + tt
-                r = t - w
-                ok = not (fresh or r + L < 0)
-                src = sub if r >= 0 else tsub
-                i = r if r >= 0 else (r + L if ok else 0)
-                for k in range(nb):
-                    vy[tt, k] = sub[k, t]
-                    uy[tt, k] = src[k, i] if ok else nan
+            paths[_gather(xt, txt, b, nb, t0, tn, w, fresh, vx, ux)] += 1
+            _gather(yt, tyt, b, nb, t0, tn, w, fresh, vy, uy)
             for tt in range(tn):
                 anyu = False
                 for k in range(K):
@@ -495,17 +512,14 @@ def _cov_cols(xt, yt, txt, tyt, outt, acc, w, minp, ddof, corr, tol, big, j0, j1
                             a0[k], a1[k], a2[k], a3[k], a4[k], a5[k], a6[k], a7[k], a8[k], a9[k] = (
                                 n, mx, my, gx, gy, sxy, sxx, syy, px, py)
                             vout[tt, k] = _cov_value(n, sxy, sxx, syy, fminp, fddof, corr, nan, zero, one)
-            osub = outt[b:b + nb]
-            for tt in range(tn):
-                for k in range(nb):
-                    osub[k, t0 + tt] = vout[tt, k]
+            _scatter(vout, outt, b, nb, t0, tn)
         for k in range(nb):
             for q in range(st.shape[0]):
                 acc[q, b + k] = st[q, k]
 
 
 @numba.njit(**_JIT)
-def _count_cols(xt, tailt, outt, acc, w, minp, seen, j0, j1, K, TB):  # pragma: no cover
+def _count_cols(xt, tailt, outt, acc, w, minp, seen, j0, j1, K, TB, paths):  # pragma: no cover
     """``_count_rows`` on ``(N, T)`` views of column-major arrays."""
     T = xt.shape[1]
     L = tailt.shape[1]
@@ -528,18 +542,7 @@ def _count_cols(xt, tailt, outt, acc, w, minp, seen, j0, j1, K, TB):  # pragma: 
                     vold[tt, k] = nan
         for t0 in range(0, T, TB):
             tn = min(TB, T - t0)
-            # gather (written out: each small njit helper costs a compile of its own)
-            sub = xt[b:b + nb]
-            tsub = tailt[b:b + nb]
-            for tt in range(tn):
-                t = t0 + tt
-                r = t - w
-                ok = not (False or r + L < 0)
-                src = sub if r >= 0 else tsub
-                i = r if r >= 0 else (r + L if ok else 0)
-                for k in range(nb):
-                    vin[tt, k] = sub[k, t]
-                    vold[tt, k] = src[k, i] if ok else nan
+            paths[_gather(xt, tailt, b, nb, t0, tn, w, False, vin, vold)] += 1
             for tt in range(tn):
                 enough = min(seen + t0 + tt + 1, w) >= minp
                 for k in range(K):
@@ -548,10 +551,7 @@ def _count_cols(xt, tailt, outt, acc, w, minp, seen, j0, j1, K, TB):  # pragma: 
                     c = c_[k] - (one if o == o else zero) + (one if v == v else zero)
                     c_[k] = c
                     vout[tt, k] = c if enough else nan
-            osub = outt[b:b + nb]
-            for tt in range(tn):
-                for k in range(nb):
-                    osub[k, t0 + tt] = vout[tt, k]
+            _scatter(vout, outt, b, nb, t0, tn)
         for k in range(nb):
             for q in range(st.shape[0]):
                 acc[q, b + k] = st[q, k]
@@ -1138,7 +1138,10 @@ def last_paths() -> dict | None:
     or all when not monotonic; 0 for min/max/count bounds, which do not use that rule).
     The variance/cov/corr recompute on cancellation is decided inside the kernels and not reported.
     Driver geometry: ``col_groups``: ``K``, ``TB``, ``groups``, ``full_groups``, ``ragged_groups``,
-    ``time_blocks`` (per group), ``ragged_time_block``; ``tiles``: ``B``, ``TT``, ``keep``,
+    ``time_blocks`` (per group), ``ragged_time_block``, and how the ``(TB, K)`` tiles were gathered
+    (:func:`_gather`): ``block_tiles`` (new and old values in 8 x 8 register transposes),
+    ``half_block_tiles`` (new values so, old ones element by element: they reach before the call's
+    first steps) and ``element_tiles`` (a ragged edge; all add up to ``groups * time_blocks``); ``tiles``: ``B``, ``TT``, ``keep``,
     ``tiles`` (column blocks), ``full_tiles``, ``ragged_tiles``, ``time_tiles``; ``rows`` for
     min/max: ``step``, ``blocks``; ``median``: ``B``, ``buffer``, ``blocks``, ``ragged_blocks``.
     """
@@ -1180,10 +1183,27 @@ def _blocks(d: dict, size: int) -> tuple[int, int]:
     return full, ragged
 
 
+def _counted(d: dict, fn):
+    """``fn(j0, j1, cnt)`` as ``fn(j0, j1)``: records its range in ``d`` and gives it its own path counters
+    (a column-group kernel's :func:`_gather` paths), summed into ``d`` by :func:`_groups_done`."""
+    ranges = d["ranges"]
+    counts = d.setdefault("counts", [])  # list.append is atomic: the threads may add to it
+
+    def run(j0, j1):
+        cnt = np.zeros(3, dtype=np.int64)
+        ranges.append((j0, j1))
+        counts.append(cnt)
+        return fn(j0, j1, cnt)
+
+    return run
+
+
 def _groups_done(d: dict) -> None:
     full, ragged = _blocks(d, d["K"])
+    paths = sum(d.pop("counts", []), np.zeros(3, dtype=np.int64))
     d.update(groups=full + ragged, full_groups=full, ragged_groups=ragged,
-             time_blocks=-(-d["T"] // d["TB"]), ragged_time_block=d["T"] % d["TB"] != 0)
+             time_blocks=-(-d["T"] // d["TB"]), ragged_time_block=d["T"] % d["TB"] != 0,
+             block_tiles=int(paths[0]), half_block_tiles=int(paths[1]), element_tiles=int(paths[2]))
 
 
 def _bounds_begin(stat: str, col: bool, driver: str, T: int, n: int, window: RollingParams,
@@ -1370,8 +1390,8 @@ def _sum_like(stat: str, values, window: RollingParams, state, mean: bool):
     if col:
         xt, tt, ot, K = a2.T, tail.T, out.T, _col_k(a2.dtype)
         d = _begin(stat, col, "col_groups", T, n, window, state, tail.shape[0], K=K, TB=_TB)
-        _col_threads(_tracked(d, lambda j0, j1: _sum_cols(xt, tt, ot, acc, w, window.min_periods, mean, j0, j1, K,
-                                                          _TB)), n, T, K)
+        _col_threads(_counted(d, lambda j0, j1, cnt: _sum_cols(xt, tt, ot, acc, w, window.min_periods, mean, j0, j1,
+                                                               K, _TB, cnt)), n, T, K)
         _groups_done(d)
     else:
         nanrow = np.full(n, np.nan, dtype=a2.dtype)
@@ -1432,7 +1452,8 @@ def _var_like(stat: str, values, window: RollingParams, ddof: int, state, root: 
     if col:
         xt, tt, ot, K = a2.T, tail.T, out.T, _col_k(a2.dtype)
         d = _begin(stat, col, "col_groups", T, n, window, state, tail.shape[0], K=K, TB=_TB)
-        _col_threads(_tracked(d, lambda j0, j1: _var_cols(xt, tt, ot, acc, w, minp, ddof, tol, root, j0, j1, K, _TB)),
+        _col_threads(_counted(d, lambda j0, j1, cnt: _var_cols(xt, tt, ot, acc, w, minp, ddof, tol, root, j0, j1, K,
+                                                               _TB, cnt)),
                      n, T, K)
         _groups_done(d)
     else:
@@ -1487,8 +1508,8 @@ def _pair(stat: str, x, y, window: RollingParams, ddof: int, state, corr: bool):
     if col:
         xt, yt, txt, tyt, ot, K = x2.T, y2.T, tx.T, ty.T, out.T, _col_k(x2.dtype)
         d = _begin(stat, col, "col_groups", T, n, window, state, tx.shape[0], K=K, TB=_TB)
-        _col_threads(_tracked(d, lambda j0, j1: _cov_cols(xt, yt, txt, tyt, ot, acc, w, minp, ddof, corr, tol, big,
-                                                          j0, j1, K, _TB)), n, T, K)
+        _col_threads(_counted(d, lambda j0, j1, cnt: _cov_cols(xt, yt, txt, tyt, ot, acc, w, minp, ddof, corr, tol, big,
+                                                          j0, j1, K, _TB, cnt)), n, T, K)
         _groups_done(d)
     else:
         nanrow = np.full(n, np.nan, dtype=x2.dtype)
@@ -1544,7 +1565,8 @@ def rolling_count(values, window: RollingParams, *, state: RollingState | None =
     if col:
         xt, tt, ot, K = a2.T, tail.T, out.T, _col_k(a2.dtype)
         d = _begin("count", col, "col_groups", T, n, window, state, tail.shape[0], K=K, TB=_TB)
-        _col_threads(_tracked(d, lambda j0, j1: _count_cols(xt, tt, ot, acc, w, minp, seen, j0, j1, K, _TB)),
+        _col_threads(_counted(d, lambda j0, j1, cnt: _count_cols(xt, tt, ot, acc, w, minp, seen, j0, j1, K, _TB,
+                                                                 cnt)),
                      n, T, K)
         _groups_done(d)
     else:
