@@ -17,13 +17,17 @@ only reached through the helpers below so a future rename is a one-line change h
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 import egglog
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
     from egglog import EGraph
 
 EGGLOG_VERSION: str = version("egglog")
@@ -69,6 +73,35 @@ def ruleset_rules(ruleset: Any) -> list[Any]:
     """The mutable list of rule declarations of an egglog ``Ruleset`` (after running deferred generators)."""
     ruleset.__egg_decls__  # noqa: B018 -- materialises the rules registered with @ruleset.register
     return ruleset.__egg_ruleset__.rules
+
+
+_RULES_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def swapped_rules(ruleset: Any, old: Any, new: Sequence[Any], *, what: str) -> Iterator[None]:
+    """Within the block, ``ruleset`` has the rule declarations ``new`` instead of ``old`` (restored on exit).
+
+    Only e-graphs created inside the block see the change (an e-graph registers a ruleset's rules the first time it
+    runs it). Holds a lock: rulesets are process-wide. Raises ``RuntimeError`` naming ``what`` when ``ruleset`` has
+    no rule equal to ``old`` (an egglog release that changed it).
+    """
+    with _RULES_LOCK:
+        rules = ruleset_rules(ruleset)
+        positions = [k for k, r in enumerate(rules) if r == old]
+        if not positions:
+            msg = f"egglog's {what} rule is not where waxegg expects it; cannot replace it"
+            raise RuntimeError(msg)
+        for k in reversed(positions):
+            del rules[k]
+        start = len(rules)
+        rules.extend(new)
+        try:
+            yield
+        finally:
+            del rules[start : start + len(new)]
+            for k in positions:
+                rules.insert(k, old)
 
 
 def numba_geqrf(dtype: Any) -> tuple[Any, int]:

@@ -1,6 +1,6 @@
-"""Two small, scoped repairs to egglog's array API that today's scikit-learn needs.
+"""Two small, scoped repairs to egglog's array API that today's scikit-learn needs, and waxegg's extensions.
 
-Both are applied only inside :func:`array_api_fixes` (entered by every stage of :mod:`waxegg.egg`) and undone on
+All are applied only inside :func:`array_api_fixes` (entered by every stage of :mod:`waxegg.egg`) and undone on
 exit, so other egglog users in the same process see egglog unchanged.
 
 1. **Device check (egglog 13.2 only).** scikit-learn >= 1.8 checks in ``transform`` that ``X`` lives on the
@@ -21,6 +21,19 @@ exit, so other egglog users in the same process see egglog unchanged.
    ``1 / 2`` and hide it. The rule is unsound (it changes the dtype), so we drop it; a float that happens to be a
    whole number stays a float. Nothing in the LDA pipeline needs it: the generated code is the same
    except that ``1.0`` is no longer printed as the int ``1``.
+
+3. **Extensions** (:mod:`waxegg.egg._extensions`). ``NDArray.__array_namespace__`` returns waxegg's extended
+   namespace (egglog's module plus ``max``, ``argmax``, ``linalg.eigh``, ``__array_namespace_info__``, ...), and
+   the eager questions scikit-learn asks during tracing (``egglog.exp.array_api.try_evaling``) are answered with
+   egglog's rules plus waxegg's shape and dtype rules.
+
+4. **``np.isscalar``** answers ``False`` for a symbolic array: egglog registers its expressions as
+   ``numbers.Integral`` (for scikit-learn's integer parameter checks), which made ``np.isscalar(scale)`` true and
+   sent ``_handle_zeros_in_scale`` down its scalar branch (``if scale == 0.0``) on a vector.
+
+5. **Division by a zero rational** panicked egglog (``Float.rational(r) / Float.rational(0)``); see
+   :func:`unguarded_rational_division_rule`. The rule is replaced by one guarded with ``r1 != 0``, so ``0 / 0``
+   stays an unevaluated division (NaN at run time, as in NumPy).
 """
 
 from __future__ import annotations
@@ -50,6 +63,21 @@ def unsound_int_float_rule() -> Any:
     return rewrite(Value.from_float(Float.from_int(i))).to(Value.from_int(i)).decl
 
 
+def unguarded_rational_division_rule() -> Any:
+    """``Float.rational(r) / Float.rational(r1) -> Float.rational(r / r1)``: panics on ``r1 == 0``.
+
+    scikit-learn divides zero by zero on purpose (``_incremental_mean_and_var``'s first pass computes
+    ``last_sum / last_over_new_count`` with both 0, NaN in NumPy, then overwrites it); folding that constant made
+    egglog panic ("call of primitive / failed"). :mod:`waxegg.egg._extensions` has the rule with ``r1 != 0``.
+    """
+    from egglog import rewrite, var  # noqa: PLC0415
+    from egglog import BigRat  # noqa: PLC0415
+    from egglog.exp.array_api import Float  # noqa: PLC0415
+
+    r, r1 = var("r", BigRat), var("r1", BigRat)
+    return rewrite(Float.rational(r) / Float.rational(r1)).to(Float.rational(r / r1)).decl
+
+
 def _cpu_device() -> Any:
     global _CPU_DEVICE  # noqa: PLW0603 -- one constant per process, created lazily after egglog loads
     if _CPU_DEVICE is None:
@@ -61,7 +89,7 @@ def _cpu_device() -> Any:
 
 
 def _install() -> list[Any]:
-    """Apply both fixes; return undo callbacks."""
+    """Apply the fixes and extensions; return undo callbacks."""
     from egglog.exp.array_api import array_api_ruleset  # noqa: PLC0415
 
     undo: list[Any] = []
@@ -72,25 +100,51 @@ def _install() -> list[Any]:
         preserved["device"] = property(lambda self: _cpu_device(), doc="CPU device (waxegg fix for egglog 13.2)")
         undo.append(lambda: preserved.pop("device", None))
 
-    # 2. drop the rule that equates a whole-number float with an int
+    # 2. drop the rule that equates a whole-number float with an int (and 5. the unguarded rational division)
     rules = _compat.ruleset_rules(array_api_ruleset)
-    bad = unsound_int_float_rule()
-    positions = [k for k, r in enumerate(rules) if r == bad]
-    for k in reversed(positions):
-        del rules[k]
+    for bad in (unsound_int_float_rule(), unguarded_rational_division_rule()):
+        positions = [k for k, r in enumerate(rules) if r == bad]
+        for k in reversed(positions):
+            del rules[k]
 
-    def _restore_rule() -> None:
-        for k in positions:
-            rules.insert(k, bad)
+        def _restore_rule(bad: Any = bad, positions: list[int] = positions) -> None:
+            for k in positions:
+                rules.insert(k, bad)
 
-    if positions:
-        undo.append(_restore_rule)
+        if positions:
+            undo.append(_restore_rule)
+
+    # 3. waxegg's namespace and rules
+    from egglog.exp import array_api  # noqa: PLC0415
+
+    from waxegg.egg import _extensions  # noqa: PLC0415
+
+    ns = _extensions.namespace()
+    original_namespace = preserved["__array_namespace__"]
+    preserved["__array_namespace__"] = lambda self, api_version=None: ns
+    undo.append(lambda: preserved.__setitem__("__array_namespace__", original_namespace))
+    original_schedule = array_api.array_api_schedule
+    array_api.array_api_schedule = _extensions.schedule()
+    undo.append(lambda: setattr(array_api, "array_api_schedule", original_schedule))
+
+    # 4. np.isscalar: egglog registers its expressions as numbers.Integral (for scikit-learn's integer checks), so
+    # np.isscalar(array) is True and scikit-learn takes its scalar branch (``if scale == 0.0``) on a symbolic vector
+    import numpy as np  # noqa: PLC0415
+
+    original_isscalar = np.isscalar
+    ndarray_type = array_api.NDArray
+
+    def isscalar(element: Any) -> bool:
+        return False if isinstance(element, ndarray_type) else original_isscalar(element)
+
+    np.isscalar = isscalar
+    undo.append(lambda: setattr(np, "isscalar", original_isscalar))
     return undo
 
 
 @contextlib.contextmanager
 def array_api_fixes() -> Iterator[None]:
-    """Apply the two repairs above for the duration of the block (re-entrant, process-wide).
+    """Apply the repairs and extensions above for the duration of the block (re-entrant, process-wide).
 
     Only e-graphs *created* inside the block see the repaired ruleset (egglog registers a ruleset's rules
     into an e-graph the first time that e-graph runs it).

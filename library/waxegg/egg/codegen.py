@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from waxegg.egg import _compat
+from waxegg.egg import _compat, _extensions
 from waxegg.egg.errors import CodegenError
 from waxegg.egg.fuse import fuse_program
 from waxegg.egg.rewrites import program_rules, shared_masked_selections
@@ -128,13 +128,14 @@ def generate_source(
 
     rewrites = tuple(rewrites)
     extra = program_rules(rewrites)
-    rules = array_api_program_gen_combined_ruleset if extra is None else array_api_program_gen_combined_ruleset | extra
+    rules = array_api_program_gen_combined_ruleset | _extensions.program_ruleset()
+    rules = rules if extra is None else rules | extra
     schedule = (rules | eval_program_ruleset).saturate()
     sharing = shared_masked_selections() if "share_masked" in rewrites else contextlib.nullcontext()
-    with sharing:
+    with sharing, _extensions.program_rules_replaced():
         statements, result = _run_program_gen(expr, schedule, fn_name)
     statements, result = fuse_program(statements, result, rewrites)
-    body_lines = [*statements.splitlines(), f"return {result}"]
+    body_lines = [*map(_explained_assertion, statements.splitlines()), f"return {result}"]
     body = "\n".join(f"    {line}" if line.strip() else "" for line in body_lines)
     # Helpers (waxegg.egg.kernels) are imported only by programs that call them, so a program generated
     # without waxegg's rewrites is byte-for-byte egglog's.
@@ -148,6 +149,18 @@ def generate_source(
         body=body,
         imports=imports,
     )
+
+
+def _explained_assertion(line: str) -> str:
+    """``assert X.shape == (40, 4, )`` -> the same with a message naming the assumption the input breaks.
+
+    The assertions are the trace's assumptions (dtype, shape, finiteness, value set); a program given other input
+    stops there, in NumPy and in Numba alike, instead of computing numbers for a case it was not generated for.
+    """
+    if not line.startswith("assert ") or re.search(r"""["']""", line):
+        return line
+    condition = line.removeprefix("assert ").strip()
+    return f"{line}, {('waxegg.egg: the input breaks the assumption ' + condition + ' this program was generated for')!r}"
 
 
 def _kernels_digest() -> str:

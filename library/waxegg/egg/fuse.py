@@ -182,11 +182,20 @@ def _fuse_moments(body: _Body) -> None:
             if found is None:
                 continue
             a = m["a"]
+            # uses of the squared deviations and of the deviations the chain removes: the row count is read off
+            # the squares (egglog), or off the deviations (same shape: waxegg's shape rules put
+            # `np.square(d).shape` and `d.shape` in one e-class, and extraction may pick either)
+            squares_uses, deviations_uses = 2, 1
+            summed = re.match(r"^np\.sum\((?P<a>_\d+), axis=0\)$", found[1])
+            if summed and summed["a"] != a:
+                squared = body.assignment(summed["a"])
+                if squared is not None and squared[1] == f"np.square({a})":
+                    a, squares_uses, deviations_uses = summed["a"], 1, 2
             if found[1] == f"np.sum({a}, axis=0)":
                 # the variance chain ends the same way, with `a` the squared deviations: try it first
-                sq = body.assignment(a) if body.single_use(a, 2) else None
+                sq = body.assignment(a) if body.single_use(a, squares_uses) else None
                 sq_m = re.match(r"^np\.square\((?P<d>_\d+)\)$", sq[1]) if sq else None
-                dev = body.assignment(sq_m["d"]) if sq_m and body.single_use(sq_m["d"]) else None
+                dev = body.assignment(sq_m["d"]) if sq_m and body.single_use(sq_m["d"], deviations_uses) else None
                 dev_m = re.match(r"^(?P<a>\w+) - (?P<e>_\d+)$", dev[1]) if dev else None
                 exp = body.assignment(dev_m["e"]) if dev_m and body.single_use(dev_m["e"]) else None
                 exp_m = re.match(r"^np\.expand_dims\((?P<m>\w+), 0\)$", exp[1]) if exp else None

@@ -30,6 +30,9 @@ configure_numba()
 
 __all__ = [
     "all_finite",
+    "flip",
+    "reduce_max",
+    "reduce_min",
     "lapack_svd_threshold",
     "masked_concat_sub",
     "masked_mean",
@@ -314,5 +317,79 @@ def _same_value_set_numba(y, values):
         for c in range(k):
             arr[c] = values[c]
         return _loops.same_value_set(y, arr)
+
+    return impl
+
+
+# -- array-API functions Numba lacks (waxegg.egg._extensions generates calls to them) -----------------------------
+
+
+def reduce_max(x: np.ndarray, axis: int) -> np.ndarray:
+    """``np.max(x, axis=axis)`` (Numba's ``np.max`` takes no axis)."""
+    return np.max(x, axis=axis)
+
+
+def reduce_min(x: np.ndarray, axis: int) -> np.ndarray:
+    """``np.min(x, axis=axis)``."""
+    return np.min(x, axis=axis)
+
+
+def _reduce_2d(pick_max: bool):  # noqa: ANN202
+    def overload_impl(x, axis):  # noqa: ANN001, ANN202
+        if not (isinstance(x, types.Array) and x.ndim in (1, 2)):
+            return None
+        if x.ndim == 1:
+            return lambda x, axis: np.max(x) if pick_max else np.min(x)
+
+        def impl(x, axis):  # noqa: ANN001, ANN202
+            n, d = x.shape
+            if axis not in (0, 1, -1, -2):
+                raise ValueError("axis out of range for a 2-D array")
+            along_rows = axis in (0, -2)
+            out = np.empty(d if along_rows else n, dtype=x.dtype)
+            if along_rows:
+                out[:] = x[0]
+                for i in range(1, n):
+                    for j in range(d):
+                        if (x[i, j] > out[j]) if pick_max else (x[i, j] < out[j]):
+                            out[j] = x[i, j]
+                        elif x[i, j] != x[i, j]:
+                            out[j] = x[i, j]  # NaN propagates, as in NumPy
+            else:
+                for i in range(n):
+                    best = x[i, 0]
+                    for j in range(1, d):
+                        if (x[i, j] > best) if pick_max else (x[i, j] < best):
+                            best = x[i, j]
+                        elif x[i, j] != x[i, j]:
+                            best = x[i, j]
+                    out[i] = best
+            return out
+
+        return impl
+
+    return overload_impl
+
+
+overload(reduce_max)(_reduce_2d(pick_max=True))
+overload(reduce_min)(_reduce_2d(pick_max=False))
+
+
+def flip(x: np.ndarray, axis: int) -> np.ndarray:
+    """``np.flip(x, axis=axis)`` (Numba's ``np.flip`` takes no axis)."""
+    return np.flip(x, axis=axis)
+
+
+@overload(flip)
+def _flip_numba(x, axis):
+    if not (isinstance(x, types.Array) and x.ndim in (1, 2)):
+        return None
+    if x.ndim == 1:
+        return lambda x, axis: x[::-1]
+
+    def impl(x, axis):
+        if axis in (0, -2):
+            return x[::-1, :]
+        return x[:, ::-1]
 
     return impl

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from waxegg.egg import _extensions
 from waxegg.egg.optimize import EGraphRun, run_and_extract
 from waxegg.egg.rewrites import svd_rules
 
@@ -18,7 +19,7 @@ __all__ = ["lower"]
 
 
 def lower(expr: Any, *, rewrites: Iterable[str] = ()) -> EGraphRun:
-    """Run ``egglog.exp.array_api_numba.array_api_numba_schedule`` and extract the Numba-friendly expression.
+    """Run ``egglog.exp.array_api_numba.array_api_numba_schedule`` (with waxegg's rules and lowerings) and extract the Numba-friendly expression.
 
     Parameters
     ----------
@@ -33,10 +34,9 @@ def lower(expr: Any, *, rewrites: Iterable[str] = ()) -> EGraphRun:
     EGraphRun
     """
     from egglog.exp.array_api import array_api_combined_ruleset  # noqa: PLC0415
-    from egglog.exp.array_api_numba import array_api_numba_ruleset, array_api_numba_schedule  # noqa: PLC0415
+    from egglog.exp.array_api_numba import array_api_numba_ruleset  # noqa: PLC0415
 
+    rules = array_api_combined_ruleset | array_api_numba_ruleset | _extensions.ruleset() | _extensions.lowering_ruleset()
     if "svd_without_u" in rewrites:
-        schedule = (array_api_combined_ruleset | array_api_numba_ruleset | svd_rules()).saturate()
-    else:
-        schedule = array_api_numba_schedule
-    return run_and_extract(expr, schedule, stage="lower")
+        rules = rules | svd_rules()
+    return run_and_extract(expr, rules.saturate(), stage="lower")

@@ -72,7 +72,7 @@ def run_and_extract(expr: Any, schedule: Any, *, stage: str = "optimize") -> EGr
 
 
 def optimize(expr: Any) -> EGraphRun:
-    """Run ``egglog.exp.array_api.array_api_schedule`` to saturation and extract the cheapest expression.
+    """Run ``egglog.exp.array_api.array_api_schedule`` (plus waxegg's rules, :mod:`waxegg.egg._extensions`) to saturation and extract the cheapest expression.
 
     Parameters
     ----------
@@ -83,6 +83,6 @@ def optimize(expr: Any) -> EGraphRun:
     -------
     EGraphRun
     """
-    from egglog.exp.array_api import array_api_schedule  # noqa: PLC0415
+    from waxegg.egg._extensions import schedule  # noqa: PLC0415
 
-    return run_and_extract(expr, array_api_schedule)
+    return run_and_extract(expr, schedule())

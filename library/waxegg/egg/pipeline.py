@@ -54,7 +54,8 @@ class Accelerated:
     extracted
         The generated plain-NumPy function (``inspect.getsource`` works on it).
     numba
-        ``numba.njit(extracted)``, already compiled for the example arrays' types.
+        ``numba.njit(extracted)``, already compiled for the example arrays' types, behind a check of the input
+        dtypes (:class:`DtypeGuard`; its ``dispatcher`` is the Numba dispatcher itself).
     traced, optimized, lowered
         The ``NDArray`` expression after each egglog stage.
     source
@@ -143,6 +144,36 @@ class Accelerated:
             "numba": numba.__version__,
             "numpy": np.__version__,
         }
+
+
+class DtypeGuard:
+    """The Numba dispatcher, behind a check that each input has the dtype the program was generated for.
+
+    Numba types the whole program before running its first line, so a float32 ``X`` given to a float64 program
+    fails deep in type inference (``'@' arguments must all have the same dtype``) or compiles a float32 version
+    that the program's own ``assert X.dtype == ...`` then stops: neither names the assumption. This check does,
+    with the message the generated assertions use. Every other attribute is the dispatcher's.
+    """
+
+    def __init__(self, dispatcher: Any, specs: Sequence[ArgSpec]) -> None:
+        self.dispatcher = dispatcher
+        self._dtypes = tuple((s.name, np.dtype(s.dtype)) for s in specs)
+        self.__name__ = getattr(dispatcher, "__name__", "numba_program")
+        self.__doc__ = getattr(dispatcher, "__doc__", None)
+
+    def __call__(self, *arrays: Any) -> Any:
+        for (name, dtype), x in zip(self._dtypes, arrays, strict=False):
+            got = getattr(x, "dtype", None)
+            if got != dtype:
+                msg = (
+                    f"waxegg.egg: the input breaks the assumption {name}.dtype == np.dtype(np.{dtype.name}) "
+                    f"this program was generated for (got {got})"
+                )
+                raise AssertionError(msg)
+        return self.dispatcher(*arrays)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["dispatcher"], name)
 
 
 def max_abs_error(result: Any, reference: Any) -> float:
@@ -300,7 +331,7 @@ def accelerate(
     return Accelerated(
         original=fn,
         extracted=generated.fn,
-        numba=compiled.fn,
+        numba=DtypeGuard(compiled.fn, traced.specs),
         traced=traced.expr,
         optimized=optimized.expr,
         lowered=lowered.expr,
@@ -351,7 +382,7 @@ def _from_record(
     return Accelerated(
         original=fn,
         extracted=extracted,
-        numba=compiled.fn,
+        numba=DtypeGuard(compiled.fn, specs),
         traced=None,
         optimized=None,
         lowered=None,

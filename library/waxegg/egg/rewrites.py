@@ -31,7 +31,6 @@ Each is correct for any program, not only LDA; ``tests/test_egg_rewrites.py`` ch
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -139,9 +138,6 @@ def _int_type() -> Any:
     return Int
 
 
-_LOCK = threading.RLock()
-
-
 @contextlib.contextmanager
 def shared_masked_selections() -> Iterator[None]:
     """Within the block, egglog's program generator names array-indexed selections once (``share_masked``).
@@ -152,22 +148,8 @@ def shared_masked_selections() -> Iterator[None]:
     from egglog.exp.array_api_program_gen import array_api_program_gen_ruleset  # noqa: PLC0415
 
     inlined, replacement = _getitem_decls()
-    with _LOCK:
-        rules = _compat.ruleset_rules(array_api_program_gen_ruleset)
-        positions = [k for k, r in enumerate(rules) if r == inlined]
-        if not positions:
-            msg = "egglog's program generator has no `x[idx]` translation rule to replace; share_masked cannot apply"
-            raise RuntimeError(msg)
-        for k in reversed(positions):
-            del rules[k]
-        start = len(rules)
-        rules.extend(replacement)
-        try:
-            yield
-        finally:
-            del rules[start : start + len(replacement)]
-            for k in positions:
-                rules.insert(k, inlined)
+    with _compat.swapped_rules(array_api_program_gen_ruleset, inlined, replacement, what="`x[idx]` program"):
+        yield
 
 
 def program_rules(rewrites: Iterable[str]) -> Any:

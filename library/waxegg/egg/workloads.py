@@ -4,19 +4,28 @@
 - array-API functions that trace end to end and mirror a scikit-learn estimator numerically
   (:func:`standard_scale` ~ ``StandardScaler().fit_transform``, :func:`kernel_center` ~
   ``KernelCenterer().fit_transform``);
-- the estimators themselves (:func:`pca_fit_transform`, :func:`standard_scaler_fit_transform`,
-  :func:`kernel_centerer_fit_transform`), which today's egglog array API cannot trace: they raise
-  :class:`waxegg.egg.NotTraceable` naming the missing piece.
+- scikit-learn estimators called as a user writes them, ``Estimator(...).fit(X[, y]).transform / predict /
+  predict_proba(X)`` (:data:`ESTIMATORS`, :class:`EstimatorWorkload`), with the data they are measured on and the
+  assumptions each is traced under; those egglog's array API (with :mod:`waxegg.egg._extensions`) cannot trace yet
+  raise :class:`waxegg.egg.NotTraceable` naming the missing piece (:data:`NOT_TRACEABLE`).
+  :func:`pca_fit_transform`, :func:`standard_scaler_fit_transform` and :func:`kernel_centerer_fit_transform` are
+  the first estimators tried this way (they trace now).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "ESTIMATORS",
+    "NOT_TRACEABLE",
+    "EstimatorWorkload",
+    "estimator",
     "kernel_center",
     "kernel_centerer_fit_transform",
     "lda_fit_transform",
@@ -127,3 +136,203 @@ def kernel_centerer_fit_transform(K: Any) -> Any:
 
     with config_context(array_api_dispatch=True):
         return KernelCenterer().fit_transform(K)
+
+
+# -- scikit-learn estimators, as a user writes them ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EstimatorWorkload:
+    """One estimator call ``Estimator(**params).fit(X[, y]).<method>(X)`` under ``array_api_dispatch=True``.
+
+    Attributes
+    ----------
+    name
+        Readable id, e.g. ``"MinMaxScaler(feature_range=(-1, 2))"``; also the generated function's name.
+    estimator
+        The scikit-learn class.
+    params
+        Constructor keyword arguments.
+    method
+        ``"transform"``, ``"predict"`` or ``"predict_proba"``.
+    target
+        What ``fit`` takes besides ``X``: ``None``, ``"labels"`` (int64 class labels ``0 .. n_classes - 1``) or
+        ``"values"`` (a float64 regression target).
+    n_classes
+        Number of class labels in the data (``target="labels"``).
+    kernel
+        ``X`` is a square kernel matrix (``KernelCenterer``): the data are ``K = X0 @ X0.T`` of ``n_samples``
+        rows of a random ``X0``, so a row count of ``n`` means an ``n x n`` input.
+    assumptions
+        The assumptions the trace makes, in words (the generated program asserts each).
+    rtol, atol
+        Tolerances of the comparison with scikit-learn on NumPy.
+    """
+
+    name: str
+    estimator: type
+    params: dict[str, Any] = field(default_factory=dict)
+    method: str = "transform"
+    target: str | None = None
+    kernel: bool = False
+    n_classes: int = 3
+    assumptions: str = ""
+    rtol: float = 1e-7
+    atol: float = 1e-10
+
+    @property
+    def fn(self) -> Callable[..., Any]:
+        """The call as a user writes it, taking ``X`` (and ``y``): what :func:`waxegg.egg.accelerate` traces."""
+        from sklearn import config_context  # noqa: PLC0415
+
+        cls, params, method = self.estimator, dict(self.params), self.method
+        if self.target is None:
+
+            def call(X: Any) -> Any:
+                with config_context(array_api_dispatch=True):
+                    return getattr(cls(**params).fit(X), method)(X)
+
+        else:
+
+            def call(X: Any, y: Any) -> Any:
+                with config_context(array_api_dispatch=True):
+                    return getattr(cls(**params).fit(X, y), method)(X)
+
+        call.__name__ = call.__qualname__ = _identifier(self.name)
+        call.__doc__ = f"``{self.name}.fit(X{', y' if self.target else ''}).{method}(X)`` with array API dispatch."
+        return call
+
+    def reference(self, *arrays: np.ndarray) -> np.ndarray:
+        """scikit-learn itself on NumPy arrays, without array API dispatch (the independent reference)."""
+        X, *rest = arrays
+        est = self.estimator(**self.params).fit(X, *rest)
+        return getattr(est, self.method)(X)
+
+    def make_data(
+        self, n_samples: int, *, n_features: int = 4, n_classes: int | None = None, random_state: int = 0
+    ) -> tuple[np.ndarray, ...]:
+        """Seeded float64 inputs: ``X`` (or a kernel ``K``), and ``y`` when ``fit`` takes one.
+
+        Scalers get a constant column (scikit-learn's zero-scale path) when ``n_features >= 3``; class labels take
+        every value ``0 .. n_classes - 1`` (the value set the trace assumes).
+        """
+        n_classes = self.n_classes if n_classes is None else n_classes
+        rng = np.random.default_rng(random_state)
+        X = rng.standard_normal((n_samples, n_features)) * np.linspace(1.0, 3.0, n_features) + 0.5
+        if self.kernel:
+            return (X @ X.T,)
+        if self.estimator.__module__.startswith("sklearn.preprocessing") and n_features >= 3:
+            X[:, 1] = 2.5
+        if self.target == "labels":
+            y = np.arange(n_samples, dtype=np.int64) % n_classes
+            rng.shuffle(y)
+            X += y[:, None] * 0.75  # separable enough that the class means differ
+            return X, y
+        if self.target == "values":
+            t = X @ np.linspace(-1.0, 1.0, n_features) + 0.1 * rng.standard_normal(n_samples)
+            return X, t
+        return (X,)
+
+
+def _identifier(name: str) -> str:
+    import re  # noqa: PLC0415
+
+    return re.sub(r"\W+", "_", name).strip("_")
+
+
+def _estimators() -> tuple[EstimatorWorkload, ...]:
+    from sklearn.decomposition import PCA  # noqa: PLC0415
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis  # noqa: PLC0415
+    from sklearn.linear_model import Ridge  # noqa: PLC0415
+    from sklearn.preprocessing import (  # noqa: PLC0415
+        KernelCenterer,
+        MaxAbsScaler,
+        MinMaxScaler,
+        Normalizer,
+        StandardScaler,
+    )
+
+    x_finite = "X: float64, exact shape, all finite (scikit-learn's NaN handling folds away)"
+    return (
+        EstimatorWorkload("StandardScaler()", StandardScaler, assumptions=x_finite),
+        EstimatorWorkload("StandardScaler(with_mean=False)", StandardScaler, {"with_mean": False}, assumptions=x_finite),
+        EstimatorWorkload("StandardScaler(with_std=False)", StandardScaler, {"with_std": False}, assumptions=x_finite),
+        EstimatorWorkload("MinMaxScaler()", MinMaxScaler, assumptions=x_finite),
+        EstimatorWorkload(
+            "MinMaxScaler(feature_range=(-1, 2))", MinMaxScaler, {"feature_range": (-1, 2)}, assumptions=x_finite
+        ),
+        EstimatorWorkload("MaxAbsScaler()", MaxAbsScaler, assumptions=x_finite),
+        EstimatorWorkload("Normalizer(norm='l2')", Normalizer, {"norm": "l2"}, assumptions=x_finite),
+        EstimatorWorkload("Normalizer(norm='l1')", Normalizer, {"norm": "l1"}, assumptions=x_finite),
+        EstimatorWorkload("Normalizer(norm='max')", Normalizer, {"norm": "max"}, assumptions=x_finite),
+        EstimatorWorkload(
+            "KernelCenterer()", KernelCenterer, kernel=True, assumptions="K: float64, exact square shape, all finite"
+        ),
+        EstimatorWorkload(
+            "PCA(n_components=2, svd_solver='full')",
+            PCA,
+            {"n_components": 2, "svd_solver": "full"},
+            assumptions=x_finite,
+        ),
+        EstimatorWorkload(
+            "PCA(n_components=2, svd_solver='covariance_eigh')",
+            PCA,
+            {"n_components": 2, "svd_solver": "covariance_eigh"},
+            assumptions=x_finite,
+            # eigh of the covariance squares the condition number: scikit-learn's own tests allow more
+            rtol=1e-6,
+            atol=1e-9,
+        ),
+        *(
+            EstimatorWorkload(
+                f"Ridge(alpha={alpha}, solver='svd')",
+                Ridge,
+                {"alpha": alpha, "solver": "svd"},
+                method="predict",
+                target="values",
+                assumptions=x_finite + "; y: float64, exact shape, all finite",
+            )
+            for alpha in (1.0, 0.1)
+        ),
+        *(
+            EstimatorWorkload(
+                f"LinearDiscriminantAnalysis().{method} ({k} classes)",
+                LinearDiscriminantAnalysis,
+                method=method,
+                target="labels",
+                n_classes=k,
+                assumptions=_LABELS,
+            )
+            for method, k in (("predict_proba", 3), ("predict_proba", 4), ("predict", 3))
+        ),
+    )
+
+
+_LABELS = "X: float64, exact shape, finite; y: int64, exact shape, takes exactly the values 0 .. n_classes - 1"
+
+
+def _not_traceable() -> tuple[EstimatorWorkload, ...]:
+    from sklearn.naive_bayes import GaussianNB  # noqa: PLC0415
+
+    return (
+        EstimatorWorkload("GaussianNB()", GaussianNB, method="predict_proba", target="labels", assumptions=_LABELS),
+    )
+
+
+def __getattr__(name: str) -> Any:
+    # ESTIMATORS / NOT_TRACEABLE import scikit-learn: built on first access, so importing this module stays cheap
+    if name == "ESTIMATORS":
+        return _estimators()
+    if name == "NOT_TRACEABLE":
+        return _not_traceable()
+    raise AttributeError(name)
+
+
+def estimator(name: str) -> EstimatorWorkload:
+    """The workload of :data:`ESTIMATORS` or :data:`NOT_TRACEABLE` called ``name``."""
+    for workload in (*_estimators(), *_not_traceable()):
+        if workload.name == name:
+            return workload
+    known = [w.name for w in (*_estimators(), *_not_traceable())]
+    msg = f"no estimator workload {name!r}; known: {known}"
+    raise KeyError(msg)
