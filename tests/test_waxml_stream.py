@@ -263,3 +263,18 @@ def test_accessor_ewm_initial_value_equals_ewma_module_and_pandas(kw, backend):
     np.testing.assert_allclose(pd.concat([first, second]).to_numpy(), got.to_numpy(), rtol=1e-12, atol=1e-12)
     with pytest.raises(NotImplementedError, match="mean"):
         df.wax.ewm(**kw, initial_value=10.0, backend=backend).var()
+
+
+def test_accessor_apply_format_dims_falls_back_to_the_time_dim_as_waxml():
+    # WAX-ML's apply retries with (format_dims[0],) when outputs do not have all the dims: a per-step sum.
+    rng = np.random.default_rng(10)
+    times = pd.date_range("2021", periods=12, freq="h", name="time")
+    da = xr.DataArray(rng.normal(size=(12, 3, 2)), dims=("time", "lat", "lon"), coords={"time": times})
+    out = da.to_dataset(name="air").wax.stream().apply(lambda d: d["air"].sum(), format_dims=da.dims)
+    # mirrors: da.to_series().groupby(level=0).sum()
+    assert isinstance(out, xr.DataArray) and out.dims == ("time",)
+    pd.testing.assert_series_equal(out.to_series(), da.to_series().groupby(level=0).sum(), check_names=False,
+                                   check_freq=False, rtol=1e-12, atol=1e-12)
+    df = pd.DataFrame(rng.normal(size=(12, 3)), index=times)
+    s = df.wax.stream().apply(lambda x: x.sum(), format_dims=("time", "asset"))
+    pd.testing.assert_series_equal(s, df.sum(axis=1), check_names=False, check_freq=False, rtol=1e-12, atol=1e-12)

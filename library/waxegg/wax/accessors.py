@@ -743,6 +743,8 @@ class ObjectStream:
 
         def one(x: Any, dims: Any) -> Any:
             dims = tuple(dims)
+            if np.ndim(x) != len(dims):
+                dims = dims[:1]  # WAX-ML's fallback: an output reduced per step keeps the time dim only
             if xarray_input:
                 return format_dataarray(coords, x, dims)
             return format_series(coords, x, dims) if len(dims) == 1 else format_dataframe(coords, x, dims)
