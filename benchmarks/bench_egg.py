@@ -1,4 +1,4 @@
-"""egglog: the seed's LDA through trace / optimize / lower / codegen / compile, and the three functions.
+"""egglog: the seed's LDA (and scikit-learn estimators beyond it) through trace / optimize / lower / codegen / compile.
 
 The pipeline runs once per n_samples in ``setup_cache`` (its stage times come from
 ``waxegg.egg.StageTimes``, as in the sweep); the ``track_`` benchmarks report them with the e-graph
@@ -7,10 +7,22 @@ sizes and errors. ``LDARun`` times original / extracted / numba in steady state.
 
 from __future__ import annotations
 
-from waxegg.bench.egg_workloads import accelerate_lda, egg_available, lda_functions_from_source
-from waxegg.bench.grid import EGG_FUNCTIONS, EGG_STAGES
+from waxegg.bench.egg_workloads import (
+    accelerate_estimator,
+    accelerate_lda,
+    egg_available,
+    estimator_data,
+    estimator_functions_from_source,
+    lda_functions_from_source,
+)
+from waxegg.bench.grid import EGG_FUNCTIONS, EGG_STAGES, asv_estimator_samples
+from waxegg.egg.workloads import ONE_PER_ESTIMATOR
 
 from .common import LDA_SAMPLES, lda_data
+
+
+# One configuration per estimator class (waxegg.egg.workloads.ESTIMATORS has the parameter variants too).
+ESTIMATOR_NAMES = ONE_PER_ESTIMATOR
 
 
 def _skip_without_egg():
@@ -98,3 +110,35 @@ class LDARun:
 
     def peakmem_run(self, cache, n_samples, function):
         self.fn(self.X, self.y)
+
+
+class EstimatorRun:
+    """scikit-learn estimators beyond LDA (``waxegg.egg.workloads.ESTIMATORS``): original / extracted / numba.
+
+    One configuration per estimator class; ``setup_cache`` accelerates each once per size (filling Numba's disk
+    cache) and hands the generated sources to the benchmark processes.
+    """
+
+    params = (asv_estimator_samples(), list(ESTIMATOR_NAMES), list(EGG_FUNCTIONS))
+    param_names = ["n_samples", "estimator", "function"]
+    timeout = 1800
+    repeat = (3, 10, 10.0)
+    rounds = 1
+
+    def setup_cache(self):
+        _skip_without_egg()
+        out = {}
+        for n in asv_estimator_samples():
+            for name in ESTIMATOR_NAMES:
+                acc = accelerate_estimator(name, n, cache=True)
+                out[(n, name)] = (acc.source, acc.extracted.__name__)
+        return out
+
+    def setup(self, cache, n_samples, estimator, function):
+        source, name = cache[(n_samples, estimator)]
+        self.arrays = estimator_data(estimator, n_samples)
+        self.fn = estimator_functions_from_source(source, name, estimator, n_samples)[function]
+        self.fn(*self.arrays)
+
+    def time_run(self, cache, n_samples, estimator, function):
+        self.fn(*self.arrays)

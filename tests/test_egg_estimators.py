@@ -21,17 +21,7 @@ from waxegg.egg import workloads
 N_SAMPLES = 60
 
 # One configuration per estimator class runs by default; the others (parameter variants) are slow.
-FAST = {
-    "StandardScaler()",
-    "MinMaxScaler(feature_range=(-1, 2))",
-    "MaxAbsScaler()",
-    "Normalizer(norm='l2')",
-    "KernelCenterer()",
-    "PCA(n_components=2, svd_solver='full')",
-    "PCA(n_components=2, svd_solver='covariance_eigh')",
-    "Ridge(alpha=1.0, solver='svd')",
-    "LinearDiscriminantAnalysis().predict_proba (3 classes)",
-}
+FAST = set(workloads.ONE_PER_ESTIMATOR)
 NAMES = [w.name for w in workloads.ESTIMATORS]
 
 

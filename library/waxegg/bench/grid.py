@@ -244,6 +244,14 @@ def asv_wax_sizes() -> list[tuple[int, int]]:
     return sizes
 
 
+def asv_estimator_samples() -> list[int]:
+    """n_samples of the asv scikit-learn estimator suite (``WAXEGG_ASV_BIG=1`` adds 1e6)."""
+    sizes = [10_000]
+    if os.environ.get(ASV_BIG_ENV, "") not in ("", "0"):
+        sizes.append(SEED_EGG_SAMPLES)
+    return sizes
+
+
 def asv_egg_samples() -> list[int]:
     """n_samples of the asv egglog suites (``WAXEGG_ASV_BIG=1`` adds the seed's 1e6)."""
     sizes = [10_000, 100_000]

@@ -7,25 +7,32 @@ touching egglog's files:
 - **shape and dtype rules** for elementwise operations (with broadcasting), reductions with ``axis`` /
   ``keepdims``, ``asarray``, ``astype``, ``expand_dims``, ``matmul``, slicing, ``where``, ... so the questions
   scikit-learn asks of intermediate arrays (``X.ndim``, ``self.mean_.shape[0]``, ``X.dtype``) have answers;
-- **functions** (``max``, ``min``, ``argmax``, ``exp``, ``isnan``, ``where``, ``maximum``, ``clip``,
-  ``linalg.eigh``, ...) declared as egglog functions with their shape, dtype and program-generation rules;
-- **a namespace** (:data:`NAMESPACE`): egglog's module plus those functions and ``__array_namespace_info__``,
+- **values the assumptions decide**: ``isnan`` of an array assumed finite is all ``False``, constant arrays
+  (``zeros``, ``full``) fold through arithmetic and reductions, so scikit-learn's NaN-handling branches and
+  incremental-statistics bookkeeping disappear from the program;
+- **functions** (``max``, ``min``, ``all``, ``argmax``, ``exp``, ``isnan``, ``sign``, ``where``, ``maximum``,
+  ``flip``, ``linalg.eigh``, ``var``, ``take``, ``arange``, ``full``, ``finfo``, ``result_type``, ...) declared
+  as egglog functions (or built from egglog's) with their shape, dtype and program-generation rules; those Numba
+  lacks (``max(x, axis)``, ``flip(x, axis)``) are generated as calls of :mod:`waxegg.egg.kernels`;
+- **a namespace** (:func:`namespace`): egglog's module plus those functions and ``__array_namespace_info__``,
   returned by ``NDArray.__array_namespace__`` while :func:`waxegg.egg._fixes.array_api_fixes` is active.
 
-The rules live in their own rulesets (:func:`ruleset`, :func:`program_ruleset`) combined with egglog's by the
-stages, so other egglog users in the process see egglog unchanged.
+The rules live in their own rulesets (:func:`ruleset`, :func:`program_ruleset`) that the stages run with egglog's,
+so other egglog users in the process see egglog unchanged. Shape rules that compute a whole shape fire only on
+concrete shapes (``TupleInt(vec)``); rules for one dimension or the number of dimensions also answer for arrays
+whose other dimensions are data-dependent (LDA's rank).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-from copy import copy
 import types
 from collections.abc import Iterator
+from copy import copy
 from typing import Any
 
-__all__ = ["lowering_ruleset", "namespace", "program_ruleset", "ruleset", "schedule"]
+__all__ = ["namespace", "program_ruleset", "program_rules_replaced", "ruleset", "schedule"]
 
 _STATE: dict[str, Any] = {}
 
@@ -44,22 +51,22 @@ def _declare() -> dict[str, Any]:  # noqa: C901, PLR0915 -- one place that decla
         Float,
         Int,
         IndexKey,
+        MultiAxisIndexKey,
+        MultiAxisIndexKeyItem,
         NDArray,
         OptionalBool,
         OptionalDevice,
         OptionalDType,
         OptionalInt,
         OptionalIntOrTuple,
-        MultiAxisIndexKey,
-        MultiAxisIndexKeyItem,
         RecursiveValue,
         Slice,
         TupleInt,
         TupleNDArray,
         Value,
     )
+
     rules = ruleset(name="waxegg_array_api")
-    lowering = ruleset(name="waxegg_array_api_numba")
     programs = ruleset(name="waxegg_array_api_program")
 
     # -- new functions ------------------------------------------------------------------------------------------
@@ -107,9 +114,6 @@ def _declare() -> dict[str, Any]:  # noqa: C901, PLR0915 -- one place that decla
 
     @function
     def reciprocal_(x: NDArray) -> NDArray: ...
-
-    @function
-    def logsumexp_(x: NDArray, axis: Int) -> NDArray: ...
 
     @function(unextractable=True)
     def broadcast_shape(s1: TupleInt, s2: TupleInt) -> TupleInt: ...
@@ -179,7 +183,6 @@ def _declare() -> dict[str, Any]:  # noqa: C901, PLR0915 -- one place that decla
         yield rewrite(max_(x, ax, keep).shape).to(reduced_shape(x.shape, ax, keep))
         yield rewrite(all_(x, ax, keep).shape).to(reduced_shape(x.shape, ax, keep))
         yield rewrite(min_(x, ax, keep).shape).to(reduced_shape(x.shape, ax, keep))
-        yield rewrite(logsumexp_(x, i).shape).to(reduced_shape(x.shape, OptionalIntOrTuple.int(i), FALSE))
         yield rewrite(argmax_(x, OptionalInt.some(i)).shape).to(
             reduced_shape(x.shape, OptionalIntOrTuple.int(i), FALSE)
         )
@@ -269,20 +272,14 @@ def _declare() -> dict[str, Any]:  # noqa: C901, PLR0915 -- one place that decla
                 yield rule(
                     eq(i).to(op(x, y).shape[Int(1)]), eq(first.shape.length()).to(two), eq(second.shape.length()).to(one)
                 ).then(first.shape[Int(1)], second.shape[Int(0)])
-                yield rewrite(op(x, y).shape[Int(1)]).to(
-                    first.shape[Int(1)],
-                    eq(first.shape.length()).to(two),
-                    eq(second.shape.length()).to(one),
-                    eq(first.shape[Int(1)]).to(Int(k)),
-                    k != 1,
-                )
-                yield rewrite(op(x, y).shape[Int(1)]).to(
-                    second.shape[Int(0)],
-                    eq(first.shape.length()).to(two),
-                    eq(second.shape.length()).to(one),
-                    eq(second.shape[Int(0)]).to(Int(k)),
-                    k != 1,
-                )
+                for dim in (first.shape[Int(1)], second.shape[Int(0)]):
+                    yield rewrite(op(x, y).shape[Int(1)]).to(
+                        dim,
+                        eq(first.shape.length()).to(two),
+                        eq(second.shape.length()).to(one),
+                        eq(dim).to(Int(k)),
+                        k != 1,
+                    )
                 yield rewrite(op(x, y).shape[Int(1)]).to(
                     first.shape[Int(1)], eq(first.shape.length()).to(two), eq(second.shape.length()).to(Int(0))
                 )
@@ -463,7 +460,6 @@ def _declare() -> dict[str, Any]:  # noqa: C901, PLR0915 -- one place that decla
         yield rewrite(max_(x, ax, keep).dtype).to(x.dtype)
         yield rewrite(all_(x, ax, keep).dtype).to(DType.bool)
         yield rewrite(min_(x, ax, keep).dtype).to(x.dtype)
-        yield rewrite(logsumexp_(x, i).dtype).to(x.dtype)
         yield rewrite(argmax_(x, oax).dtype).to(DType.int64)
         yield rewrite(aa.expand_dims(x, i).dtype).to(x.dtype)
         yield rewrite((x @ y).dtype).to(promote(x.dtype, y.dtype))
@@ -495,7 +491,6 @@ def _declare() -> dict[str, Any]:  # noqa: C901, PLR0915 -- one place that decla
     _STATE.update(
         rules=rules,
         false=FALSE,
-        lowering=lowering,
         programs=programs,
         max=max_,
         min=min_,
@@ -512,7 +507,6 @@ def _declare() -> dict[str, Any]:  # noqa: C901, PLR0915 -- one place that decla
         flip=flip_,
         matrix_transpose=matrix_transpose_,
         reciprocal=reciprocal_,
-        logsumexp=logsumexp_,
         broadcast_shape=broadcast_shape,
         reduced_shape=reduced_shape,
         promote=promote,
@@ -640,11 +634,6 @@ def program_rules_replaced() -> Iterator[None]:
 def ruleset() -> Any:
     """waxegg's shape, dtype and value rules, to run together with ``array_api_ruleset``."""
     return _declare()["rules"]
-
-
-def lowering_ruleset() -> Any:
-    """waxegg's rewrites into forms Numba compiles, to run with ``array_api_numba_ruleset``."""
-    return _declare()["lowering"]
 
 
 def program_ruleset() -> Any:

@@ -19,7 +19,7 @@ __all__ = ["lower"]
 
 
 def lower(expr: Any, *, rewrites: Iterable[str] = ()) -> EGraphRun:
-    """Run ``egglog.exp.array_api_numba.array_api_numba_schedule`` (with waxegg's rules and lowerings) and extract the Numba-friendly expression.
+    """Run ``egglog.exp.array_api_numba.array_api_numba_schedule`` (with waxegg's rules, :mod:`waxegg.egg._extensions`) and extract the Numba-friendly expression.
 
     Parameters
     ----------
@@ -36,7 +36,7 @@ def lower(expr: Any, *, rewrites: Iterable[str] = ()) -> EGraphRun:
     from egglog.exp.array_api import array_api_combined_ruleset  # noqa: PLC0415
     from egglog.exp.array_api_numba import array_api_numba_ruleset  # noqa: PLC0415
 
-    rules = array_api_combined_ruleset | array_api_numba_ruleset | _extensions.ruleset() | _extensions.lowering_ruleset()
+    rules = array_api_combined_ruleset | array_api_numba_ruleset | _extensions.ruleset()
     if "svd_without_u" in rewrites:
         rules = rules | svd_rules()
     return run_and_extract(expr, rules.saturate(), stage="lower")

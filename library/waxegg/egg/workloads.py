@@ -24,6 +24,7 @@ import numpy as np
 __all__ = [
     "ESTIMATORS",
     "NOT_TRACEABLE",
+    "ONE_PER_ESTIMATOR",
     "EstimatorWorkload",
     "estimator",
     "kernel_center",
@@ -307,6 +308,19 @@ def _estimators() -> tuple[EstimatorWorkload, ...]:
         ),
     )
 
+
+#: One configuration of each estimator (and PCA solver) of :data:`ESTIMATORS`: the default test run and asv suite.
+ONE_PER_ESTIMATOR = (
+    "StandardScaler()",
+    "MinMaxScaler(feature_range=(-1, 2))",
+    "MaxAbsScaler()",
+    "Normalizer(norm='l2')",
+    "KernelCenterer()",
+    "PCA(n_components=2, svd_solver='full')",
+    "PCA(n_components=2, svd_solver='covariance_eigh')",
+    "Ridge(alpha=1.0, solver='svd')",
+    "LinearDiscriminantAnalysis().predict_proba (3 classes)",
+)
 
 _LABELS = "X: float64, exact shape, finite; y: int64, exact shape, takes exactly the values 0 .. n_classes - 1"
 
