@@ -260,6 +260,34 @@ def _cov_value(n, sxy, sxx, syy, minp, ddof, corr, nan, zero, one):  # pragma: n
     return nan if n < minp else val
 
 
+@numba.njit(**_INLINE)
+def _mean_values(n_, s_, neg_, run_, prev_, orow, width, minp, mean, zero, nan):  # pragma: no cover
+    """:func:`_mean_value` of columns ``0:width`` into ``orow``, in a loop of its own after the update
+    (as :func:`_cov_values`: the sum then skips the mean's divide, the mean the sum's selects)."""
+    if mean:
+        for k in range(width):
+            orow[k] = _mean_value(n_[k], s_[k], neg_[k], run_[k], prev_[k], minp, mean, zero, nan)
+    else:
+        for k in range(width):
+            orow[k] = _mean_value(n_[k], s_[k], neg_[k], run_[k], prev_[k], minp, mean, zero, nan)
+
+
+@numba.njit(**_INLINE)
+def _cov_values(n_, sxy_, sxx_, syy_, orow, width, minp, ddof, corr, nan, zero, one):  # pragma: no cover
+    """:func:`_cov_value` of columns ``0:width`` into ``orow``, in a loop of its own after the update.
+
+    The two loops are the same text: inside each, ``corr`` is a known constant, so LLVM drops the
+    other statistic's branch (in the update loop, a select computed both: corr's square root and
+    divide for every cov, and cov's divide for every corr).
+    """
+    if corr:
+        for k in range(width):
+            orow[k] = _cov_value(n_[k], sxy_[k], sxx_[k], syy_[k], minp, ddof, corr, nan, zero, one)
+    else:
+        for k in range(width):
+            orow[k] = _cov_value(n_[k], sxy_[k], sxx_[k], syy_[k], minp, ddof, corr, nan, zero, one)
+
+
 # --------------------------------------------------------------------------------------------
 # column-major input: blocks of K columns x TB steps, transposed through small L1 buffers
 #
@@ -380,7 +408,7 @@ def _sum_cols(xt, tailt, outt, acc, w, minp, mean, j0, j1, K, TB, paths):  # pra
                         n, s, ca, cr, neg, run, prev = zero, zero, zero, zero, zero, zero, nan
                     n, s, ca, cr, neg, run, prev = _mean_step(vold[tt, k], vin[tt, k], n, s, ca, cr, neg, run, prev, zero, one)
                     n_[k], s_[k], ca_[k], cr_[k], neg_[k], run_[k], prev_[k] = n, s, ca, cr, neg, run, prev
-                    vout[tt, k] = _mean_value(n, s, neg, run, prev, fminp, mean, zero, nan)
+                _mean_values(n_, s_, neg_, run_, prev_, vout[tt], K, fminp, mean, zero, nan)
             _scatter(vout, outt, b, nb, t0, tn)
         for k in range(nb):
             for q in range(st.shape[0]):
@@ -496,7 +524,7 @@ def _cov_cols(xt, yt, txt, tyt, outt, acc, w, minp, ddof, corr, tol, big, j0, j1
                                                                                             sxx, syy, px, py)
                     flag[k] = u
                     anyu |= u
-                    vout[tt, k] = _cov_value(n, sxy, sxx, syy, fminp, fddof, corr, nan, zero, one)
+                _cov_values(a0, a5, a6, a7, vout[tt], K, fminp, fddof, corr, nan, zero, one)
                 if anyu:
                     t = t0 + tt
                     for k in range(nb):
@@ -589,7 +617,7 @@ def _sum_rows(x, tail, out, acc, nanrow, w, minp, mean, j0, j1):  # pragma: no c
                 n, s, ca, cr, neg, run, prev = zero, zero, zero, zero, zero, zero, nan
             n, s, ca, cr, neg, run, prev = _mean_step(old[k], row[k], n, s, ca, cr, neg, run, prev, zero, one)
             n_[k], s_[k], ca_[k], cr_[k], neg_[k], run_[k], prev_[k] = n, s, ca, cr, neg, run, prev
-            orow[k] = _mean_value(n, s, neg, run, prev, fminp, mean, zero, nan)
+        _mean_values(n_, s_, neg_, run_, prev_, orow, j1 - j0, fminp, mean, zero, nan)
 
 
 @numba.njit(**_JIT)
@@ -740,7 +768,7 @@ def _cov_rows(x, y, tx, ty, out, acc, nanrow, w, minp, ddof, corr, tol, big, j0,
             a0[k], a1[k], a2[k], a3[k], a4[k], a5[k], a6[k], a7[k], a8[k], a9[k] = n, mx, my, gx, gy, sxy, sxx, syy, px, py
             flag[k] = u
             anyu |= u
-            orow[k] = _cov_value(n, sxy, sxx, syy, fminp, fddof, corr, nan, zero, one)
+        _cov_values(a0, a5, a6, a7, orow, width, fminp, fddof, corr, nan, zero, one)
         if anyu:
             for k in range(width):
                 if flag[k]:
