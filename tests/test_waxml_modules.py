@@ -76,6 +76,19 @@ def _scan_loss(t, params, x, target):
     return jnp.nanmean((out[1:] - target[1:]) ** 2)
 
 
+def _descend_logcom(t, params, x, target, module, steps, lr):
+    """Gradient descent on ``params[module]["logcom"]`` (finite gradients asserted); the losses and last params."""
+    loss = jax.jit(lambda p: _scan_loss(t, p, jnp.asarray(x), jnp.asarray(target)))
+    grad = jax.jit(jax.grad(lambda p: _scan_loss(t, p, jnp.asarray(x), jnp.asarray(target))))
+    losses = [float(loss(params))]
+    for _ in range(steps):
+        g = grad(params)
+        assert np.isfinite(g[module]["logcom"])
+        params = jax.tree_util.tree_map(lambda p, d: p - lr * d, params, g)
+        losses.append(float(loss(params)))
+    return losses, params
+
+
 @pytest.mark.parametrize("adjust", [True, False, "linear"])
 def test_ewma_learn_com_gradient_finite_and_descends(adjust):
     with jax.enable_x64(True):
@@ -88,14 +101,7 @@ def test_ewma_learn_com_gradient_finite_and_descends(adjust):
         t = hk.transform_with_state(lambda v: EWMA(com=1.0, adjust=adjust, learn_com=True)(v))
         params = t.init(None, x[0])[0]
         np.testing.assert_allclose(params["ewma"]["logcom"], np.log(1.0), rtol=0, atol=1e-15)
-        loss = jax.jit(lambda p: _scan_loss(t, p, jnp.asarray(x), jnp.asarray(target)))
-        grad = jax.jit(jax.grad(lambda p: _scan_loss(t, p, jnp.asarray(x), jnp.asarray(target))))
-        losses = [float(loss(params))]
-        for _ in range(30):
-            g = grad(params)
-            assert np.isfinite(g["ewma"]["logcom"])
-            params = jax.tree_util.tree_map(lambda p, d: p - 0.5 * d, params, g)
-            losses.append(float(loss(params)))
+        losses, params = _descend_logcom(t, params, x, target, "ewma", steps=30, lr=0.5)
         assert losses[-1] < 0.2 * losses[0]
         assert np.exp(params["ewma"]["logcom"]) > 2.0
 
@@ -426,14 +432,7 @@ def test_ewmvar_learn_com_gradient_finite_and_descends(adjust):
         t = hk.transform_with_state(lambda v: EWMVar(com=1.5, adjust=adjust, learn_com=True)(v))
         params = t.init(None, x[0])[0]
         start = len(x) // 10  # skip the warm-up, where every com gives about the same values
-        loss = jax.jit(lambda p: _scan_loss(t, p, jnp.asarray(x[start:]), jnp.asarray(target[start:])))
-        grad = jax.jit(jax.grad(lambda p: _scan_loss(t, p, jnp.asarray(x[start:]), jnp.asarray(target[start:]))))
-        losses = [float(loss(params))]
-        for _ in range(40):
-            g = grad(params)
-            assert np.isfinite(g["ewm_var"]["logcom"])
-            params = jax.tree_util.tree_map(lambda p, d: p - 1.0 * d, params, g)
-            losses.append(float(loss(params)))
+        losses, params = _descend_logcom(t, params, x[start:], target[start:], "ewm_var", steps=40, lr=1.0)
         assert losses[-1] < 0.5 * losses[0]
         assert np.exp(params["ewm_var"]["logcom"]) > 2.0
 
