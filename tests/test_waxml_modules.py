@@ -544,3 +544,38 @@ def test_ewma_in_jitted_unroll_drops_the_unused_count():
             hlo = fn.lower(x).compile().as_text()
             assert ("s32[7]" in hlo) == counted
             assert_close(fn(x), pd.DataFrame(x).ewm(**kw).mean())
+
+
+def test_arma_coefficients_and_newton_hyper_parameters_may_be_traced():
+    # WAX-ML's hyper-parameter scans vmap over ARMA coefficients and newton's learning rate / eps.
+    from waxegg.wax.modules import ARMA
+
+    eps = np.random.default_rng(11).standard_normal(30)
+    alphas = np.array([[0.5], [-0.3], [0.9]])
+
+    def simulate(alpha):
+        t = hk.transform_with_state(lambda e: ARMA(alpha)(e))
+        params, state = t.init(None, eps[0])
+        _, out = jax.lax.scan(lambda s, e: t.apply(params, s, None, e)[::-1], state, jnp.asarray(eps))
+        return out
+
+    with jax.enable_x64(True):
+        scanned = jax.vmap(simulate)(jnp.asarray(alphas))
+        for row, a in zip(np.asarray(scanned), (0.5, -0.3, 0.9)):
+            ref = np.zeros_like(eps)  # y_t = eps_t + a y_{t-1}, by hand
+            for t in range(len(eps)):
+                ref[t] = eps[t] + (a * ref[t - 1] if t else 0.0)
+            np.testing.assert_allclose(row, ref, rtol=1e-12, atol=1e-12)
+
+        def first_update(lr, e):
+            opt = newton(lr, eps=e)
+            updates, _ = opt.update(jnp.array([2.0, 0.0]), opt.init(jnp.zeros(2)))
+            return updates
+
+        got = jax.vmap(first_update)(jnp.array([1.0, 0.5]), jnp.array([1.0, 4.0]))
+    # (e I + g g^T)^{-1} g = g / (e + |g|^2), times -lr
+    np.testing.assert_allclose(got, [[-2.0 / 5.0, 0.0], [-0.5 * 2.0 / 8.0, 0.0]], rtol=1e-12, atol=1e-12)
+    from waxegg.wax.modules._coefs import as_coefficients
+
+    with pytest.raises(ValueError, match="alpha must be 1-D"):
+        jax.jit(lambda a: as_coefficients("ARMA", "alpha", a))(jnp.ones((2, 2)))

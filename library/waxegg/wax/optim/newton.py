@@ -44,7 +44,11 @@ def sherman_morrison(A_inv: jnp.ndarray, u: jnp.ndarray, v: jnp.ndarray) -> jnp.
     return A_inv - jnp.outer(a_inv_u, v_a_inv) / (1.0 + v @ a_inv_u)
 
 
-def _check_eps(eps: Any) -> float:
+def _check_eps(eps: Any) -> Any:
+    if isinstance(eps, jax.core.Tracer):  # e.g. vmapped over eps (WAX-ML's hyper-parameter scans)
+        if jnp.ndim(eps) != 0:
+            raise ValueError(f"newton: eps must be a scalar, got shape {jnp.shape(eps)}")
+        return eps
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps <= 0:
         raise ValueError(f"newton: eps must be a finite number > 0, got {eps!r}")
     return float(eps)
@@ -116,7 +120,10 @@ def newton(learning_rate: optax.ScalarOrSchedule, eps: float = 1e-5) -> optax.Gr
     >>> updates.tolist()  # (I + g g^T)^{-1} g = g / 2, negated
     [-0.5, -0.0]
     """
-    if not callable(learning_rate):
+    traced = isinstance(learning_rate, jax.core.Tracer)  # e.g. vmapped over learning rates (WAX-ML's scans)
+    if traced and jnp.ndim(learning_rate) != 0:
+        raise ValueError(f"newton: learning_rate must be a scalar, got shape {jnp.shape(learning_rate)}")
+    if not callable(learning_rate) and not traced:
         if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) \
                 or not math.isfinite(learning_rate) or learning_rate <= 0:
             raise ValueError(f"newton: learning_rate must be a finite number > 0 or an optax schedule, "
