@@ -186,15 +186,28 @@ def test_second_process_reuses_numba_cache_and_program(tmp_path: Path) -> None:
 
 
 def test_codegen_names_the_untranslatable_piece(tmp_path: Path) -> None:
-    # egglog's array API has `log`, but its program generator has no NumPy translation for it.
+    # egglog's array API has `real`, but its program generator has no NumPy translation for it (nor has waxegg's).
+    def real1(X):
+        return X.__array_namespace__().real(X)
+
+    X = np.full((3, 2), 2.0)
+    traced = we.trace(real1, X)
+    lowered = we.lower(we.optimize(traced.expr).expr)
+    with pytest.raises(we.CodegenError, match=r"real1: no NumPy translation .*real\("):
+        we.codegen(lowered.expr, traced.inputs, fn_name="real1", directory=tmp_path)
+
+
+def test_codegen_translates_log(tmp_path: Path) -> None:
+    # egglog's program generator has no `log`; waxegg.egg._extensions adds np.log (LDA's predict_proba needs it)
     def log1(X):
         return X.__array_namespace__().log(X)
 
     X = np.full((3, 2), 2.0)
     traced = we.trace(log1, X)
     lowered = we.lower(we.optimize(traced.expr).expr)
-    with pytest.raises(we.CodegenError, match=r"log1: no NumPy translation .*log\("):
-        we.codegen(lowered.expr, traced.inputs, fn_name="log1", directory=tmp_path)
+    generated = we.codegen(lowered.expr, traced.inputs, fn_name="log1", directory=tmp_path)
+    assert "np.log(X)" in generated.source
+    np.testing.assert_array_equal(generated.fn(X), np.log(X))
 
 
 def test_egglog_panic_in_rules_becomes_not_traceable() -> None:
