@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from copy import copy
 from typing import Any
 
-__all__ = ["namespace", "program_ruleset", "program_rules_replaced", "ruleset", "schedule"]
+__all__ = ["lowering_ruleset", "namespace", "program_ruleset", "program_rules_replaced", "ruleset", "schedule"]
 
 _STATE: dict[str, Any] = {}
 
@@ -67,6 +67,7 @@ def _declare() -> dict[str, Any]:  # noqa: C901, PLR0915 -- one place that decla
     )
 
     rules = ruleset(name="waxegg_array_api")
+    lowering = ruleset(name="waxegg_array_api_numba")
     programs = ruleset(name="waxegg_array_api_program")
 
     # -- new functions ------------------------------------------------------------------------------------------
@@ -421,6 +422,19 @@ def _declare() -> dict[str, Any]:  # noqa: C901, PLR0915 -- one place that decla
                 x, eq(x.shape).to(s), eq(x.dtype).to(d)
             )
         yield rewrite(aa.zeros(s, OptionalDType.some(d), odev) + x).to(x, eq(x.shape).to(s), eq(x.dtype).to(d))
+        # the same for a constant array of float zeros however it was built (scikit-learn's incremental
+        # statistics start from `0.0 * zeros`): adding it changes nothing of the same shape and dtype
+        zero_float = full_(s, Value.from_float(Float.rational(BigRat(0, 1))))
+        for summed in (zero_float + x, x + zero_float, x - zero_float):
+            yield rule(eq(c).to(summed)).then(x.shape, x.dtype)
+            yield rewrite(summed).to(x, eq(x.shape).to(s), eq(x.dtype).to(DType.float64))
+
+    # -- Numba-friendly forms (lower stage only) ----------------------------------------------------------------
+    @lowering.register
+    def _lowering():  # noqa: ANN202
+        # `x ** 2` is `np.square(x)`: NumPy's power takes that very path for the exponent 2 (same bits); Numba's
+        # array power is a generic pow, 1.3x slower than its square on a 1e6 x 10 float64 array
+        yield rewrite(x ** NDArray(RecursiveValue(Value.from_int(Int(2)))), subsume=True).to(aa.square(x))
 
     # -- dtypes -------------------------------------------------------------------------------------------------
     floats = [DType.float64, DType.float32]
@@ -490,6 +504,7 @@ def _declare() -> dict[str, Any]:  # noqa: C901, PLR0915 -- one place that decla
 
     _STATE.update(
         rules=rules,
+        lowering=lowering,
         false=FALSE,
         programs=programs,
         max=max_,
@@ -615,25 +630,52 @@ def _egglog_reshape_rule() -> tuple[Any, Any]:
     return egglog_rule.decl, waxegg_rule.decl
 
 
+def _egglog_float_from_int_rule() -> tuple[Any, Any]:
+    """egglog prints the float ``Float.from_int(i)`` as the int ``i``; waxegg prints ``float(i)``.
+
+    ``Float.from_int(Int(1))`` and the literal ``1.0`` (``Float.rational(1/1)``) are one e-class, so which one
+    extraction picks is a tie broken by e-class numbering (it changed with what else the process had declared: the
+    two-class LDA's fallback scale came out as ``np.array(1)`` after other programs were generated first). Printing
+    both as a float makes the program the same either way, and of the dtype the e-graph says.
+    """
+    from egglog import rewrite, var  # noqa: PLC0415
+    from egglog.exp.array_api import Float, Int  # noqa: PLC0415
+    from egglog.exp.array_api_program_gen import Program, float_program, int_program  # noqa: PLC0415
+
+    i = var("i", Int)  # the variable name of egglog's ``_float_program``
+    egglog_rule = rewrite(float_program(Float.from_int(i))).to(int_program(i))
+    waxegg_rule = rewrite(float_program(Float.from_int(i))).to(Program("float(") + int_program(i) + ")")
+    return egglog_rule.decl, waxegg_rule.decl
+
+
 @contextlib.contextmanager
 def program_rules_replaced() -> Iterator[None]:
-    """Within the block, egglog's program generator uses waxegg's ``reshape`` translation (see above).
+    """Within the block, egglog's program generator uses waxegg's ``reshape`` and ``Float.from_int`` translations.
 
-    Swaps one rule of ``array_api_program_gen_ruleset`` and restores it on exit; only e-graphs created inside the
-    block see the change.
+    Swaps two rules of egglog's program-generation rulesets and restores them on exit; only e-graphs created inside
+    the block see the change.
     """
     from egglog.exp.array_api_program_gen import array_api_program_gen_ruleset  # noqa: PLC0415
 
     from waxegg.egg import _compat  # noqa: PLC0415
 
-    egglog_rule, waxegg_rule = _egglog_reshape_rule()
-    with _compat.swapped_rules(array_api_program_gen_ruleset, egglog_rule, [waxegg_rule], what="`x.reshape` program"):
+    reshape_old, reshape_new = _egglog_reshape_rule()
+    float_old, float_new = _egglog_float_from_int_rule()
+    with (
+        _compat.swapped_rules(array_api_program_gen_ruleset, reshape_old, [reshape_new], what="`x.reshape` program"),
+        _compat.swapped_rules(array_api_program_gen_ruleset, float_old, [float_new], what="`Float.from_int` program"),
+    ):
         yield
 
 
 def ruleset() -> Any:
     """waxegg's shape, dtype and value rules, to run together with ``array_api_ruleset``."""
     return _declare()["rules"]
+
+
+def lowering_ruleset() -> Any:
+    """waxegg's rewrites into Numba-friendly forms, run by the lower stage with egglog's ``array_api_numba`` rules."""
+    return _declare()["lowering"]
 
 
 def program_ruleset() -> Any:

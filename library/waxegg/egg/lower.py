@@ -36,7 +36,7 @@ def lower(expr: Any, *, rewrites: Iterable[str] = ()) -> EGraphRun:
     from egglog.exp.array_api import array_api_combined_ruleset  # noqa: PLC0415
     from egglog.exp.array_api_numba import array_api_numba_ruleset  # noqa: PLC0415
 
-    rules = array_api_combined_ruleset | array_api_numba_ruleset | _extensions.ruleset()
+    rules = array_api_combined_ruleset | array_api_numba_ruleset | _extensions.ruleset() | _extensions.lowering_ruleset()
     if "svd_without_u" in rewrites:
         rules = rules | svd_rules()
     return run_and_extract(expr, rules.saturate(), stage="lower")
