@@ -106,14 +106,16 @@ BLOCK = 8
 
 @intrinsic
 def transpose_block(typingctx, src, i, si, dst, o, so):
-    """Transpose one 8 x 8 block: ``dst[o + c * so + r] = src[i + r * si + c]`` for r, c < 8 (flat arrays).
+    """Transpose one 8 x 8 block: ``dst[o + c * so + r] = src[i + r * si + c]`` for r, c < 8 (flat indices
+    into C-contiguous arrays).
 
     Eight vector loads, three rounds of two-input shuffles (round ``s`` swaps bit ``s`` of the row
     and column index), eight vector stores. LLVM emitted scalar moves for every way of writing
     this as a loop that was tried, which cost more than the statistic itself.
     """
+    # indexes the memory flat: C-contiguous arrays of any dimension
     if not (isinstance(src, types.Array) and isinstance(dst, types.Array) and src.dtype == dst.dtype
-            and src.dtype in (types.float32, types.float64)):
+            and src.dtype in (types.float32, types.float64) and src.layout == dst.layout == "C"):
         return None
     sig = types.none(src, i, si, dst, o, so)
 

@@ -53,7 +53,9 @@ __all__ = ["RollingState", "rolling_sum", "rolling_mean", "rolling_var", "rollin
            "rolling_max", "rolling_median", "rolling_count", "rolling_cov", "rolling_corr", "last_paths"]
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
-_INLINE = _JIT  # LLVM inlines these small helpers itself; Numba-level inlining only slowed compiles
+# Helpers called only from the kernels: LLVM inlines them itself (Numba-level inlining only slowed
+# compiles), and they need no CPython or C wrapper, each of which would be compiled too.
+_INLINE = dict(_JIT, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 #: Elements a thread should get at least, so that small calls run inline.
 _MIN_WORK = 1 << 16
@@ -175,16 +177,11 @@ def _var_add(v, n, m, q, ca, unstable, one, tol):  # pragma: no cover
 
 
 @numba.njit(**_INLINE)
-def _var_value(n, q, minp, ddof, nan):  # pragma: no cover
-    """pandas' ``calc_var`` (``minp`` already at least 1)."""
-    return q / (n - ddof) if (n >= minp) & (n > ddof) else nan
-
-
-@numba.njit(**_INLINE)
-def _zsqrt(val, root):  # pragma: no cover
-    """pandas' ``zsqrt`` (a negative rounding of a variance -> 0) where ``root``, else ``val``."""
-    s = np.sqrt(val)
-    return (val - val if val < 0 else s) if root else val
+def _var_value(n, q, minp, ddof, nan, root):  # pragma: no cover
+    """pandas' ``calc_var`` (``minp`` already at least 1); ``root``: its ``zsqrt`` (negatives -> 0), the std."""
+    v = q / (n - ddof) if (n >= minp) & (n > ddof) else nan
+    s = np.sqrt(v)
+    return (v - v if v < 0 else s) if root else v
 
 
 @numba.njit(**_INLINE)
@@ -309,16 +306,17 @@ def _col_k(dtype) -> int:
 _TB = 32
 
 
-@numba.njit(**_JIT)
+@numba.njit(**_INLINE)
 def _gather(xt, tailt, b, nb, t0, tn, w, fresh, vin, vold):  # pragma: no cover
     """The ``(TB, K)`` buffers of columns ``b:b+nb``, steps ``t0:t0+tn`` of the ``(N, T)`` views ``xt``/``tailt``.
 
     ``vin[tt, k]`` is step ``t0 + tt`` of column ``b + k``; ``vold[tt, k]`` the value that leaves its
     window there (from the tail before the call's first steps; NaN before the stream, and for a window
     of one, ``fresh``, where pandas recomputes). Whole 8 x 8 blocks move through
-    :func:`~waxegg.wax.backends._simd.transpose_block` (in registers); a ragged edge, or old values
-    that reach into the tail, element by element. Returns the path: 0 both buffers by blocks, 1 ``vin``
-    only, 2 element by element.
+    :func:`~waxegg.wax.backends._simd.transpose_block` (in registers; it indexes the C-contiguous
+    arrays' memory flat, so no reshape is compiled); a ragged edge, or old values that reach into the
+    tail, element by element. Returns the path: 0 both buffers by blocks, 1 ``vin`` only, 2 element by
+    element.
     """
     T = xt.shape[1]
     L = tailt.shape[1]
@@ -329,22 +327,18 @@ def _gather(xt, tailt, b, nb, t0, tn, w, fresh, vin, vold):  # pragma: no cover
     tsub = tailt[b:b + nb]
     blocks = nb % _BLOCK == 0 and tn % _BLOCK == 0
     if blocks:
-        xf = xt.reshape(xt.size)
-        vf = vin.reshape(vin.size)
         for kb in range(0, nb, _BLOCK):
             for tb in range(0, tn, _BLOCK):
-                transpose_block(xf, (b + kb) * T + t0 + tb, T, vf, tb * K + kb, K)
+                transpose_block(xt, (b + kb) * T + t0 + tb, T, vin, tb * K + kb, K)
     else:
         for tt in range(tn):
             for k in range(nb):
                 vin[tt, k] = sub[k, t0 + tt]
     r0 = t0 - w
     if blocks and not fresh and r0 >= 0:
-        xf = xt.reshape(xt.size)
-        of = vold.reshape(vold.size)
         for kb in range(0, nb, _BLOCK):
             for tb in range(0, tn, _BLOCK):
-                transpose_block(xf, (b + kb) * T + r0 + tb, T, of, tb * K + kb, K)
+                transpose_block(xt, (b + kb) * T + r0 + tb, T, vold, tb * K + kb, K)
         return 0
     for tt in range(tn):
         r = r0 + tt
@@ -356,17 +350,15 @@ def _gather(xt, tailt, b, nb, t0, tn, w, fresh, vin, vold):  # pragma: no cover
     return 1 if blocks else 2
 
 
-@numba.njit(**_JIT)
+@numba.njit(**_INLINE)
 def _scatter(vout, outt, b, nb, t0, tn):  # pragma: no cover
     """``outt[b + k, t0 + tt] = vout[tt, k]`` for ``k < nb``, ``tt < tn``: the way back of :func:`_gather`."""
     T = outt.shape[1]
     K = vout.shape[1]
     if nb % _BLOCK == 0 and tn % _BLOCK == 0:
-        of = outt.reshape(outt.size)
-        vf = vout.reshape(vout.size)
         for kb in range(0, nb, _BLOCK):
             for tb in range(0, tn, _BLOCK):
-                transpose_block(vf, tb * K + kb, K, of, (b + kb) * T + t0 + tb, T)
+                transpose_block(vout, tb * K + kb, K, outt, (b + kb) * T + t0 + tb, T)
         return
     osub = outt[b:b + nb]
     for tt in range(tn):
@@ -455,7 +447,7 @@ def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, root, j0, j1, K, TB, pat
                     n_[k], m_[k], q_[k], ca_[k], cr_[k] = n, m, q, ca, cr
                     flag[k] = u
                     anyu |= u
-                    vout[tt, k] = _zsqrt(_var_value(n, q, fminp, fddof, nan), root)
+                    vout[tt, k] = _var_value(n, q, fminp, fddof, nan, root)
                 if anyu:
                     t = t0 + tt
                     for k in range(nb):
@@ -468,7 +460,7 @@ def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, root, j0, j1, K, TB, pat
                                 v = col[i] if i >= 0 else tcol[L + i]
                                 n, m, q, ca, u = _var_add(v, n, m, q, ca, u, one, tol)
                             n_[k], m_[k], q_[k], ca_[k], cr_[k] = n, m, q, ca, zero
-                            vout[tt, k] = _zsqrt(_var_value(n, q, fminp, fddof, nan), root)
+                            vout[tt, k] = _var_value(n, q, fminp, fddof, nan, root)
             _scatter(vout, outt, b, nb, t0, tn)
         for k in range(nb):
             for q in range(st.shape[0]):
@@ -685,7 +677,7 @@ def _var_rows(x, tail, out, acc, nanrow, w, minp, ddof, tol, root, j0, j1):  # p
             n_[k], m_[k], q_[k], ca_[k], cr_[k] = n, m, q, ca, cr
             flag[k] = u
             anyu |= u
-            orow[k] = _zsqrt(_var_value(n, q, fminp, fddof, nan), root)
+            orow[k] = _var_value(n, q, fminp, fddof, nan, root)
         if anyu:
             for k in range(width):
                 if flag[k]:
@@ -696,7 +688,7 @@ def _var_rows(x, tail, out, acc, nanrow, w, minp, ddof, tol, root, j0, j1):  # p
                         v = x[i, j] if i >= 0 else tail[L + i, j]
                         n, m, q, ca, u = _var_add(v, n, m, q, ca, u, one, tol)
                     n_[k], m_[k], q_[k], ca_[k], cr_[k] = n, m, q, ca, zero
-                    orow[k] = _zsqrt(_var_value(n, q, fminp, fddof, nan), root)
+                    orow[k] = _var_value(n, q, fminp, fddof, nan, root)
 
 
 @numba.njit(**_JIT)
@@ -724,7 +716,7 @@ def _var_bounds(xt, outt, start, end, monotonic, minp, ddof, tol, root, j0, j1):
                 for p in range(si, ei):
                     n, m, q, ca, u = _var_add(col[p], n, m, q, ca, u, one, tol)
                 u = False
-            outt[j, i] = _zsqrt(_var_value(n, q, fminp, fddof, nan), root)
+            outt[j, i] = _var_value(n, q, fminp, fddof, nan, root)
 
 
 # --------------------------------------------------------------------------------------------
