@@ -119,6 +119,9 @@ def test_repro_quick_end_to_end_then_from_results(tmp_path):
     assert f"took {meta['measure_seconds'] / 60:.1f} minutes (wall time" in (out / "index.html").read_text()
     assert "First calls, as users meet them" in (out / "index.html").read_text()
     assert {r["run"] for r in meta["first_calls"]["rows"]} == {"cold", "warm"}
+    coverage = {r["estimator"]: r for r in meta["egg_extras"]["estimators"]}
+    assert coverage["MinMaxScaler()"]["verified"] and coverage["MinMaxScaler()"]["max_abs_error"] < 1e-12
+    assert not coverage["GaussianNB()"]["traces"] and "NotTraceable" in coverage["GaussianNB()"]["error"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -83,7 +83,9 @@ class EggGrid:
     ``waxegg repro`` also measures, at the largest ``n_samples``: the rewrite ablation
     (:func:`waxegg.egg.measure.ablation_lda`) for each class count in ``ablation_classes``, and with
     ``cached_start`` the cold and cached first result in fresh processes
-    (:func:`waxegg.egg.measure.cached_start`).
+    (:func:`waxegg.egg.measure.cached_start`); with ``estimators`` the scikit-learn estimator coverage
+    (:func:`waxegg.bench.egg_workloads.measure_estimators`) at ``estimator_samples`` rows: every estimator
+    workload (``estimators=True``) or the named ones.
     """
 
     n_samples: tuple[int, ...]
@@ -93,6 +95,8 @@ class EggGrid:
     budget_s: float = 12.0
     ablation_classes: tuple[int, ...] = ()
     cached_start: bool = False
+    estimators: bool | tuple[str, ...] = False
+    estimator_samples: int = 1_000_000
 
     def __post_init__(self) -> None:
         if any(int(n) < 4 for n in self.n_samples):
@@ -177,7 +181,8 @@ GRIDS: dict[str, Grid] = {
         # still get 7, the seconds-long pandas / JAX calls at the big sizes 3 or 4 (the report's run time).
         wax=WaxGrid(sizes=((1_000, 1000), (10_000, 1000), SEED_WAX_SIZE, LONG_WAX_SIZE), budget_s=6.0),
         focus=SEED_WAX_SIZE,
-        egg=EggGrid(n_samples=(10_000, 100_000, SEED_EGG_SAMPLES), ablation_classes=(2,), cached_start=True),
+        egg=EggGrid(n_samples=(10_000, 100_000, SEED_EGG_SAMPLES), ablation_classes=(2,), cached_start=True,
+                    estimators=True),
         # Every other window statistic, beside its peers (float64 unless said): every peer at
         # T=1e4 x N=1000; the JAX reference path on a tenth of that (its scans run at pandas' speed or
         # slower: a rolling median takes ~30 s a call at 1e7 elements); at the seed size the default
@@ -205,7 +210,8 @@ GRIDS: dict[str, Grid] = {
     "quick": Grid(
         "quick",
         wax=WaxGrid(sizes=((500, 16), (5_000, 64)), repeat=3, budget_s=2.0),
-        egg=EggGrid(n_samples=(1_000,), repeat=3, budget_s=2.0),
+        egg=EggGrid(n_samples=(1_000,), repeat=3, budget_s=2.0, estimators=("MinMaxScaler()", "GaussianNB()"),
+                    estimator_samples=1_000),
         # a statistic of each kind beside the EWM mean, so the smoke run renders the whole page
         extra_wax=(WaxGrid(sizes=((500, 16),), dtypes=("float64",), kernels=("ewm_std", "rolling_median", "rolling_cov"),
                            exclude_backends=("wax-3step",), repeat=3, budget_s=1.0),),

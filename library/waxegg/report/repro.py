@@ -55,7 +55,7 @@ def measure(out: Path, grid: Grid, *, results_dir: str | Path | None = "results"
             out, wax_size=grid.focus_size if grid.wax is not None else None, accelerated=accelerated,
             egg_data=egg_data, progress=lambda what: bar.set_postfix_str(what, refresh=True))
         bar.update(1)
-    if grid.egg is not None and (grid.egg.ablation_classes or grid.egg.cached_start):
+    if grid.egg is not None and (grid.egg.ablation_classes or grid.egg.cached_start or grid.egg.estimators):
         with tqdm(total=1, desc="egglog ablation and cached start", disable=not progress) as bar:
             result.env["egg_extras"] = egg_extras(grid.egg)
             bar.update(1)
@@ -97,7 +97,8 @@ def require_clean_tree(*, allow_dirty: bool = False) -> dict[str, object]:
 
 
 def egg_extras(grid: EggGrid) -> dict[str, Any]:
-    """The rewrite ablation and the cold / cached first result at the grid's largest ``n_samples``.
+    """The rewrite ablation and the cold / cached first result at the grid's largest ``n_samples``, and the
+    scikit-learn estimator coverage.
 
     Each part that fails is recorded with its error instead (the page shows it), like an artefact.
     """
@@ -114,6 +115,14 @@ def egg_extras(grid: EggGrid) -> dict[str, Any]:
             extras["cached_start"] = cached_start(n, 2)
         except Exception as exc:
             extras["cached_start_error"] = f"{type(exc).__name__}: {exc}"[:300]
+    if grid.estimators:
+        from waxegg.bench.egg_workloads import measure_estimators
+
+        names = None if grid.estimators is True else list(grid.estimators)
+        try:
+            extras.update(measure_estimators(grid.estimator_samples, names))
+        except Exception as exc:
+            extras["estimators_error"] = f"{type(exc).__name__}: {exc}"[:300]
     return extras
 
 
