@@ -130,7 +130,7 @@ def test_float32_frame_stays_float32_and_ints_become_float64():
     assert df32.wax.ewm(alpha=0.3).mean().dtypes.eq(np.float32).all()
     from waxegg.wax import EWMA
 
-    out = df32.wax.stream().apply(lambda x: EWMA(alpha=0.3)(x))
+    out = df32.wax.stream(return_state=False).apply(lambda x: EWMA(alpha=0.3)(x))
     assert out.dtypes.eq(np.float32).all()
     with pytest.raises(TypeError, match="dtype must be float32 or float64"):
         df32.wax.ewm(alpha=0.3, dtype="int64").mean()

@@ -38,7 +38,7 @@ def _quiet():
 @pytest.mark.parametrize("store, chunk_size", [("zarr", None), ("nc", 64)])
 def test_lazy_store_in_store_out_equals_in_memory_apply(tmp_path, store, chunk_size):
     da = _dataarray(dtype=np.float32)
-    ref = da.wax.stream().apply(ewma)
+    ref = da.wax.stream(return_state=False).apply(ewma)
     src = tmp_path / f"in.{store}"
     if store == "zarr":
         da.to_dataset().to_zarr(src, encoding={"px": {"chunks": (100, 4)}})
@@ -70,7 +70,7 @@ def test_dataset_with_static_and_dict_outputs(tmp_path):
     def fn(step):
         return {"px": EWMA(alpha=0.2)(step["px"] * step["weight"]), "vol": EWMVar(com=2.0)(step["vol"])}
 
-    ref = ds.wax.stream().apply(fn)
+    ref = ds.wax.stream(return_state=False).apply(fn)
     ds.to_zarr(tmp_path / "in.zarr", encoding={"px": {"chunks": (50, 4)}, "vol": {"chunks": (50, 4)}})
     got = stream_chunked(fn, xr.open_zarr(tmp_path / "in.zarr"), out=tmp_path / "out.zarr")
     assert isinstance(got, xr.Dataset) and set(got.data_vars) == {"px", "vol"}

@@ -148,9 +148,9 @@ def test_dataset_apply_is_lazy_and_keeps_layout():
     lazy = _dataarray()
     ds = xr.Dataset({"px": lazy, "vol": lazy.T * 3.0})  # vol is (asset, time)
     fn = lambda s: {"px": EWMA(alpha=0.2)(s["px"]), "vol": EWMA(alpha=0.4)(s["vol"])}
-    got = ds.wax.stream().apply(fn)
+    got = ds.wax.stream(return_state=False).apply(fn)
     assert got.px.chunks is not None and got.vol.dims == ("asset", "time")
-    ref = ds.compute().wax.stream().apply(fn)
+    ref = ds.compute().wax.stream(return_state=False).apply(fn)
     xr.testing.assert_identical(got.compute(), ref)
 
 
@@ -178,7 +178,7 @@ def test_cov_with_mismatched_coordinates_is_named():
 def test_distributed_local_cluster_equals_one_shot(tmp_path):
     distributed = pytest.importorskip("distributed")
     lazy = _dataarray(col_chunk=3)
-    ref = lazy.compute().wax.stream().apply(ewma)
+    ref = lazy.compute().wax.stream(return_state=False).apply(ewma)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,

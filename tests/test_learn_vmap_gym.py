@@ -164,7 +164,7 @@ def test_agent_tracks_a_drifting_target():
         return GymFeedback(lambda obs: (obs, {}), TrackingEnv())(t)
 
     (out, _), _ = target.wax.stream().apply(learning, format_outputs=False, return_state=True)
-    (held, _) = target.wax.stream().apply(holding, format_outputs=False)
+    (held, _) = target.wax.stream(return_state=False).apply(holding, format_outputs=False)
     miss = -np.asarray(out.reward)[T // 2:]
     held_miss = -np.asarray(held.reward)[T // 2:]
     # Holding misses by the drift (0.1) every step; the learner only by the drift's noise (0.02).

@@ -90,7 +90,7 @@ def test_stream_apply_formats_back(obj_kind):
         fn = lambda x: {"v": EWMA(alpha=0.3)(x["v"])}
     else:
         fn = lambda x: EWMA(alpha=0.3)(x)
-    out = obj.wax.stream().apply(fn)
+    out = obj.wax.stream(return_state=False).apply(fn)
     expected = {"frame": ref, "series": ref["a"], "dataarray": ref, "dataset": ref}[obj_kind]
     got = out["v"].values if obj_kind == "dataset" else np.asarray(out)
     assert type(out) is type(obj)
@@ -101,9 +101,9 @@ def test_stream_return_state_continues():
     df = pd.DataFrame(np.random.default_rng(0).normal(size=(60, 2)))
     fn = lambda x: EWMA(alpha=0.3)(x)
     first, state = df.iloc[:30].wax.stream().apply(fn, return_state=True)
-    second = df.iloc[30:].wax.stream().apply(fn, state=state, params={})
+    second = df.iloc[30:].wax.stream(return_state=False).apply(fn, state=state, params={})
     np.testing.assert_allclose(np.concatenate([first, second]), df.ewm(alpha=0.3).mean(), rtol=0, atol=1e-12)
-    raw = df.wax.stream().apply(fn, format_outputs=False)
+    raw = df.wax.stream(return_state=False).apply(fn, format_outputs=False)
     # the second half starts from the first half's carried state: the same steps as one run, bit for bit
     np.testing.assert_array_equal(np.concatenate([first, second]), raw)
     assert raw.shape == (60, 2) and not isinstance(raw, pd.DataFrame)
@@ -119,3 +119,17 @@ def test_stream_bad_input_named():
         Stream(local_time="nope").trace_dataset(_dataset())
     with pytest.raises(TypeError, match="callable"):
         pd.DataFrame({"a": [1.0]}).wax.stream().apply(3)
+
+
+def test_stream_returns_outputs_and_state_by_default_as_waxml():
+    """WAX-ML's README form, ``output, state = obj.wax.stream().apply(f)``, runs unchanged."""
+    df = pd.DataFrame(np.random.default_rng(4).normal(size=(50, 3)))
+    fn = lambda x: EWMA(alpha=0.2)(x)
+    outputs, state = df.wax.stream().apply(fn)
+    np.testing.assert_allclose(outputs, df.ewm(alpha=0.2).mean(), rtol=1e-12, atol=1e-12)
+    alone = df.wax.stream(return_state=False).apply(fn)
+    assert isinstance(alone, pd.DataFrame)
+    np.testing.assert_array_equal(alone, outputs)
+    again, _ = df.wax.stream().apply(fn, state=state, params={})  # continues from the returned state
+    np.testing.assert_allclose(again, pd.concat([df, df]).reset_index(drop=True).ewm(alpha=0.2).mean()[50:],
+                               rtol=1e-12, atol=1e-12)

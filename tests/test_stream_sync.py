@@ -86,7 +86,7 @@ def test_apply_on_dataset_feeds_synchronised_steps():
         return {"price": x["price"], "d": x["d"], "v_last": x["v"][-1] @ x["w"]}
 
     out = ds.wax.stream(local_time="time", freqs={"day": "D"}, ffills={"day": True, "tick": True},
-                        buffer_maxlen={"tick": 3}).apply(fn)
+                        buffer_maxlen={"tick": 3}, return_state=False).apply(fn)
     assert isinstance(out, xr.Dataset)
     np.testing.assert_array_equal(out["d"].values, [nan, nan, nan, 10, 10, 20])
     # last tick seen: none, 2, 3, 4, 4, 4 -> [i, 10 i] @ [0.5, 2] = 20.5 i

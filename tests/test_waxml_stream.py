@@ -203,14 +203,14 @@ def test_accessor_apply_skip_first_and_waxml_positional_order():
 
     # init on the first row, apply from the second: the EWMA never sees row 0, so its outputs are
     # pandas' ewm of df without its first row, indexed like it (mirrors: df.iloc[1:].ewm(com=3).mean())
-    out = df.wax.stream().apply(f, skip_first=True)
+    out = df.wax.stream(return_state=False).apply(f, skip_first=True)
     pd.testing.assert_frame_equal(out, df.iloc[1:].ewm(com=3.0).mean(), check_exact=False, rtol=1e-12, atol=1e-12,
                                   check_freq=False)
     # WAX-ML's positional order apply(module, skip_first, format_dims, params, state, rng)
-    positional = df.wax.stream().apply(f, False, ("time", "asset"))
+    positional = df.wax.stream(return_state=False).apply(f, False, ("time", "asset"))
     np.testing.assert_allclose(positional.to_numpy(), ref.to_numpy(), rtol=1e-12, atol=1e-12)
     da = xr.DataArray(df.to_numpy(), dims=("time", "asset"), coords={"time": df.index, "asset": ["a", "b"]})
-    da_out = da.wax.stream().apply(f, skip_first=True)
+    da_out = da.wax.stream(return_state=False).apply(f, skip_first=True)
     assert da_out.sizes["time"] == 29
     np.testing.assert_allclose(da_out.values, df.iloc[1:].ewm(com=3.0).mean().to_numpy(), rtol=1e-12, atol=1e-12)
     raw, state = df.wax.stream(format_outputs=False, return_state=True).apply(f, True)
@@ -270,11 +270,11 @@ def test_accessor_apply_format_dims_falls_back_to_the_time_dim_as_waxml():
     rng = np.random.default_rng(10)
     times = pd.date_range("2021", periods=12, freq="h", name="time")
     da = xr.DataArray(rng.normal(size=(12, 3, 2)), dims=("time", "lat", "lon"), coords={"time": times})
-    out = da.to_dataset(name="air").wax.stream().apply(lambda d: d["air"].sum(), format_dims=da.dims)
+    out = da.to_dataset(name="air").wax.stream(return_state=False).apply(lambda d: d["air"].sum(), format_dims=da.dims)
     # mirrors: da.to_series().groupby(level=0).sum()
     assert isinstance(out, xr.DataArray) and out.dims == ("time",)
     pd.testing.assert_series_equal(out.to_series(), da.to_series().groupby(level=0).sum(), check_names=False,
                                    check_freq=False, rtol=1e-12, atol=1e-12)
     df = pd.DataFrame(rng.normal(size=(12, 3)), index=times)
-    s = df.wax.stream().apply(lambda x: x.sum(), format_dims=("time", "asset"))
+    s = df.wax.stream(return_state=False).apply(lambda x: x.sum(), format_dims=("time", "asset"))
     pd.testing.assert_series_equal(s, df.sum(axis=1), check_names=False, check_freq=False, rtol=1e-12, atol=1e-12)

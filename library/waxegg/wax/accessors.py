@@ -8,8 +8,9 @@
 - ``obj.wax.rolling(window, ...)`` is a drop-in for pandas' ``rolling(...)``: ``.mean()``,
   ``.sum()``, ``.var()``, ``.std()``, ``.min()``, ``.max()``, ``.median()``, ``.count()``,
   ``.cov()``, ``.corr()``, with ``min_periods``, ``center``, ``closed``, ``step`` and offset windows;
-- ``obj.wax.stream(**options).apply(fn)`` runs a Haiku-style stateful ``fn`` step by step over
-  the time axis (one compiled ``lax.scan``) and formats the result back to ``obj``'s container.
+- ``outputs, state = obj.wax.stream(**options).apply(fn)`` runs a Haiku-style stateful ``fn`` step by
+  step over the time axis (one compiled ``lax.scan``) and formats the outputs back to ``obj``'s container
+  (WAX-ML's default; ``stream(return_state=False)`` returns the outputs alone).
 
 Every statistic runs on the chosen backend's kernel (``backend=``, default ``"numba"``; see
 :mod:`waxegg.wax.backends`) through one container adapter (:mod:`waxegg.wax.adapters`). On xarray
@@ -594,7 +595,7 @@ class ObjectStream:
     ``.get_dataset_schema(dataset)``, ``.merge(...)``, ``.local_time``, ...
     """
 
-    def __init__(self, obj: _Container, stream: Stream, *, return_state: bool = False, format_outputs: bool = True):
+    def __init__(self, obj: _Container, stream: Stream, *, return_state: bool = True, format_outputs: bool = True):
         self._obj = obj
         self.stream = stream
         self.return_state = _check_bool("return_state", return_state)
@@ -694,7 +695,7 @@ class ObjectStream:
             (``obj.wax.stream(format_outputs=True)``).
         return_state : bool, optional
             Also return the state after the last step, to continue a later call from it. Default: the stream's
-            (``obj.wax.stream(return_state=False)``; WAX-ML's Stream defaults to True).
+            (``obj.wax.stream(return_state=True)``, as WAX-ML's Stream).
         format_dims : optional
             WAX-ML's option: name the dimensions of the outputs (one tuple, or a pytree of tuples matching the
             outputs) and format them with :func:`waxegg.wax.format.format_dataframe` (pandas input) or
@@ -820,15 +821,15 @@ class WaxAccessor:
                ffills: dict[str, bool] | None = None, buffer_maxlen: dict[str, int] | None = None,
                buffer_dtype_init_values: dict | None = None, verbose: bool | None = None, pbar: bool = False,
                tensor_type: str = "jax", trace: bool = True, format_outputs: bool = True,
-               return_state: bool = False) -> ObjectStream:
+               return_state: bool = True) -> ObjectStream:
         """A stream over this object's time axis (see :class:`ObjectStream`); the options are those of
         :class:`~waxegg.wax.stream.Stream`, in WAX-ML's order.
 
         ``freqs``, ``ffills`` and ``buffer_maxlen`` synchronise the secondary time dimensions of a
         Dataset with ``local_time`` (see :mod:`waxegg.wax.stream`); ``pbar`` shows a progress bar.
         WAX-ML's ``verbose=True`` shows it too. ``return_state`` / ``format_outputs`` are the defaults of
-        :meth:`ObjectStream.apply` (WAX-ML's Stream defaults ``return_state`` to True; here it is False, so
-        ``out = obj.wax.stream().apply(f)`` is the result alone).
+        :meth:`ObjectStream.apply`; both default to True, as WAX-ML's Stream: ``outputs, state =
+        obj.wax.stream().apply(f)``, and ``obj.wax.stream(return_state=False).apply(f)`` is the result alone.
         """
         from waxegg.wax.stream import DTYPE_INIT_VALUES, Stream
 
