@@ -27,22 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+# the sweep's parameters and numbagg names, written into the child processes' code (which import none of this)
+from waxegg.bench.workloads import ALPHA, NUMBAGG, WINDOW
+
 #: The issue's first-call shape: time steps by columns.
 FIRST_CALL_SHAPE = (10_000, 100)
-#: The kernels' parameters (as :func:`waxegg.bench.workloads.ewm_kernel` / ``rolling_kernel``).
-ALPHA, WINDOW = 0.1, 20
 #: ``wax-3step`` is the seed tutorial's three steps (:class:`waxegg.bench.workloads.WaxSeedWorkflow`), EWM mean only.
 SYSTEMS = ("waxegg", "numbagg", "wax-3step")
 RUNS = ("cold", "warm")
-
-#: statistic -> numbagg function, as in :mod:`waxegg.bench.workloads` (kept textual: the child process
-#: must not import the bench layer, whose Haiku import would load JAX into the timed process).
-NUMBAGG = {
-    "ewm_mean": "move_exp_nanmean", "ewm_sum": "move_exp_nansum", "ewm_var": "move_exp_nanvar",
-    "ewm_std": "move_exp_nanstd", "ewm_cov": "move_exp_nancov", "ewm_corr": "move_exp_nancorr",
-    "rolling_mean": "move_mean", "rolling_sum": "move_sum", "rolling_var": "move_var",
-    "rolling_std": "move_std", "rolling_cov": "move_cov", "rolling_corr": "move_corr",
-}
 
 _RUNNER = textwrap.dedent("""
     import json, time
@@ -103,12 +95,11 @@ class FirstCallCase:
     @property
     def call(self) -> str:
         """The timed expression (it sees ``df``, ``other``, ``x``, ``y``)."""
-        family, stat = self.kernel.split("_", 1)
-        pair = stat in ("cov", "corr")
         if self.system == "wax-3step":
-            return "WaxSeedWorkflow(df, alpha=%r).run()" % ALPHA
+            return f"WaxSeedWorkflow(df, alpha={ALPHA!r}).run()"
         if self.system == "numbagg":
-            args = "x, y" if pair else "x"
+            family, stat = self.kernel.split("_", 1)
+            args = "x, y" if stat in ("cov", "corr") else "x"
             window = f"alpha={ALPHA}" if family == "ewm" else f"window={WINDOW}, min_count={WINDOW}"
             return f"numbagg.{NUMBAGG[self.kernel]}({args}, {window}, axis=0)"
         return self._window("df.wax", backend="'numba'")
@@ -122,8 +113,8 @@ class FirstCallCase:
         return "from waxegg.wax import register_wax_accessors\nregister_wax_accessors()"
 
     def code(self) -> str:
-        return _RUNNER.format(imports=self.imports, call=self.call, reference=self.reference, T=self.T, N=self.N, dtype=self.dtype,
-                              layout=self.layout)
+        return _RUNNER.format(imports=self.imports, call=self.call, reference=self.reference, T=self.T, N=self.N,
+                              dtype=self.dtype, layout=self.layout)
 
 
 def _library_path() -> str:
@@ -206,8 +197,7 @@ def first_call_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         err = math.inf if r["max_abs_err"] is None else r["max_abs_err"]
         entry[f"{r['system']}_max_abs_err"] = max(err, entry.get(f"{r['system']}_max_abs_err", 0.0))
     for entry in by_key.values():
-        cold, peer = entry.get("waxegg_cold_s"), entry.get("numbagg_cold_s")
-        entry["cold_over_numbagg"] = cold / peer if cold is not None and peer else None
-        cold, peer = entry.get("waxegg_cold_cpu_s"), entry.get("numbagg_cold_cpu_s")
-        entry["cold_cpu_over_numbagg"] = cold / peer if cold is not None and peer else None
+        for clock in ("", "_cpu"):
+            cold, peer = entry.get(f"waxegg_cold{clock}_s"), entry.get(f"numbagg_cold{clock}_s")
+            entry[f"cold{clock}_over_numbagg"] = cold / peer if cold is not None and peer else None
     return list(by_key.values())

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 
+from waxegg.bench.first_call import FIRST_CALL_SHAPE
 from waxegg.bench.workloads import LAYOUTS, WAX_STAGES
 
 #: Stages of the egglog pipeline (one-shot), in order, then the steady-state run of each function.
@@ -118,7 +119,7 @@ class FirstCallGrid:
     kernels: tuple[str, ...] | None = None
     dtypes: tuple[str, ...] = ("float64",)
     layouts: tuple[str, ...] = ("F",)
-    shape: tuple[int, int] = (10_000, 100)
+    shape: tuple[int, int] = FIRST_CALL_SHAPE
     three_step: bool = True
     repeat: int = 1
 

@@ -246,18 +246,23 @@ def partner(frame: pd.DataFrame) -> pd.DataFrame:
     return _PARTNERS[key]
 
 
+#: ``ewm(alpha=ALPHA)`` and ``rolling(WINDOW)``: the parameters of every benchmarked statistic.
+ALPHA = 0.1
+WINDOW = 20
 #: numbagg's counterparts: equal to pandas' defaults (ewm: adjust=True, ignore_na=False; rolling:
 #: min_periods=window) on NaN-free data, tested in tests/test_bench_peers.py.
-_NUMBAGG_EWM = {"mean": "move_exp_nanmean", "sum": "move_exp_nansum", "var": "move_exp_nanvar",
-                "std": "move_exp_nanstd", "cov": "move_exp_nancov", "corr": "move_exp_nancorr"}
-_NUMBAGG_ROLLING = {"mean": "move_mean", "sum": "move_sum", "var": "move_var", "std": "move_std",
-                    "cov": "move_cov", "corr": "move_corr"}
+NUMBAGG_EWM = {"mean": "move_exp_nanmean", "sum": "move_exp_nansum", "var": "move_exp_nanvar",
+               "std": "move_exp_nanstd", "cov": "move_exp_nancov", "corr": "move_exp_nancorr"}
+NUMBAGG_ROLLING = {"mean": "move_mean", "sum": "move_sum", "var": "move_var", "std": "move_std",
+                   "cov": "move_cov", "corr": "move_corr"}
+#: The same by kernel name (``"ewm_var"`` -> ``"move_exp_nanvar"``).
+NUMBAGG = {**{f"ewm_{s}": f for s, f in NUMBAGG_EWM.items()}, **{f"rolling_{s}": f for s, f in NUMBAGG_ROLLING.items()}}
 _POLARS_EWM = {"mean": "ewm_mean", "sum": None, "var": "ewm_var", "std": "ewm_std"}
 _POLARS_ROLLING = {"mean": "rolling_mean", "sum": "rolling_sum", "var": "rolling_var", "std": "rolling_std",
                    "min": "rolling_min", "max": "rolling_max", "median": "rolling_median"}
 
 
-def ewm_kernel(stat: str, alpha: float = 0.1) -> WaxKernel:
+def ewm_kernel(stat: str, alpha: float = ALPHA) -> WaxKernel:
     """``ewm(alpha=alpha).<stat>()`` and its peers."""
     from waxegg.wax._params import ewm_params
     from waxegg.wax.modules import EWMA, EWMVar
@@ -275,7 +280,7 @@ def ewm_kernel(stat: str, alpha: float = 0.1) -> WaxKernel:
     def numbagg_fn(*arrays: np.ndarray) -> np.ndarray:
         import numbagg
 
-        return getattr(numbagg, _NUMBAGG_EWM[stat])(*arrays, alpha=alpha, axis=0)
+        return getattr(numbagg, NUMBAGG_EWM[stat])(*arrays, alpha=alpha, axis=0)
 
     polars_name = _POLARS_EWM.get(stat)
 
@@ -290,12 +295,12 @@ def ewm_kernel(stat: str, alpha: float = 0.1) -> WaxKernel:
     return WaxKernel(
         name=f"ewm_{stat}", title=f"EWM {stat}, alpha={alpha}", pandas=pandas_fn,
         backend_args=lambda: (ewm_params(alpha=alpha),), accessor=accessor,
-        numbagg=numbagg_fn if stat in _NUMBAGG_EWM else None,
+        numbagg=numbagg_fn if stat in NUMBAGG_EWM else None,
         polars=polars_expr if polars_name else None, module=module,
     )
 
 
-def rolling_kernel(stat: str, window: int = 20) -> WaxKernel:
+def rolling_kernel(stat: str, window: int = WINDOW) -> WaxKernel:
     """``rolling(window).<stat>()`` and its peers."""
     from waxegg.wax._params import RollingParams
     from waxegg.wax.modules import RollingMean
@@ -314,7 +319,7 @@ def rolling_kernel(stat: str, window: int = 20) -> WaxKernel:
         import numbagg
 
         # min_count=window is pandas' default min_periods.
-        return getattr(numbagg, _NUMBAGG_ROLLING[stat])(*arrays, window=window, min_count=window, axis=0)
+        return getattr(numbagg, NUMBAGG_ROLLING[stat])(*arrays, window=window, min_count=window, axis=0)
 
     polars_name = _POLARS_ROLLING.get(stat)
 
@@ -326,7 +331,7 @@ def rolling_kernel(stat: str, window: int = 20) -> WaxKernel:
     return WaxKernel(
         name=f"rolling_{stat}", title=f"rolling {stat}, window={window}", pandas=pandas_fn,
         backend_args=lambda: (RollingParams(window=window, min_periods=window),), accessor=accessor,
-        numbagg=numbagg_fn if stat in _NUMBAGG_ROLLING else None,
+        numbagg=numbagg_fn if stat in NUMBAGG_ROLLING else None,
         polars=polars_expr if polars_name else None,
         module=(lambda: RollingMean(window)) if stat == "mean" else None,
     )
@@ -340,7 +345,7 @@ def wax_kernels() -> dict[str, WaxKernel]:
     return {k.name: k for k in kernels}
 
 
-def _ewm_mean_kernel(alpha: float = 0.1) -> WaxKernel:
+def _ewm_mean_kernel(alpha: float = ALPHA) -> WaxKernel:
     return ewm_kernel("mean", alpha)
 
 

@@ -211,13 +211,14 @@ def cached_start_table(env: dict[str, Any]) -> pd.DataFrame:
 
 def first_call_table(env: dict[str, Any]) -> pd.DataFrame:
     """Each statistic's first call in fresh processes, cold and warm, beside numbagg (``env["first_calls"]``)."""
-    from waxegg.bench.first_call import first_call_summary
+    from waxegg.bench.first_call import RUNS, SYSTEMS, first_call_summary
 
     rows = []
     for s in first_call_summary((env.get("first_calls") or {}).get("rows", [])):
         row = {"statistic": s["kernel"], "dtype": s["dtype"], "layout": s["layout"]}
-        for system, label in (("waxegg", "waxegg-numba"), ("numbagg", "numbagg"), ("wax-3step", "wax-3step")):
-            for run in ("cold", "warm"):
+        for system in SYSTEMS:
+            label = "waxegg-numba" if system == "waxegg" else system  # the waxegg case runs backend="numba"
+            for run in RUNS:
                 row[f"{label} {run}"] = _fmt_seconds(s.get(f"{system}_{run}_s", float("nan")))
         ratio = s.get("cold_over_numbagg")
         row["cold / numbagg cold"] = _fmt_ratio(float("nan") if ratio is None else ratio)

@@ -56,7 +56,7 @@ def measure(out: Path, grid: Grid, *, results_dir: str | Path | None = "results"
             egg_data=egg_data, progress=lambda what: bar.set_postfix_str(what, refresh=True))
         bar.update(1)
     if grid.egg is not None and (grid.egg.ablation_classes or grid.egg.cached_start or grid.egg.estimators):
-        with tqdm(total=1, desc="egglog ablation and cached start", disable=not progress) as bar:
+        with tqdm(total=1, desc="egglog ablation, cached start, estimators", disable=not progress) as bar:
             result.env["egg_extras"] = egg_extras(grid.egg)
             bar.update(1)
     if grid.first_calls is not None:

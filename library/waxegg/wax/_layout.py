@@ -26,6 +26,7 @@ import numpy as np
 
 from waxegg.wax.backends._simd import BLOCK as _B
 from waxegg.wax.backends._simd import transpose_block
+from waxegg.wax.backends._threads import run_blocks
 
 __all__ = ["ALIGN", "aligned_empty", "row_major_copy", "to_jax", "transpose_to_rows"]
 
@@ -77,8 +78,6 @@ _MIN_THREAD_ELEMENTS = 1 << 18
 def row_major_copy(a: np.ndarray) -> np.ndarray:
     """A row-major, :data:`ALIGN`-byte aligned copy of ``a`` in native byte order (a 2-D column-major float
     array by block transposes, its rows split between the kernel threads)."""
-    from waxegg.wax.backends._threads import run_blocks
-
     a = np.asarray(a)
     out = aligned_empty(a.shape, a.dtype.newbyteorder("="))  # native byte order (JAX takes no other)
     if (a.ndim == 2 and a.dtype in (np.float32, np.float64) and a.flags.f_contiguous and not a.flags.c_contiguous
