@@ -12,6 +12,7 @@ import pytest
 from scipy.signal import lfilter
 
 from waxegg.wax import dynamic_unroll, jit_init_apply, static_unroll
+from waxegg.wax.unroll import unroll
 from waxegg.wax.modules import OnlineSupervisedLearner, OptaxOptimizer
 from waxegg.wax.optim import newton, scale_by_newton, sherman_morrison_update
 
@@ -265,10 +266,48 @@ def _first_step(fn, x):
 
 
 def test_mismatched_prediction_and_target_shapes():
+    # (2, 1) against (2,) broadcasts to (2, 2): each prediction against every target, refused
     def fn(row):
-        return OnlineSupervisedLearner(lambda x: hk.Linear(1)(x), optax.sgd(0.1), mse)(row[1:], row[0])
-    with pytest.raises(ValueError, match=r"model output has shape \(1,\) but the target y has shape \(\)"):
-        _first_step(fn, np.ones((5, 3)))
+        x = row[2:].reshape(2, 2)
+        return OnlineSupervisedLearner(lambda x: hk.Linear(1)(x), optax.sgd(0.1), mse)(x, row[:2])
+    with pytest.raises(ValueError, match=r"model output has shape \(2, 1\) but the target y has shape \(2,\).*"
+                                         r"broadcast them to \(2, 2\)"):
+        _first_step(fn, np.ones((5, 6)))
+    # shapes that do not broadcast at all
+    def fn3(row):
+        return OnlineSupervisedLearner(lambda x: hk.Linear(3)(x), optax.sgd(0.1), mse)(row[2:], row[:2])
+    with pytest.raises(ValueError, match=r"model output has shape \(3,\) but the target y has shape \(2,\).*"
+                                         r"broadcast them to None"):
+        _first_step(fn3, np.ones((5, 5)))
+
+
+def test_waxml_scalar_target_with_a_one_output_linear_model():
+    # WAX-ML's own online_supervised_learner_test.test_online_model: hk.Linear(1) (output (1,)) learns a scalar
+    # y; a loss of the two pairs the one prediction with the one target. Hand-checked SGD from zero weights:
+    # w_1 = -lr * d/dw (w.x_0 - y_0)^2 = 2 lr y_0 x_0, then w_2 = w_1 - 2 lr (w_1.x_1 - y_1) x_1.
+    lr = 1e-2
+    X = np.array([[1.0, 2.0, -1.0], [0.5, -1.0, 2.0], [1.5, 0.0, 1.0]])
+    Y = np.array([2.0, -1.0, 0.5])
+
+    def learner(x, y):
+        def model(x):
+            return hk.Linear(1, with_bias=False, w_init=hk.initializers.Constant(0.0))(x)
+        return OnlineSupervisedLearner(model, optax.sgd(lr), mse)(x, y)
+
+    # WAX-ML's spelling: unroll(learner, rng=...)(X, Y) on the plain function (float64: x64 on)
+    with jax.enable_x64(True):
+        y_pred, info = unroll(learner, rng=jax.random.PRNGKey(0))(X, Y)
+    w = np.zeros(3)
+    expected_pred, expected_loss, expected_w = [], [], []
+    for x, y in zip(X, Y):
+        p = w @ x
+        expected_pred.append(p)
+        expected_loss.append((p - y) ** 2)
+        w = w - lr * 2 * (p - y) * x
+        expected_w.append(w.copy())
+    np.testing.assert_allclose(np.asarray(y_pred)[:, 0], expected_pred, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(np.asarray(info.loss), expected_loss, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(np.asarray(info.params["linear"]["w"])[:, :, 0], expected_w, rtol=1e-12, atol=1e-15)
 
 
 def test_loss_must_return_a_scalar():

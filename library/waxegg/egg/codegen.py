@@ -195,7 +195,11 @@ def _run_program_gen(expr: Any, schedule: Any, fn_name: str) -> tuple[str, str]:
     try:
         statements = egraph.extract(program.statements).value
         result = egraph.extract(program.expr).value
-    except EggSmolError as exc:
+    except BaseException as exc:
+        # egglog reports a missing translation as EggSmolError, or as a Rust panic (pyo3's PanicException, a
+        # BaseException) when extraction meets an e-class with no term; both mean the same to the user.
+        if not isinstance(exc, EggSmolError) and type(exc).__name__ != "PanicException":
+            raise
         leftover = str(_compat.extract_dag(egraph, program))
         untranslated = re.search(r"(ndarray|int|value|tuple_\w+|bool)_program\([^\n]{0,200}", leftover)
         hint = untranslated.group(0) if untranslated else leftover[:300]

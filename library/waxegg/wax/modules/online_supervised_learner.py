@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, NamedTuple
 
 import haiku as hk
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from waxegg.wax.modules.optax_optimizer import OptaxOptimizer, check_optax
@@ -57,6 +59,25 @@ def _as_transformed(owner: str, model: Any) -> hk.TransformedWithState:
                     f"got {type(model).__name__} {model!r}")
 
 
+def _broadcast_or_none(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
+    try:
+        return tuple(np.broadcast_shapes(a, b))
+    except ValueError:
+        return None
+
+
+def _pairs_elementwise(prediction: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether an elementwise loss of the two shapes pairs each prediction with its own target.
+
+    Equal shapes do, and so do shapes that broadcast without growing the larger one: WAX-ML's own examples
+    learn a scalar target with ``hk.Linear(1)`` (output ``(1,)``), and ``(n,)`` against a scalar target
+    compares every output with it. ``(n, 1)`` against ``(n,)`` broadcasts to ``(n, n)``: each prediction
+    against every target, a silent wrong loss, so it is refused.
+    """
+    shape = _broadcast_or_none(prediction, target)
+    return shape is not None and math.prod(shape) == max(math.prod(prediction), math.prod(target))
+
+
 def _describe(fn: Any) -> str:
     return getattr(fn, "__qualname__", None) or type(fn).__name__
 
@@ -98,8 +119,9 @@ class OnlineSupervisedLearner(hk.Module):
     TypeError
         ``opt`` is not an optax transformation, ``model`` is not callable or ``loss`` is not callable.
     ValueError
-        At the first step: the model's output and ``y`` differ in structure or shape, or ``loss``
-        does not return a scalar.
+        At the first step: the model's output and ``y`` differ in structure, or in shape beyond a
+        broadcast that pairs each prediction with its own target (``(1,)`` against a scalar ``y`` is fine, as
+        in WAX-ML's examples; ``(n, 1)`` against ``(n,)`` is refused), or ``loss`` does not return a scalar.
     """
 
     def __init__(
@@ -140,10 +162,12 @@ class OnlineSupervisedLearner(hk.Module):
                              f"but the target y is {jax.tree_util.tree_structure(y_shape)}")
         for path_leaf, t in zip(jax.tree_util.tree_leaves_with_path(y_pred), jax.tree_util.tree_leaves(y_shape)):
             path, p = path_leaf
-            if p.shape != t.shape:
+            if not _pairs_elementwise(p.shape, t.shape):
                 where = jax.tree_util.keystr(path)
                 raise ValueError(f"OnlineSupervisedLearner: model output{where} has shape {p.shape} but the target "
-                                 f"y{where} has shape {t.shape}; they must match exactly (no broadcasting)")
+                                 f"y{where} has shape {t.shape}: a loss of the two would broadcast them to "
+                                 f"{_broadcast_or_none(p.shape, t.shape)}, pairing each prediction with targets "
+                                 "it does not predict; give them the same number of elements")
         loss = jax.eval_shape(self.loss, y_shape, y_pred)
         if not (hasattr(loss, "shape") and loss.shape == ()):
             got = getattr(loss, "shape", type(loss).__name__)
