@@ -4,16 +4,16 @@ Specialised to: X: float64[1000000, 20], finite; y: int64[1000000], values (0, 1
 """
 
 import numpy as np
-from waxegg.egg import kernels as _k  # kernels 320b32f86b44
+from waxegg.egg import kernels as _k  # kernels 9c823a0845ee
 
 
 def lda_fit_transform_egg(X, y):
-    assert X.dtype == np.dtype(np.float64)
-    assert X.shape == (1000000, 20, )
-    assert _k.all_finite(X)
-    assert y.dtype == np.dtype(np.int64)
-    assert y.shape == (1000000, )
-    assert _k.same_value_set(y, (0, 1, ))
+    assert X.dtype == np.dtype(np.float64), 'waxegg.egg: the input breaks the assumption X.dtype == np.dtype(np.float64) this program was generated for'
+    assert X.shape == (1000000, 20, ), 'waxegg.egg: the input breaks the assumption X.shape == (1000000, 20, ) this program was generated for'
+    assert _k.all_finite(X), 'waxegg.egg: the input breaks the assumption _k.all_finite(X) this program was generated for'
+    assert y.dtype == np.dtype(np.int64), 'waxegg.egg: the input breaks the assumption y.dtype == np.dtype(np.int64) this program was generated for'
+    assert y.shape == (1000000, ), 'waxegg.egg: the input breaks the assumption y.shape == (1000000, ) this program was generated for'
+    assert _k.same_value_set(y, (0, 1, )), 'waxegg.egg: the input breaks the assumption _k.same_value_set(y, (0, 1, )) this program was generated for'
     _0 = y == np.array(0)
     _1 = np.sum(_0)
     _2 = y == np.array(1)
@@ -26,7 +26,7 @@ def lda_fit_transform_egg(X, y):
     _12 = _k.masked_mean(X, _2)
     _6[1, :,] = _12
     _13 = _5 @ _6
-    _15 = np.sqrt(np.asarray(np.array(float(1 / 1000000)), np.dtype(np.float64)))
+    _15 = np.sqrt(np.array(float(1 / 1000000)))
     _18 = _k.masked_concat_sub(X, (_0, _2, ), (_6[0, :,], _6[1, :,], ))
     _20 = _k.mean0(_18)
     _25 = _k.mean_sq_dev(_18, _20)
