@@ -36,6 +36,7 @@ in window operations (``_prep_values``), and so do these kernels: an observation
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 
@@ -51,6 +52,8 @@ __all__ = ["EWMState", "EWMCovState", "EWMCorrState", "ewm_sum", "ewm_var", "ewm
            "ewm_mean_times", "last_paths"]
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
+#: Helpers only the kernels call: no CPython or C wrapper to compile.
+_HELPER = dict(_JIT, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 #: Steps x columns of a column-major tile transposed into the row-major buffer at once.
 _TILE_T = 512
@@ -118,392 +121,513 @@ class EWMCorrState:
     nobs: np.ndarray
 
 
-# --- transposition of column-major tiles -------------------------------------------------------
-@numba.njit(**_JIT)
-def _tile_in(big, T, t0, n_t, g0, width, small, W):  # pragma: no cover
-    """``small[:n_t, :width] = big[t0:t0+n_t, g0:g0+width]``: column-major ``big`` into row-major ``small``, both flat.
+# --- transposition of column-major tiles back --------------------------------------------------
+@numba.njit(**_HELPER)
+def _tile_out(big, T, t0, n_t, g0, width, small, W):  # pragma: no cover
+    """``big[t0:t0+n_t, g0:g0+width] = small[:n_t, :width]``: row-major ``small`` into column-major ``big``, both flat.
 
     ``big`` holds element ``(t, j)`` at ``j * T + t``; ``small`` holds ``(i, g)`` at ``i * W + g``. In 8 x 8
     blocks; a ragged edge is covered by one block shifted back to end at the edge, which copies
-    some elements twice with the same values. ``big`` is only read, so it may be read-only (pandas 3
-    hands out read-only views); :func:`_tile_out` is the way back.
-
-    Returns the path taken (see :func:`last_paths`): -1 for the element-by-element copy, else the
-    number of 8 x 8 blocks shifted back to end at a ragged edge.
+    some elements twice with the same values (the kernels copy tiles in the same way, written out).
     """
-    if width < _MICRO or n_t < _MICRO:
-        for g in range(width):
-            for i in range(n_t):
-                small[i * W + g] = big[(g0 + g) * T + t0 + i]
-        return -1
-    shifted = 0
-    for gb in range(0, width, _MICRO):
-        g = min(gb, width - _MICRO)
-        for ib in range(0, n_t, _MICRO):
-            i = min(ib, n_t - _MICRO)
-            shifted += (g != gb) | (i != ib)
-            transpose_block(big, (g0 + g) * T + t0 + i, T, small, i * W + g, W)
-    return shifted
-
-
-@numba.njit(**_JIT)
-def _tile_out(big, T, t0, n_t, g0, width, small, W):  # pragma: no cover
-    """``big[t0:t0+n_t, g0:g0+width] = small[:n_t, :width]``: the reverse of :func:`_tile_in`."""
     if width < _MICRO or n_t < _MICRO:
         for g in range(width):
             for i in range(n_t):
                 big[(g0 + g) * T + t0 + i] = small[i * W + g]
         return
     for gb in range(0, width, _MICRO):
-        g = min(gb, width - _MICRO)
+        g = gb if gb + _MICRO <= width else width - _MICRO
         for ib in range(0, n_t, _MICRO):
-            i = min(ib, n_t - _MICRO)
+            i = ib if ib + _MICRO <= n_t else n_t - _MICRO
             transpose_block(small, i * W + g, W, big, (g0 + g) * T + t0 + i, T)
 
 
-# --- the block updates: rows t0:t1, columns c0:c1 of row-major x, state columns from s0 ---------
+# --- the kernels: one per statistic, both layouts ---------------------------------------------
+# Every kernel takes the input and output flat (``xf``/``of``: element (t, j) at ``j * T + t``
+# column-major, at ``t * N + j`` row-major) and updates columns ``j0:j1``. Row-major input is
+# updated in place, a row at a time; column-major input goes through tiles: ``tile_t`` steps x
+# ``tile_n`` columns are transposed into the row-major buffer ``bf`` (8 x 8 blocks; a ragged edge
+# is covered by one block shifted back to end at the edge), the same row update runs on it into
+# ``obf``, and that is transposed back. One function per statistic, everything written out: each
+# njit function compiles on its own, and LLVM re-optimises a callee inside every caller, so helpers
+# cost compile time twice (see the module docstring). ``cnt``: the range's path counters
+# (``_PATH_KEYS``), added to once at the end.
 @numba.njit(**_JIT)
-def _sum_rows(x, out, t0, t1, c0, c1, s0, wt, nobs, f, dna, minp):  # pragma: no cover
+def _sum_kernel(xf, of, T, N, colmajor, bf, obf, tile_t, tile_n, j0, j1, wt, nobs, f, dna, minp,
+                cnt):  # pragma: no cover
     """pandas' ``ewm(normalize=False)``: ``weighted = f * weighted; weighted += cur``."""
     nan = (f - f) / (f - f)  # NaN in the data's dtype
-    width = c1 - c0
-    # unit-stride views from index 0, so that LLVM sees consecutive accesses and vectorises
-    wt = wt[s0:s0 + width]
-    nobs = nobs[s0:s0 + width]
-    for t in range(t0, t1):
-        row = x[t, c0:c1]
-        orow = out[t, c0:c1]
-        for k in range(width):
-            cur = row[k]
-            w = wt[k]
-            obs = cur - cur == 0  # finite: pandas treats inf as missing
-            has = w == w
-            w1 = f * w if has & (obs | dna) else w
-            w1 = w1 + cur if has & obs else w1
-            w1 = cur if (not has) & obs else w1
-            n = nobs[k] + obs
-            wt[k] = w1
-            nobs[k] = n
-            orow[k] = w1 if n >= minp else nan
+    if not colmajor:
+        tile_t, tile_n = T, j1 - j0
+    tile_t = tile_t if tile_t > 0 else 1
+    n_block = 0
+    n_elem = 0
+    n_edge = 0
+    for g0 in range(j0, j1, tile_n):
+        width = (j1 if j1 < g0 + tile_n else g0 + tile_n) - g0  # (no min(): an overload of its own to compile)
+        # unit-stride views from index 0, so that LLVM sees consecutive accesses and vectorises
+        w_ = wt[g0:g0 + width]
+        n_ = nobs[g0:g0 + width]
+        for t0 in range(0, T, tile_t):
+            n_t = (T if T < t0 + tile_t else t0 + tile_t) - t0
+            if colmajor:
+                if width < _MICRO or n_t < _MICRO:
+                    n_elem += 1
+                    for g in range(width):
+                        for i in range(n_t):
+                            bf[i * tile_n + g] = xf[(g0 + g) * T + t0 + i]
+                else:
+                    n_block += 1
+                    for gb in range(0, width, _MICRO):
+                        g = gb if gb + _MICRO <= width else width - _MICRO
+                        for ib in range(0, n_t, _MICRO):
+                            i = ib if ib + _MICRO <= n_t else n_t - _MICRO
+                            n_edge += (g != gb) | (i != ib)
+                            transpose_block(xf, (g0 + g) * T + t0 + i, T, bf, i * tile_n + g, tile_n)
+                src = bf
+                dst = obf
+                base = 0
+                step = tile_n
+            else:
+                src = xf
+                dst = of
+                base = g0
+                step = N
+            for i in range(n_t):
+                row = src[base + i * step:base + i * step + width]
+                orow = dst[base + i * step:base + i * step + width]
+                for k in range(width):
+                    cur = row[k]
+                    w = w_[k]
+                    obs = cur - cur == 0  # finite: pandas treats inf as missing
+                    has = w == w
+                    w1 = f * w if has & (obs | dna) else w
+                    w1 = w1 + cur if has & obs else w1
+                    w1 = cur if (not has) & obs else w1
+                    n = n_[k] + obs
+                    w_[k] = w1
+                    n_[k] = n
+                    orow[k] = w1 if n >= minp else nan
+            if colmajor:
+                _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
+    cnt[2] += n_block
+    cnt[3] += n_elem
+    cnt[4] += n_edge
 
 
 @numba.njit(**_JIT)
-def _times_rows(x, out, t0, t1, c0, c1, s0, wt, owt, nobs, decay, nw, one, adjust, dna, half, minp):  # pragma: no cover
+def _times_kernel(xf, of, T, N, colmajor, bf, obf, tile_t, tile_n, j0, j1, wt, owt, nobs, decay, nw, one, adjust,
+                  dna, half, minp, cnt):  # pragma: no cover
     """pandas' ``ewm(normalize=True, deltas=...)``: the old weight decays by ``decay[t]`` at step ``t``."""
     nan = (one - one) / (one - one)
-    width = c1 - c0
-    # unit-stride views from index 0, so that LLVM sees consecutive accesses and vectorises
-    wt = wt[s0:s0 + width]
-    owt = owt[s0:s0 + width]
-    nobs = nobs[s0:s0 + width]
-    for t in range(t0, t1):
-        row = x[t, c0:c1]
-        orow = out[t, c0:c1]
-        d = decay[t]
-        for k in range(width):
-            cur = row[k]
-            w = wt[k]
-            ow = owt[k]
-            obs = cur - cur == 0
-            has = w == w
-            ow = ow * d if has & (obs | dna) else ow
-            upd = has & obs
-            new = one - ow if half else nw  # pandas: "update in case of irregular-interval series"
-            blended = (ow * w + new * cur) / (ow + new)
-            w1 = blended if upd & (w != cur) else w  # pandas skips the blend when cur equals the mean
-            if adjust:
-                ow = ow + new if upd else ow
+    if not colmajor:
+        tile_t, tile_n = T, j1 - j0
+    tile_t = tile_t if tile_t > 0 else 1
+    n_block = 0
+    n_elem = 0
+    n_edge = 0
+    for g0 in range(j0, j1, tile_n):
+        width = (j1 if j1 < g0 + tile_n else g0 + tile_n) - g0
+        w_ = wt[g0:g0 + width]
+        ow_ = owt[g0:g0 + width]
+        n_ = nobs[g0:g0 + width]
+        for t0 in range(0, T, tile_t):
+            n_t = (T if T < t0 + tile_t else t0 + tile_t) - t0
+            if colmajor:
+                if width < _MICRO or n_t < _MICRO:
+                    n_elem += 1
+                    for g in range(width):
+                        for i in range(n_t):
+                            bf[i * tile_n + g] = xf[(g0 + g) * T + t0 + i]
+                else:
+                    n_block += 1
+                    for gb in range(0, width, _MICRO):
+                        g = gb if gb + _MICRO <= width else width - _MICRO
+                        for ib in range(0, n_t, _MICRO):
+                            i = ib if ib + _MICRO <= n_t else n_t - _MICRO
+                            n_edge += (g != gb) | (i != ib)
+                            transpose_block(xf, (g0 + g) * T + t0 + i, T, bf, i * tile_n + g, tile_n)
+                src = bf
+                dst = obf
+                base = 0
+                step = tile_n
             else:
-                ow = one if upd else ow
-            w1 = cur if (not has) & obs else w1
-            n = nobs[k] + obs
-            wt[k] = w1
-            owt[k] = ow
-            nobs[k] = n
-            orow[k] = w1 if n >= minp else nan
+                src = xf
+                dst = of
+                base = g0
+                step = N
+            for i in range(n_t):
+                row = src[base + i * step:base + i * step + width]
+                orow = dst[base + i * step:base + i * step + width]
+                d = decay[t0 + i]
+                for k in range(width):
+                    cur = row[k]
+                    w = w_[k]
+                    ow = ow_[k]
+                    obs = cur - cur == 0
+                    has = w == w
+                    ow = ow * d if has & (obs | dna) else ow
+                    upd = has & obs
+                    new = one - ow if half else nw  # pandas: "update in case of irregular-interval series"
+                    blended = (ow * w + new * cur) / (ow + new)
+                    w1 = blended if upd & (w != cur) else w  # pandas skips the blend when cur equals the mean
+                    if adjust:
+                        ow = ow + new if upd else ow
+                    else:
+                        ow = one if upd else ow
+                    w1 = cur if (not has) & obs else w1
+                    n = n_[k] + obs
+                    w_[k] = w1
+                    ow_[k] = ow
+                    n_[k] = n
+                    orow[k] = w1 if n >= minp else nan
+            if colmajor:
+                _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
+    cnt[2] += n_block
+    cnt[3] += n_elem
+    cnt[4] += n_edge
 
 
 @numba.njit(**_JIT)
-def _weights_shared(xrow, yrow, mean, owt, swt, swt2):  # pragma: no cover
-    """Whether every column of the row observes both values, has a mean, and has the weights of column 0.
-
-    Then the step's weights, their reciprocal and the bias correction are one scalar computation
-    for the row, and the vector loop has no division (the weights depend only on a column's
-    pattern of observations, so for data without missing values every column shares them). The
-    scalar and the vector loop do the same operations on the same values: the results do not
-    depend on which loop ran (nor on a column's neighbours).
-    """
-    if xrow.size == 0:
-        return False
-    a = owt[0]
-    b = swt[0]
-    c = swt2[0]
-    bad = 0
-    for k in range(xrow.size):
-        cx = xrow[k]
-        cy = yrow[k]
-        m = mean[k]
-        bad += not ((cx - cx == 0) & (cy - cy == 0) & (m == m) & (owt[k] == a) & (swt[k] == b) & (swt2[k] == c))
-    return bad == 0
-
-
-@numba.njit(**_JIT)
-def _all_finite(xrow, yrow):  # pragma: no cover
-    """Whether both rows hold only finite values (observations everywhere)."""
-    bad = 0
-    for k in range(xrow.size):
-        cx = xrow[k]
-        cy = yrow[k]
-        bad += not ((cx - cx == 0) & (cy - cy == 0))
-    return bad == 0
-
-
-@numba.njit(**_JIT)
-def _var_shared_row(row, orow, mean, cov, nobs, ow, nw, r, ratio, den, one, bias, root, minp):  # pragma: no cover
-    """One step of ``_var_rows`` for a row whose columns share their weights (scalars here)."""
-    nan = (one - one) / (one - one)
-    zero = one - one
-    for k in range(row.size):
-        cur = row[k]
-        m = mean[k]
-        m1 = (ow * m + nw * cur) * r
-        m1 = m1 if m != cur else m
-        c = (ow * (cov[k] + (m - m1) * (m - m1)) + nw * ((cur - m1) * (cur - m1))) * r
-        n = nobs[k] + 1
-        mean[k] = m1
-        cov[k] = c
-        nobs[k] = n
-        v = ratio * c
-        v = c if bias else (v if den > 0 else nan)
-        s = np.sqrt(v)
-        v = (zero if v < 0 else s) if root else v
-        orow[k] = v if n >= minp else nan
-
-
-@numba.njit(**_JIT)
-def _var_general_row(row, orow, mean, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust, dna, bias, root,
-                     minp):  # pragma: no cover
-    """One step of ``_var_rows``, each column with its own weights."""
-    nan = (one - one) / (one - one)
-    zero = one - one
-    for k in range(row.size):
-        cur = row[k]
-        m = mean[k]
-        c = cov[k]
-        sw = swt[k]
-        sw2 = swt2[k]
-        ow = owt[k]
-        obs = cur - cur == 0
-        has = m == m
-        dec = has & (obs | dna)
-        sw = sw * f if dec else sw
-        sw2 = sw2 * f2 if dec else sw2
-        ow = ow * f if dec else ow
-        upd = has & obs
-        # one reciprocal for the mean and the moment: divisions bound this loop; each
-        # product is within an ulp of pandas' quotient
-        r = one / (ow + nw)
-        m1 = (ow * m + nw * cur) * r
-        m1 = m1 if m != cur else m  # pandas skips the blend when cur equals the mean
-        c1_ = (ow * (c + (m - m1) * (m - m1)) + nw * ((cur - m1) * (cur - m1))) * r
-        sw1 = sw + nw
-        sw21 = sw2 + nw * nw
-        if adjust:
-            ow1 = ow + nw
-        else:
-            sw1 = sw1 / (ow + nw)  # pandas' division: the bias correction cancels, so keep its bits
-            sw21 = sw21 / ((ow + nw) * (ow + nw))
-            ow1 = one
-        m = m1 if upd else m
-        c = c1_ if upd else c
-        sw = sw1 if upd else sw
-        sw2 = sw21 if upd else sw2
-        ow = ow1 if upd else ow
-        m = cur if (not has) & obs else m
-        n = nobs[k] + obs
-        mean[k] = m
-        cov[k] = c
-        swt[k] = sw
-        swt2[k] = sw2
-        owt[k] = ow
-        nobs[k] = n
-        num = sw * sw
-        den = num - sw2
-        v = (num / den) * c
-        v = c if bias else (v if den > 0 else nan)
-        s = np.sqrt(v)
-        v = (zero if v < 0 else s) if root else v  # pandas' zsqrt
-        orow[k] = v if n >= minp else nan
-
-
-@numba.njit(**_JIT)
-def _var_rows(x, out, t0, t1, c0, c1, s0, mean, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust, dna, bias,
-              root, minp, cnt):  # pragma: no cover
+def _var_kernel(xf, of, T, N, colmajor, bf, obf, tile_t, tile_n, j0, j1, mean, cov, swt, swt2, owt, nobs, f, f2, nw,
+                one, adjust, dna, bias, root, minp, cnt):  # pragma: no cover
     """pandas' ``ewmcov(x, x)``, reading ``x`` once; ``root``: pandas' ``zsqrt`` of the result (std).
 
-    Rows whose columns share their weights (see ``_weights_shared``) take the division-free loop;
-    after such a row the columns still share them when the next row is all finite. ``cnt[0]`` /
-    ``cnt[1]`` count the rows that took the shared / the per-column loop (see :func:`last_paths`).
+    Rows whose columns share their weights (every column observes, has a mean and the weights of
+    the first: the weights depend only on a column's pattern of observations, so without missing
+    values every column of a row shares them) compute the weights, their reciprocal and the bias
+    correction once, as scalars, and the vector loop has no division; after such a row the columns
+    still share them when the next row is all finite. Both loops do the same operations on the same
+    values: a column's result does not depend on which loop ran, nor on its neighbours.
     """
-    width = c1 - c0
-    # unit-stride views from index 0, so that LLVM sees consecutive accesses and vectorises
-    mean = mean[s0:s0 + width]
-    cov = cov[s0:s0 + width]
-    swt = swt[s0:s0 + width]
-    swt2 = swt2[s0:s0 + width]
-    owt = owt[s0:s0 + width]
-    nobs = nobs[s0:s0 + width]
-    shared = False
-    n_shared = 0
-    for t in range(t0, t1):
-        row = x[t, c0:c1]
-        orow = out[t, c0:c1]
-        shared = _all_finite(row, row) if shared else _weights_shared(row, row, mean, owt, swt, swt2)
-        n_shared += shared
-        if shared:
-            # the scalar form of the weight updates in _var_general_row
-            ow = owt[0] * f
-            sw = swt[0] * f
-            sw2 = swt2[0] * f2
-            r = one / (ow + nw)
-            sw = sw + nw
-            sw2 = sw2 + nw * nw
-            if adjust:
-                ow1 = ow + nw
-            else:
-                sw = sw / (ow + nw)  # pandas' divisions (see _var_general_row)
-                sw2 = sw2 / ((ow + nw) * (ow + nw))
-                ow1 = one
-            num = sw * sw
-            den = num - sw2
-            _var_shared_row(row, orow, mean, cov, nobs, ow, nw, r, num / den, den, one, bias, root, minp)
-            swt[:] = sw
-            swt2[:] = sw2
-            owt[:] = ow1
-        else:
-            _var_general_row(row, orow, mean, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust, dna, bias, root,
-                             minp)
-    # counted in registers, stored once: the loops above see no extra array
-    cnt[0] += n_shared
-    cnt[1] += max(t1 - t0, 0) - n_shared
-
-
-@numba.njit(**_JIT)
-def _cov_rows(x, y, out, t0, t1, c0, c1, s0, mean_x, mean_y, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust,
-          dna, bias, minp, cnt):  # pragma: no cover
-    """pandas' ``ewmcov(x, y)``: an observation needs both values (see ``_var_rows``)."""
     nan = (one - one) / (one - one)
-    width = c1 - c0
-    mean_x = mean_x[s0:s0 + width]
-    mean_y = mean_y[s0:s0 + width]
-    cov = cov[s0:s0 + width]
-    swt = swt[s0:s0 + width]
-    swt2 = swt2[s0:s0 + width]
-    owt = owt[s0:s0 + width]
-    nobs = nobs[s0:s0 + width]
+    zero = one - one
+    if not colmajor:
+        tile_t, tile_n = T, j1 - j0
+    tile_t = tile_t if tile_t > 0 else 1
     n_shared = 0
-    for t in range(t0, t1):
-        xrow = x[t, c0:c1]
-        yrow = y[t, c0:c1]
-        orow = out[t, c0:c1]
-        if _weights_shared(xrow, yrow, mean_x, owt, swt, swt2):
-            n_shared += 1
-            ow = owt[0] * f
-            sw = swt[0] * f
-            sw2 = swt2[0] * f2
-            r = one / (ow + nw)
-            sw = sw + nw
-            sw2 = sw2 + nw * nw
-            if adjust:
-                ow1 = ow + nw
+    n_rows = 0
+    n_block = 0
+    n_elem = 0
+    n_edge = 0
+    for g0 in range(j0, j1, tile_n):
+        width = (j1 if j1 < g0 + tile_n else g0 + tile_n) - g0
+        m_ = mean[g0:g0 + width]
+        c_ = cov[g0:g0 + width]
+        sw_ = swt[g0:g0 + width]
+        sw2_ = swt2[g0:g0 + width]
+        ow_ = owt[g0:g0 + width]
+        n_ = nobs[g0:g0 + width]
+        for t0 in range(0, T, tile_t):
+            n_t = (T if T < t0 + tile_t else t0 + tile_t) - t0
+            n_rows += n_t
+            if colmajor:
+                if width < _MICRO or n_t < _MICRO:
+                    n_elem += 1
+                    for g in range(width):
+                        for i in range(n_t):
+                            bf[i * tile_n + g] = xf[(g0 + g) * T + t0 + i]
+                else:
+                    n_block += 1
+                    for gb in range(0, width, _MICRO):
+                        g = gb if gb + _MICRO <= width else width - _MICRO
+                        for ib in range(0, n_t, _MICRO):
+                            i = ib if ib + _MICRO <= n_t else n_t - _MICRO
+                            n_edge += (g != gb) | (i != ib)
+                            transpose_block(xf, (g0 + g) * T + t0 + i, T, bf, i * tile_n + g, tile_n)
+                src = bf
+                dst = obf
+                base = 0
+                step = tile_n
             else:
-                sw = sw / (ow + nw)  # pandas' divisions (see _var_general_row)
-                sw2 = sw2 / ((ow + nw) * (ow + nw))
-                ow1 = one
-            num = sw * sw
-            den = num - sw2
-            ratio = num / den
-            for k in range(width):
-                cx = xrow[k]
-                cy = yrow[k]
-                mx = mean_x[k]
-                my = mean_y[k]
-                mx1 = (ow * mx + nw * cx) * r
-                my1 = (ow * my + nw * cy) * r
-                mx1 = mx1 if mx != cx else mx
-                my1 = my1 if my != cy else my
-                c = (ow * (cov[k] + (mx - mx1) * (my - my1)) + nw * ((cx - mx1) * (cy - my1))) * r
-                n = nobs[k] + 1
-                mean_x[k] = mx1
-                mean_y[k] = my1
-                cov[k] = c
-                nobs[k] = n
-                v = ratio * c
-                v = c if bias else (v if den > 0 else nan)
-                orow[k] = v if n >= minp else nan
-            # the common weights, in loops of their own (fewer arrays written in the loop above
-            # keeps LLVM's runtime alias checks within the vectoriser's limit)
-            swt[:] = sw
-            swt2[:] = sw2
-            owt[:] = ow1
-            continue
-        for k in range(width):
-            cx = xrow[k]
-            cy = yrow[k]
-            mx = mean_x[k]
-            my = mean_y[k]
-            c = cov[k]
-            sw = swt[k]
-            sw2 = swt2[k]
-            ow = owt[k]
-            obs = (cx - cx == 0) & (cy - cy == 0)
-            has = mx == mx
-            dec = has & (obs | dna)
-            sw = sw * f if dec else sw
-            sw2 = sw2 * f2 if dec else sw2
-            ow = ow * f if dec else ow
-            upd = has & obs
-            r = one / (ow + nw)
-            mx1 = (ow * mx + nw * cx) * r
-            my1 = (ow * my + nw * cy) * r
-            mx1 = mx1 if mx != cx else mx
-            my1 = my1 if my != cy else my
-            cv1 = (ow * (c + (mx - mx1) * (my - my1)) + nw * ((cx - mx1) * (cy - my1))) * r
-            sw1 = sw + nw
-            sw21 = sw2 + nw * nw
-            if adjust:
-                ow1 = ow + nw
-            else:
-                sw1 = sw1 / (ow + nw)  # pandas' division: the bias correction cancels, so keep its bits
-                sw21 = sw21 / ((ow + nw) * (ow + nw))
-                ow1 = one
-            first = (not has) & obs
-            mx = cx if first else (mx1 if upd else mx)
-            my = cy if first else (my1 if upd else my)
-            c = cv1 if upd else c
-            sw = sw1 if upd else sw
-            sw2 = sw21 if upd else sw2
-            ow = ow1 if upd else ow
-            n = nobs[k] + obs
-            mean_x[k] = mx
-            mean_y[k] = my
-            cov[k] = c
-            swt[k] = sw
-            swt2[k] = sw2
-            owt[k] = ow
-            nobs[k] = n
-            num = sw * sw
-            den = num - sw2
-            v = (num / den) * c
-            v = c if bias else (v if den > 0 else nan)
-            orow[k] = v if n >= minp else nan
+                src = xf
+                dst = of
+                base = g0
+                step = N
+            shared = False
+            for i in range(n_t):
+                row = src[base + i * step:base + i * step + width]
+                orow = dst[base + i * step:base + i * step + width]
+                bad = 0
+                if shared:  # the weights stay shared while the rows are all finite
+                    for k in range(width):
+                        cur = row[k]
+                        bad += not (cur - cur == 0)
+                else:
+                    a = ow_[0]
+                    b = sw_[0]
+                    c = sw2_[0]
+                    for k in range(width):
+                        cur = row[k]
+                        m = m_[k]
+                        bad += not ((cur - cur == 0) & (m == m) & (ow_[k] == a) & (sw_[k] == b) & (sw2_[k] == c))
+                shared = bad == 0
+                n_shared += shared
+                if shared:
+                    # the scalar form of the weight updates below
+                    ow = ow_[0] * f
+                    sw = sw_[0] * f
+                    sw2 = sw2_[0] * f2
+                    r = one / (ow + nw)
+                    sw = sw + nw
+                    sw2 = sw2 + nw * nw
+                    if adjust:
+                        ow1 = ow + nw
+                    else:
+                        sw = sw / (ow + nw)  # pandas' divisions (see below)
+                        sw2 = sw2 / ((ow + nw) * (ow + nw))
+                        ow1 = one
+                    num = sw * sw
+                    den = num - sw2
+                    ratio = num / den
+                    for k in range(width):
+                        cur = row[k]
+                        m = m_[k]
+                        m1 = (ow * m + nw * cur) * r
+                        m1 = m1 if m != cur else m
+                        cv = (ow * (c_[k] + (m - m1) * (m - m1)) + nw * ((cur - m1) * (cur - m1))) * r
+                        n = n_[k] + 1
+                        m_[k] = m1
+                        c_[k] = cv
+                        n_[k] = n
+                        v = ratio * cv
+                        v = cv if bias else (v if den > 0 else nan)
+                        s = math.sqrt(v)
+                        v = (zero if v < 0 else s) if root else v
+                        orow[k] = v if n >= minp else nan
+                    # the common weights, in a loop of their own (fewer arrays written in the loop
+                    # above keeps LLVM's runtime alias checks within the vectoriser's limit)
+                    for k in range(width):
+                        sw_[k] = sw
+                        sw2_[k] = sw2
+                        ow_[k] = ow1
+                    continue
+                for k in range(width):
+                    cur = row[k]
+                    m = m_[k]
+                    cv = c_[k]
+                    sw = sw_[k]
+                    sw2 = sw2_[k]
+                    ow = ow_[k]
+                    obs = cur - cur == 0
+                    has = m == m
+                    dec = has & (obs | dna)
+                    sw = sw * f if dec else sw
+                    sw2 = sw2 * f2 if dec else sw2
+                    ow = ow * f if dec else ow
+                    upd = has & obs
+                    # one reciprocal for the mean and the moment: divisions bound this loop; each
+                    # product is within an ulp of pandas' quotient
+                    r = one / (ow + nw)
+                    m1 = (ow * m + nw * cur) * r
+                    m1 = m1 if m != cur else m  # pandas skips the blend when cur equals the mean
+                    cv1 = (ow * (cv + (m - m1) * (m - m1)) + nw * ((cur - m1) * (cur - m1))) * r
+                    sw1 = sw + nw
+                    sw21 = sw2 + nw * nw
+                    if adjust:
+                        ow1 = ow + nw
+                    else:
+                        sw1 = sw1 / (ow + nw)  # pandas' division: the bias correction cancels, so keep its bits
+                        sw21 = sw21 / ((ow + nw) * (ow + nw))
+                        ow1 = one
+                    m = m1 if upd else m
+                    cv = cv1 if upd else cv
+                    sw = sw1 if upd else sw
+                    sw2 = sw21 if upd else sw2
+                    ow = ow1 if upd else ow
+                    m = cur if (not has) & obs else m
+                    n = n_[k] + obs
+                    m_[k] = m
+                    c_[k] = cv
+                    sw_[k] = sw
+                    sw2_[k] = sw2
+                    ow_[k] = ow
+                    n_[k] = n
+                    num = sw * sw
+                    den = num - sw2
+                    v = (num / den) * cv
+                    v = cv if bias else (v if den > 0 else nan)
+                    s = math.sqrt(v)
+                    v = (zero if v < 0 else s) if root else v  # pandas' zsqrt
+                    orow[k] = v if n >= minp else nan
+            if colmajor:
+                _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
     cnt[0] += n_shared
-    cnt[1] += max(t1 - t0, 0) - n_shared
+    cnt[1] += n_rows - n_shared
+    cnt[2] += n_block
+    cnt[3] += n_elem
+    cnt[4] += n_edge
 
 
 @numba.njit(**_JIT)
-def _corr_rows(x, y, out, t0, t1, c0, c1, s0, mean_x, mean_y, cov, var_x, var_y, owt, nobs, f, nw, one, adjust,
-           dna, minp, cnt):  # pragma: no cover
+def _cov_kernel(xf, yf, of, T, N, colmajor, xbf, ybf, obf, tile_t, tile_n, j0, j1, mean_x, mean_y, cov, swt, swt2,
+                owt, nobs, f, f2, nw, one, adjust, dna, bias, minp, cnt):  # pragma: no cover
+    """pandas' ``ewmcov(x, y)``: an observation needs both values (see ``_var_kernel``)."""
+    nan = (one - one) / (one - one)
+    if not colmajor:
+        tile_t, tile_n = T, j1 - j0
+    tile_t = tile_t if tile_t > 0 else 1
+    n_shared = 0
+    n_rows = 0
+    n_block = 0
+    n_elem = 0
+    n_edge = 0
+    for g0 in range(j0, j1, tile_n):
+        width = (j1 if j1 < g0 + tile_n else g0 + tile_n) - g0
+        mx_ = mean_x[g0:g0 + width]
+        my_ = mean_y[g0:g0 + width]
+        c_ = cov[g0:g0 + width]
+        sw_ = swt[g0:g0 + width]
+        sw2_ = swt2[g0:g0 + width]
+        ow_ = owt[g0:g0 + width]
+        n_ = nobs[g0:g0 + width]
+        for t0 in range(0, T, tile_t):
+            n_t = (T if T < t0 + tile_t else t0 + tile_t) - t0
+            n_rows += n_t
+            if colmajor:
+                for a in range(2):  # x, then y
+                    big = xf if a == 0 else yf
+                    small = xbf if a == 0 else ybf
+                    if width < _MICRO or n_t < _MICRO:
+                        n_elem += a == 0
+                        for g in range(width):
+                            for i in range(n_t):
+                                small[i * tile_n + g] = big[(g0 + g) * T + t0 + i]
+                    else:
+                        n_block += a == 0
+                        for gb in range(0, width, _MICRO):
+                            g = gb if gb + _MICRO <= width else width - _MICRO
+                            for ib in range(0, n_t, _MICRO):
+                                i = ib if ib + _MICRO <= n_t else n_t - _MICRO
+                                n_edge += ((g != gb) | (i != ib)) & (a == 0)
+                                transpose_block(big, (g0 + g) * T + t0 + i, T, small, i * tile_n + g, tile_n)
+                xs = xbf
+                ys = ybf
+                dst = obf
+                base = 0
+                step = tile_n
+            else:
+                xs = xf
+                ys = yf
+                dst = of
+                base = g0
+                step = N
+            for i in range(n_t):
+                xrow = xs[base + i * step:base + i * step + width]
+                yrow = ys[base + i * step:base + i * step + width]
+                orow = dst[base + i * step:base + i * step + width]
+                a = ow_[0]
+                b = sw_[0]
+                c = sw2_[0]
+                bad = 0
+                for k in range(width):
+                    cx = xrow[k]
+                    cy = yrow[k]
+                    m = mx_[k]
+                    bad += not ((cx - cx == 0) & (cy - cy == 0) & (m == m) & (ow_[k] == a) & (sw_[k] == b)
+                                & (sw2_[k] == c))
+                if bad == 0:
+                    n_shared += 1
+                    ow = a * f
+                    sw = b * f
+                    sw2 = c * f2
+                    r = one / (ow + nw)
+                    sw = sw + nw
+                    sw2 = sw2 + nw * nw
+                    if adjust:
+                        ow1 = ow + nw
+                    else:
+                        sw = sw / (ow + nw)  # pandas' divisions (see _var_kernel)
+                        sw2 = sw2 / ((ow + nw) * (ow + nw))
+                        ow1 = one
+                    num = sw * sw
+                    den = num - sw2
+                    ratio = num / den
+                    for k in range(width):
+                        cx = xrow[k]
+                        cy = yrow[k]
+                        mx = mx_[k]
+                        my = my_[k]
+                        mx1 = (ow * mx + nw * cx) * r
+                        my1 = (ow * my + nw * cy) * r
+                        mx1 = mx1 if mx != cx else mx
+                        my1 = my1 if my != cy else my
+                        cv = (ow * (c_[k] + (mx - mx1) * (my - my1)) + nw * ((cx - mx1) * (cy - my1))) * r
+                        n = n_[k] + 1
+                        mx_[k] = mx1
+                        my_[k] = my1
+                        c_[k] = cv
+                        n_[k] = n
+                        v = ratio * cv
+                        v = cv if bias else (v if den > 0 else nan)
+                        orow[k] = v if n >= minp else nan
+                    for k in range(width):  # (see _var_kernel)
+                        sw_[k] = sw
+                        sw2_[k] = sw2
+                        ow_[k] = ow1
+                    continue
+                for k in range(width):
+                    cx = xrow[k]
+                    cy = yrow[k]
+                    mx = mx_[k]
+                    my = my_[k]
+                    cv = c_[k]
+                    sw = sw_[k]
+                    sw2 = sw2_[k]
+                    ow = ow_[k]
+                    obs = (cx - cx == 0) & (cy - cy == 0)
+                    has = mx == mx
+                    dec = has & (obs | dna)
+                    sw = sw * f if dec else sw
+                    sw2 = sw2 * f2 if dec else sw2
+                    ow = ow * f if dec else ow
+                    upd = has & obs
+                    r = one / (ow + nw)
+                    mx1 = (ow * mx + nw * cx) * r
+                    my1 = (ow * my + nw * cy) * r
+                    mx1 = mx1 if mx != cx else mx
+                    my1 = my1 if my != cy else my
+                    cv1 = (ow * (cv + (mx - mx1) * (my - my1)) + nw * ((cx - mx1) * (cy - my1))) * r
+                    sw1 = sw + nw
+                    sw21 = sw2 + nw * nw
+                    if adjust:
+                        ow1 = ow + nw
+                    else:
+                        sw1 = sw1 / (ow + nw)  # pandas' division: the bias correction cancels, so keep its bits
+                        sw21 = sw21 / ((ow + nw) * (ow + nw))
+                        ow1 = one
+                    first = (not has) & obs
+                    mx = cx if first else (mx1 if upd else mx)
+                    my = cy if first else (my1 if upd else my)
+                    cv = cv1 if upd else cv
+                    sw = sw1 if upd else sw
+                    sw2 = sw21 if upd else sw2
+                    ow = ow1 if upd else ow
+                    n = n_[k] + obs
+                    mx_[k] = mx
+                    my_[k] = my
+                    c_[k] = cv
+                    sw_[k] = sw
+                    sw2_[k] = sw2
+                    ow_[k] = ow
+                    n_[k] = n
+                    num = sw * sw
+                    den = num - sw2
+                    v = (num / den) * cv
+                    v = cv if bias else (v if den > 0 else nan)
+                    orow[k] = v if n >= minp else nan
+            if colmajor:
+                _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
+    cnt[0] += n_shared
+    cnt[1] += n_rows - n_shared
+    cnt[2] += n_block
+    cnt[3] += n_elem
+    cnt[4] += n_edge
+
+
+@numba.njit(**_JIT)
+def _corr_kernel(xf, yf, of, T, N, colmajor, xbf, ybf, obf, tile_t, tile_n, j0, j1, mean_x, mean_y, cov, var_x,
+                 var_y, owt, nobs, f, nw, one, adjust, dna, minp, cnt):  # pragma: no cover
     """pandas' ``corr``: ``cov / zsqrt(var_x * var_y)`` of three biased ``ewmcov``, fused.
 
     pandas first masks each series with the other's missing values (``prep_binary``), so the three
@@ -511,191 +635,116 @@ def _corr_rows(x, y, out, t0, t1, c0, c1, s0, mean_x, mean_y, cov, var_x, var_y,
     """
     nan = (one - one) / (one - one)
     zero = one - one
-    width = c1 - c0
-    mean_x = mean_x[s0:s0 + width]
-    mean_y = mean_y[s0:s0 + width]
-    cov = cov[s0:s0 + width]
-    var_x = var_x[s0:s0 + width]
-    var_y = var_y[s0:s0 + width]
-    owt = owt[s0:s0 + width]
-    nobs = nobs[s0:s0 + width]
+    if not colmajor:
+        tile_t, tile_n = T, j1 - j0
+    tile_t = tile_t if tile_t > 0 else 1
     n_shared = 0
-    for t in range(t0, t1):
-        xrow = x[t, c0:c1]
-        yrow = y[t, c0:c1]
-        orow = out[t, c0:c1]
-        shared = _weights_shared(xrow, yrow, mean_x, owt, owt, owt)
-        n_shared += shared
-        ow0 = owt[0] * f
-        r0 = one / (ow0 + nw)
-        ow10 = ow0 + nw if adjust else one
-        for k in range(width):
-            cx = xrow[k]
-            cy = yrow[k]
-            mx = mean_x[k]
-            my = mean_y[k]
-            c = cov[k]
-            vx = var_x[k]
-            vy = var_y[k]
-            obs = (cx - cx == 0) & (cy - cy == 0)
-            has = mx == mx
-            ow = owt[k]
-            ow = ow * f if has & (obs | dna) else ow
-            # one division per row where the weights are shared (the same value)
-            r = r0 if shared else one / (ow + nw)
-            upd = has & obs
-            mx1 = (ow * mx + nw * cx) * r
-            my1 = (ow * my + nw * cy) * r
-            mx1 = mx1 if mx != cx else mx
-            my1 = my1 if my != cy else my
-            dx = mx - mx1
-            dy = my - my1
-            ex = cx - mx1
-            ey = cy - my1
-            c1_ = (ow * (c + dx * dy) + nw * (ex * ey)) * r
-            vx1 = (ow * (vx + dx * dx) + nw * (ex * ex)) * r
-            vy1 = (ow * (vy + dy * dy) + nw * (ey * ey)) * r
-            ow1 = ow + nw if adjust else one
-            first = (not has) & obs
-            mean_x[k] = cx if first else (mx1 if upd else mx)
-            mean_y[k] = cy if first else (my1 if upd else my)
-            c = c1_ if upd else c
-            vx = vx1 if upd else vx
-            vy = vy1 if upd else vy
-            cov[k] = c
-            var_x[k] = vx
-            var_y[k] = vy
-            owt[k] = ow1 if upd else ow
-            n = nobs[k] + obs
-            nobs[k] = n
-            p = vx * vy
-            s = np.sqrt(p)
-            res = c / (zero if p < 0 else s)
-            orow[k] = res if n >= minp else nan
+    n_rows = 0
+    n_block = 0
+    n_elem = 0
+    n_edge = 0
+    for g0 in range(j0, j1, tile_n):
+        width = (j1 if j1 < g0 + tile_n else g0 + tile_n) - g0
+        mx_ = mean_x[g0:g0 + width]
+        my_ = mean_y[g0:g0 + width]
+        c_ = cov[g0:g0 + width]
+        vx_ = var_x[g0:g0 + width]
+        vy_ = var_y[g0:g0 + width]
+        ow_ = owt[g0:g0 + width]
+        n_ = nobs[g0:g0 + width]
+        for t0 in range(0, T, tile_t):
+            n_t = (T if T < t0 + tile_t else t0 + tile_t) - t0
+            n_rows += n_t
+            if colmajor:
+                for a in range(2):  # x, then y
+                    big = xf if a == 0 else yf
+                    small = xbf if a == 0 else ybf
+                    if width < _MICRO or n_t < _MICRO:
+                        n_elem += a == 0
+                        for g in range(width):
+                            for i in range(n_t):
+                                small[i * tile_n + g] = big[(g0 + g) * T + t0 + i]
+                    else:
+                        n_block += a == 0
+                        for gb in range(0, width, _MICRO):
+                            g = gb if gb + _MICRO <= width else width - _MICRO
+                            for ib in range(0, n_t, _MICRO):
+                                i = ib if ib + _MICRO <= n_t else n_t - _MICRO
+                                n_edge += ((g != gb) | (i != ib)) & (a == 0)
+                                transpose_block(big, (g0 + g) * T + t0 + i, T, small, i * tile_n + g, tile_n)
+                xs = xbf
+                ys = ybf
+                dst = obf
+                base = 0
+                step = tile_n
+            else:
+                xs = xf
+                ys = yf
+                dst = of
+                base = g0
+                step = N
+            for i in range(n_t):
+                xrow = xs[base + i * step:base + i * step + width]
+                yrow = ys[base + i * step:base + i * step + width]
+                orow = dst[base + i * step:base + i * step + width]
+                a = ow_[0]
+                bad = 0
+                for k in range(width):
+                    cx = xrow[k]
+                    cy = yrow[k]
+                    m = mx_[k]
+                    bad += not ((cx - cx == 0) & (cy - cy == 0) & (m == m) & (ow_[k] == a))
+                shared = bad == 0
+                n_shared += shared
+                ow0 = a * f
+                r0 = one / (ow0 + nw)
+                for k in range(width):
+                    cx = xrow[k]
+                    cy = yrow[k]
+                    mx = mx_[k]
+                    my = my_[k]
+                    cv = c_[k]
+                    vx = vx_[k]
+                    vy = vy_[k]
+                    obs = (cx - cx == 0) & (cy - cy == 0)
+                    has = mx == mx
+                    ow = ow_[k]
+                    ow = ow * f if has & (obs | dna) else ow
+                    # one division per row where the weights are shared (the same value)
+                    r = r0 if shared else one / (ow + nw)
+                    upd = has & obs
+                    mx1 = (ow * mx + nw * cx) * r
+                    my1 = (ow * my + nw * cy) * r
+                    mx1 = mx1 if mx != cx else mx
+                    my1 = my1 if my != cy else my
+                    dx = mx - mx1
+                    dy = my - my1
+                    ex = cx - mx1
+                    ey = cy - my1
+                    cv1 = (ow * (cv + dx * dy) + nw * (ex * ey)) * r
+                    vx1 = (ow * (vx + dx * dx) + nw * (ex * ex)) * r
+                    vy1 = (ow * (vy + dy * dy) + nw * (ey * ey)) * r
+                    ow1 = ow + nw if adjust else one
+                    first = (not has) & obs
+                    mx_[k] = cx if first else (mx1 if upd else mx)
+                    my_[k] = cy if first else (my1 if upd else my)
+                    cv = cv1 if upd else cv
+                    vx = vx1 if upd else vx
+                    vy = vy1 if upd else vy
+                    c_[k] = cv
+                    vx_[k] = vx
+                    vy_[k] = vy
+                    ow_[k] = ow1 if upd else ow
+                    n = n_[k] + obs
+                    n_[k] = n
+                    p = vx * vy
+                    s = math.sqrt(p)
+                    res = cv / (zero if p < 0 else s)
+                    orow[k] = res if n >= minp else nan
+            if colmajor:
+                _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
     cnt[0] += n_shared
-    cnt[1] += max(t1 - t0, 0) - n_shared
-
-
-# --- column-major drivers: the same updates on transposed tiles ---------------------------------
-# ``xf``/``of``: the input/output as flat column-major arrays (element (t, j) at j * T + t);
-# ``buf``/``obuf``: row-major tile buffers, ``bf``/``obf`` their flat views (allocated by the caller);
-# ``cnt``: the range's path counters (``_PATH_KEYS``), added to once at the end.
-@numba.njit(**_JIT)
-def _sum_cols(xf, of, T, buf, bf, obuf, obf, j0, j1, wt, nobs, f, dna, minp, cnt):  # pragma: no cover
-    tile_t, tile_n = buf.shape
-    # not literals (0, True, False): each literal argument would compile another specialisation
-    z = np.int64(0)
-    n_block = 0
-    n_elem = 0
-    n_edge = 0
-    for g0 in range(j0, j1, tile_n):
-        width = min(j1, g0 + tile_n) - g0
-        for t0 in range(0, T, tile_t):
-            n_t = min(T, t0 + tile_t) - t0
-            path = _tile_in(xf, T, t0, n_t, g0, width, bf, tile_n)
-            n_elem += path < 0
-            n_block += path >= 0
-            n_edge += max(path, 0)
-            _sum_rows(buf, obuf, z, n_t, z, width, g0, wt, nobs, f, dna, minp)
-            _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
-    cnt[2] += n_block
-    cnt[3] += n_elem
-    cnt[4] += n_edge
-
-
-@numba.njit(**_JIT)
-def _times_cols(xf, of, T, buf, bf, obuf, obf, j0, j1, wt, owt, nobs, decay, nw, one, adjust, dna, half,
-                minp, cnt):  # pragma: no cover
-    tile_t, tile_n = buf.shape
-    z = np.int64(0)
-    n_block = 0
-    n_elem = 0
-    n_edge = 0
-    for g0 in range(j0, j1, tile_n):
-        width = min(j1, g0 + tile_n) - g0
-        for t0 in range(0, T, tile_t):
-            n_t = min(T, t0 + tile_t) - t0
-            path = _tile_in(xf, T, t0, n_t, g0, width, bf, tile_n)
-            n_elem += path < 0
-            n_block += path >= 0
-            n_edge += max(path, 0)
-            _times_rows(buf, obuf, z, n_t, z, width, g0, wt, owt, nobs, decay[t0:t0 + n_t], nw, one, adjust, dna,
-                        half, minp)
-            _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
-    cnt[2] += n_block
-    cnt[3] += n_elem
-    cnt[4] += n_edge
-
-
-@numba.njit(**_JIT)
-def _var_cols(xf, of, T, buf, bf, obuf, obf, j0, j1, mean, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust, dna,
-              bias, root, minp, cnt):  # pragma: no cover
-    tile_t, tile_n = buf.shape
-    z = np.int64(0)
-    n_block = 0
-    n_elem = 0
-    n_edge = 0
-    for g0 in range(j0, j1, tile_n):
-        width = min(j1, g0 + tile_n) - g0
-        for t0 in range(0, T, tile_t):
-            n_t = min(T, t0 + tile_t) - t0
-            path = _tile_in(xf, T, t0, n_t, g0, width, bf, tile_n)
-            n_elem += path < 0
-            n_block += path >= 0
-            n_edge += max(path, 0)
-            _var_rows(buf, obuf, z, n_t, z, width, g0, mean, cov, swt, swt2, owt, nobs, f, f2, nw, one, adjust, dna,
-                      bias, root, minp, cnt)
-            _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
-    cnt[2] += n_block
-    cnt[3] += n_elem
-    cnt[4] += n_edge
-
-
-@numba.njit(**_JIT)
-def _cov_cols(xf, yf, of, T, xbuf, xbf, ybuf, ybf, obuf, obf, j0, j1, mean_x, mean_y, cov, swt, swt2, owt, nobs, f,
-              f2, nw, one, adjust, dna, bias, minp, cnt):  # pragma: no cover
-    tile_t, tile_n = xbuf.shape
-    z = np.int64(0)
-    n_block = 0
-    n_elem = 0
-    n_edge = 0
-    for g0 in range(j0, j1, tile_n):
-        width = min(j1, g0 + tile_n) - g0
-        for t0 in range(0, T, tile_t):
-            n_t = min(T, t0 + tile_t) - t0
-            path = _tile_in(xf, T, t0, n_t, g0, width, xbf, tile_n)
-            n_elem += path < 0
-            n_block += path >= 0
-            n_edge += max(path, 0)
-            _tile_in(yf, T, t0, n_t, g0, width, ybf, tile_n)
-            _cov_rows(xbuf, ybuf, obuf, z, n_t, z, width, g0, mean_x, mean_y, cov, swt, swt2, owt, nobs, f, f2, nw,
-                      one, adjust, dna, bias, minp, cnt)
-            _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
-    cnt[2] += n_block
-    cnt[3] += n_elem
-    cnt[4] += n_edge
-
-
-@numba.njit(**_JIT)
-def _corr_cols(xf, yf, of, T, xbuf, xbf, ybuf, ybf, obuf, obf, j0, j1, mean_x, mean_y, cov, var_x, var_y, owt,
-               nobs, f, nw, one, adjust, dna, minp, cnt):  # pragma: no cover
-    tile_t, tile_n = xbuf.shape
-    z = np.int64(0)
-    n_block = 0
-    n_elem = 0
-    n_edge = 0
-    for g0 in range(j0, j1, tile_n):
-        width = min(j1, g0 + tile_n) - g0
-        for t0 in range(0, T, tile_t):
-            n_t = min(T, t0 + tile_t) - t0
-            path = _tile_in(xf, T, t0, n_t, g0, width, xbf, tile_n)
-            n_elem += path < 0
-            n_block += path >= 0
-            n_edge += max(path, 0)
-            _tile_in(yf, T, t0, n_t, g0, width, ybf, tile_n)
-            _corr_rows(xbuf, ybuf, obuf, z, n_t, z, width, g0, mean_x, mean_y, cov, var_x, var_y, owt, nobs, f, nw,
-                       one, adjust, dna, minp, cnt)
-            _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
+    cnt[1] += n_rows - n_shared
     cnt[2] += n_block
     cnt[3] += n_elem
     cnt[4] += n_edge
@@ -738,18 +787,14 @@ def _flat(a: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.ascontiguousarray(a), False
 
 
-def _colflat(a: np.ndarray) -> np.ndarray:
-    """The flat view of a column-major 2-D array, column after column (element (t, j) at j * T + t)."""
-    return a.T.reshape(-1)
+def _memflat(a: np.ndarray, colmajor: bool) -> np.ndarray:
+    """The flat view of a 2-D C- or F-contiguous array in memory order (column-major: (t, j) at j * T + t)."""
+    return a.T.reshape(-1) if colmajor else a.reshape(-1)
 
 
-def _buffers(n: int, dtype) -> list[np.ndarray]:
-    """``n`` row-major tile buffers for one thread, each followed by its flat view."""
-    bufs = []
-    for _ in range(n):
-        b = np.empty((_TILE_T, _TILE_N), dtype=dtype)
-        bufs += [b, b.reshape(-1)]
-    return bufs
+def _buffers(n: int, dtype, colmajor: bool) -> list[np.ndarray]:
+    """``n`` flat row-major tile buffers for one thread (empty for row-major input, which needs none)."""
+    return [np.empty(_TILE_T * _TILE_N if colmajor else 0, dtype=dtype) for _ in range(n)]
 
 
 def _unflat(out: np.ndarray, shape: tuple, colmajor: bool) -> np.ndarray:
@@ -787,8 +832,9 @@ def last_paths() -> dict | None:
     return dict(paths, ranges=[dict(r) for r in paths["ranges"]])
 
 
-def _run(flat: np.ndarray, colmajor: bool, rows_call, cols_call) -> None:
-    """Run ``rows_call(c0, c1, cnt)`` (row-major) or ``cols_call(j0, j1, cnt)`` (column-major) over the columns, threaded.
+def _run(flat: np.ndarray, colmajor: bool, call) -> None:
+    """Run ``call(c0, c1, cnt)`` over the columns, threaded: column-major, one call per thread's range (the
+    kernel walks it in tiles); row-major, one per block of at most ``_ROW_BLOCK`` columns of a thread's range.
 
     ``cnt``: a fresh counter array per call (``_PATH_KEYS``), reported by :func:`last_paths`.
     """
@@ -801,12 +847,12 @@ def _run(flat: np.ndarray, colmajor: bool, rows_call, cols_call) -> None:
         return cnt
 
     if colmajor:
-        run_blocks(lambda j0, j1: cols_call(j0, j1, counter(j0, j1)), N, min_items=_MICRO, align=_MICRO)
+        run_blocks(lambda j0, j1: call(j0, j1, counter(j0, j1)), N, min_items=_MICRO, align=_MICRO)
     else:
         def rows_block(j0, j1):
             for c0 in range(j0, j1, _ROW_BLOCK):
                 c1 = min(j1, c0 + _ROW_BLOCK)
-                rows_call(c0, c1, counter(c0, c1))
+                call(c0, c1, counter(c0, c1))
 
         run_blocks(rows_block, N, min_items=max(1, _ROW_BYTES_PER_THREAD // flat.itemsize), align=16)
     ranges.sort(key=lambda r: r[0])
@@ -866,10 +912,9 @@ def ewm_sum(values, params: EWMParams, *, state: EWMState | None = None) -> tupl
     out = np.empty(flat.shape, dtype=flat.dtype, order="F" if colmajor else "C")
     f = _consts(params, flat.dtype)[0]
     dna, minp = not params.ignore_na, params.min_periods
-    _run(flat, colmajor,
-         lambda c0, c1, cnt: _sum_rows(flat, out, 0, flat.shape[0], c0, c1, c0, wt, nobs, f, dna, minp),
-         lambda j0, j1, cnt: _sum_cols(_colflat(flat), _colflat(out), flat.shape[0], *_buffers(2, flat.dtype), j0,
-                                        j1, wt, nobs, f, dna, minp, cnt))
+    T, xf, of = flat.shape[0], _memflat(flat, colmajor), _memflat(out, colmajor)
+    _run(flat, colmajor, lambda c0, c1, cnt: _sum_kernel(xf, of, T, N, colmajor, *_buffers(2, flat.dtype, colmajor),
+                                                         _TILE_T, _TILE_N, c0, c1, wt, nobs, f, dna, minp, cnt))
     return _unflat(out, values.shape, colmajor), EWMState(wt, owt, nobs)
 
 
@@ -906,10 +951,10 @@ def ewm_mean_times(values, params: EWMParams, deltas, *,
     out = np.empty(flat.shape, dtype=flat.dtype, order="F" if colmajor else "C")
     _, _, nw, one = _consts(params, flat.dtype)
     args = (nw, one, params.adjust, not params.ignore_na, params.half_alpha_blend, params.min_periods)
-    _run(flat, colmajor,
-         lambda c0, c1, cnt: _times_rows(flat, out, 0, T, c0, c1, c0, wt, owt, nobs, decay, *args),
-         lambda j0, j1, cnt: _times_cols(_colflat(flat), _colflat(out), T, *_buffers(2, flat.dtype), j0, j1, wt,
-                                          owt, nobs, decay, *args, cnt))
+    xf, of = _memflat(flat, colmajor), _memflat(out, colmajor)
+    _run(flat, colmajor, lambda c0, c1, cnt: _times_kernel(xf, of, T, N, colmajor, *_buffers(2, flat.dtype, colmajor),
+                                                           _TILE_T, _TILE_N, c0, c1, wt, owt, nobs, decay, *args,
+                                                           cnt))
     return _unflat(out, values.shape, colmajor), EWMState(wt, owt, nobs)
 
 
@@ -929,10 +974,9 @@ def _var(values, params: EWMParams, bias: bool, state, root: bool) -> tuple[np.n
     args = _consts(params, flat.dtype) + (params.adjust, not params.ignore_na, bool(bias), root,
                                           params.min_periods)
     st = (mean, cov, swt, swt2, owt, nobs)
-    _run(flat, colmajor,
-         lambda c0, c1, cnt: _var_rows(flat, out, 0, T, c0, c1, c0, *st, *args, cnt),
-         lambda j0, j1, cnt: _var_cols(_colflat(flat), _colflat(out), T, *_buffers(2, flat.dtype), j0, j1, *st,
-                                       *args, cnt))
+    xf, of = _memflat(flat, colmajor), _memflat(out, colmajor)
+    _run(flat, colmajor, lambda c0, c1, cnt: _var_kernel(xf, of, T, N, colmajor, *_buffers(2, flat.dtype, colmajor),
+                                                         _TILE_T, _TILE_N, c0, c1, *st, *args, cnt))
     return _unflat(out, values.shape, colmajor), EWMCovState(mean, mean, cov, swt, swt2, owt, nobs)
 
 
@@ -962,10 +1006,9 @@ def ewm_cov(x, y, params: EWMParams, *, bias: bool = False,
     st = _state_arrays(state, _COV_FIELDS, N, fx.dtype, _COV_INIT)
     out = np.empty(fx.shape, dtype=fx.dtype, order="F" if colmajor else "C")
     args = _consts(params, fx.dtype) + (params.adjust, not params.ignore_na, bool(bias), params.min_periods)
-    _run(fx, colmajor,
-         lambda c0, c1, cnt: _cov_rows(fx, fy, out, 0, T, c0, c1, c0, *st, *args, cnt),
-         lambda j0, j1, cnt: _cov_cols(_colflat(fx), _colflat(fy), _colflat(out), T, *_buffers(3, fx.dtype), j0,
-                                       j1, *st, *args, cnt))
+    xf, yf, of = _memflat(fx, colmajor), _memflat(fy, colmajor), _memflat(out, colmajor)
+    _run(fx, colmajor, lambda c0, c1, cnt: _cov_kernel(xf, yf, of, T, N, colmajor, *_buffers(3, fx.dtype, colmajor),
+                                                       _TILE_T, _TILE_N, c0, c1, *st, *args, cnt))
     return _unflat(out, shape, colmajor), EWMCovState(*st)
 
 
@@ -985,8 +1028,7 @@ def ewm_corr(x, y, params: EWMParams, *, state: EWMCorrState | None = None) -> t
     out = np.empty(fx.shape, dtype=fx.dtype, order="F" if colmajor else "C")
     f, _, nw, one = _consts(params, fx.dtype)
     args = (f, nw, one, params.adjust, not params.ignore_na, params.min_periods)
-    _run(fx, colmajor,
-         lambda c0, c1, cnt: _corr_rows(fx, fy, out, 0, T, c0, c1, c0, *st, *args, cnt),
-         lambda j0, j1, cnt: _corr_cols(_colflat(fx), _colflat(fy), _colflat(out), T, *_buffers(3, fx.dtype), j0,
-                                        j1, *st, *args, cnt))
+    xf, yf, of = _memflat(fx, colmajor), _memflat(fy, colmajor), _memflat(out, colmajor)
+    _run(fx, colmajor, lambda c0, c1, cnt: _corr_kernel(xf, yf, of, T, N, colmajor, *_buffers(3, fx.dtype, colmajor),
+                                                        _TILE_T, _TILE_N, c0, c1, *st, *args, cnt))
     return _unflat(out, shape, colmajor), EWMCorrState(*st)
