@@ -122,6 +122,20 @@ def test_repro_quick_end_to_end_then_from_results(tmp_path):
     coverage = {r["estimator"]: r for r in meta["egg_extras"]["estimators"]}
     assert coverage["MinMaxScaler()"]["verified"] and coverage["MinMaxScaler()"]["max_abs_error"] < 1e-12
     assert not coverage["GaussianNB()"]["traces"] and "NotTraceable" in coverage["GaussianNB()"]["error"]
+    # the quick grid sweeps both estimators like the LDA: the coverage rows are the sweep's, not measured twice
+    table = pd.read_csv(out / RESULTS_CSV)
+    scaler = table[table["workload"] == "MinMaxScaler()"]
+    assert set(scaler["backend"]) == {"egglog", "original", "extracted", "numba", "copy"}
+    # (equal up to the CSV's 9 significant digits, float_format="%.9g")
+    numba = scaler[scaler["backend"] == "numba"]
+    assert coverage["MinMaxScaler()"]["max_abs_error"] == pytest.approx(numba["max_abs_err"].max(), rel=1e-8, abs=0)
+    assert coverage["MinMaxScaler()"]["numba_best_s"] == pytest.approx(numba["seconds"].min(), rel=1e-8, abs=0)
+    nb = table[table["workload"] == "GaussianNB()"]
+    assert list(nb["stage"]) == ["trace"] and list(nb["status"]) == ["error"]
+    assert "egg_MinMaxScaler.png" in figures and "figures/egg_MinMaxScaler.png" in links
+    profile = (out / "artifacts" / "lprof_egg_MinMaxScaler.txt").read_text()
+    assert "Function: MinMaxScaler_egg" in profile and "Function: MinMaxScaler.fit" in profile
+    assert "Each estimator across sizes" in (out / "index.html").read_text()
 
 
 # --------------------------------------------------------------------------------------------

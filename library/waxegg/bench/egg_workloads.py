@@ -81,6 +81,16 @@ def estimator_names() -> list[str]:
     return [w.name for w in (*workloads.ESTIMATORS, *workloads.NOT_TRACEABLE)]
 
 
+def swept_estimator_names(spec: bool | tuple[str, ...]) -> list[str]:
+    """The estimator workloads an ``EggGrid.estimator_sweep`` names: ``True`` is one configuration per estimator
+    class (``ONE_PER_ESTIMATOR``) and every estimator that does not trace; ``False`` none."""
+    from waxegg.egg import workloads
+
+    if spec is True:
+        return [*workloads.ONE_PER_ESTIMATOR, *(w.name for w in workloads.NOT_TRACEABLE)]
+    return list(spec or ())
+
+
 def estimator_rows(workload: Any, n_samples: int) -> int:
     """Rows the estimator is run on for a sweep size ``n_samples`` (a kernel is ``KERNEL_ROWS`` square at most)."""
     return min(int(n_samples), KERNEL_ROWS) if workload.kernel else int(n_samples)
@@ -146,6 +156,45 @@ def measure_estimator(name: str, n_samples: int, n_features: int = 10, *, repeat
             best[key] = min(best[key], time.perf_counter() - start)
     row.update({f"{k}_best_s": v for k, v in best.items()})
     row["speedup_numba_vs_original"] = best["original"] / best["numba"]
+    return row
+
+
+def estimator_functions(accelerated: Any) -> dict[str, Callable[..., Any]]:
+    """``original`` / ``extracted`` / ``numba`` of an estimator's :class:`waxegg.egg.Accelerated`, and ``copy``: a
+    plain copy of X, the memory-bandwidth floor of one pass over it."""
+    return {**lda_functions(accelerated), "copy": lambda *a: a[0].copy(order="K")}
+
+
+def coverage_row_from_sweep(table: Any, info: dict[str, Any], name: str, n_samples: int) -> dict[str, Any] | None:
+    """:func:`measure_estimator`'s row for ``name``, read from a sweep that swept it at ``n_samples``.
+
+    ``table`` is the sweep's table, ``info`` its ``env["egg_estimators"][name]`` (the pipeline's summary per
+    n_samples, or the error that stopped it). None when the sweep did not reach that size.
+    """
+    from waxegg.egg import workloads
+
+    w = workloads.estimator(name)
+    rows = estimator_rows(w, n_samples)
+    entry = info.get(str(rows))
+    if entry is None:
+        return None
+    d = table[(table["workload"] == name) & (table["T"] == rows)]
+    row: dict[str, Any] = {"estimator": name, "n_samples": rows, "n_features": int(entry.get("n_features", 10)),
+                           "dtype": "float64", "traces": bool(entry.get("traces")),
+                           "verified": bool(entry.get("verified")), "error": entry.get("error", ""),
+                           "missing": entry.get("missing", "")}
+    if not row["verified"]:
+        return row
+    ok = d[d["status"] == "ok"]
+    stages = ok[ok["backend"] == "egglog"].groupby("stage")["seconds"].min()
+    row.update({f"{stage}_s": float(seconds) for stage, seconds in stages.items() if stage != "end_to_end"})
+    row.update(egraph_nodes=entry.get("egraph_nodes"), egraph_classes=entry.get("egraph_classes"))
+    run = ok[ok["stage"] == "run"]
+    best = run.groupby("backend")["seconds"].min()
+    row.update({f"{k}_best_s": float(v) for k, v in best.items()})
+    numba_err = run[run["backend"] == "numba"]["max_abs_err"]
+    row["max_abs_error"] = float(numba_err.max()) if len(numba_err) else float("nan")
+    row["speedup_numba_vs_original"] = row.get("original_best_s", float("nan")) / row.get("numba_best_s", float("nan"))
     return row
 
 

@@ -87,6 +87,13 @@ class EggGrid:
     (:func:`waxegg.egg.measure.cached_start`); with ``estimators`` the scikit-learn estimator coverage
     (:func:`waxegg.bench.egg_workloads.measure_estimators`) at ``estimator_samples`` rows: every estimator
     workload (``estimators=True``) or the named ones.
+
+    ``estimator_sweep`` names scikit-learn estimator workloads (:data:`waxegg.egg.workloads.ESTIMATORS` and
+    ``NOT_TRACEABLE``; ``True``: one configuration per estimator class, ``ONE_PER_ESTIMATOR``, and the
+    estimators that do not trace) swept like the LDA: pipeline stages, then ``original`` / ``extracted`` /
+    ``numba`` and a plain ``copy`` of X, at each ``n_samples`` (``n_features`` 10; a kernel matrix at most
+    :data:`waxegg.bench.egg_workloads.KERNEL_ROWS` square). Their rows are the coverage table's where
+    ``estimator_samples`` is one of ``n_samples``, so those are not measured twice.
     """
 
     n_samples: tuple[int, ...]
@@ -98,6 +105,7 @@ class EggGrid:
     cached_start: bool = False
     estimators: bool | tuple[str, ...] = False
     estimator_samples: int = 1_000_000
+    estimator_sweep: bool | tuple[str, ...] = False
 
     def __post_init__(self) -> None:
         if any(int(n) < 4 for n in self.n_samples):
@@ -183,7 +191,7 @@ GRIDS: dict[str, Grid] = {
         wax=WaxGrid(sizes=((1_000, 1000), (10_000, 1000), SEED_WAX_SIZE, LONG_WAX_SIZE), budget_s=6.0),
         focus=SEED_WAX_SIZE,
         egg=EggGrid(n_samples=(10_000, 100_000, SEED_EGG_SAMPLES), ablation_classes=(2,), cached_start=True,
-                    estimators=True),
+                    estimators=True, estimator_sweep=True),
         # Every other window statistic, beside its peers (float64 unless said): every peer at
         # T=1e4 x N=1000; the JAX reference path on a tenth of that (its scans run at pandas' speed or
         # slower: a rolling median takes ~30 s a call at 1e7 elements); at the seed size the default
@@ -212,7 +220,7 @@ GRIDS: dict[str, Grid] = {
         "quick",
         wax=WaxGrid(sizes=((500, 16), (5_000, 64)), repeat=3, budget_s=2.0),
         egg=EggGrid(n_samples=(1_000,), repeat=3, budget_s=2.0, estimators=("MinMaxScaler()", "GaussianNB()"),
-                    estimator_samples=1_000),
+                    estimator_samples=1_000, estimator_sweep=("MinMaxScaler()", "GaussianNB()")),
         # a statistic of each kind beside the EWM mean, so the smoke run renders the whole page
         extra_wax=(WaxGrid(sizes=((500, 16),), dtypes=("float64",), kernels=("ewm_std", "rolling_median", "rolling_cov"),
                            exclude_backends=("wax-3step",), repeat=3, budget_s=1.0),),

@@ -16,7 +16,10 @@ the backend compiles; a first call otherwise). Every other stage gets one warm-u
 best-of-k repeats. egglog rows: ``backend="egglog"`` with the pipeline stages (one run each, from
 :class:`waxegg.egg.StageTimes`; ``end_to_end`` is the whole pipeline with its peak memory), then
 ``original`` / ``extracted`` / ``numba`` with stage ``run``. For egglog, ``T`` is n_samples and
-``N`` n_features.
+``N`` n_features. The LDA's workload is ``lda``; a scikit-learn estimator's is its workload name
+(``"StandardScaler()"``, :data:`waxegg.egg.workloads.ESTIMATORS`), with a ``copy`` of X beside its
+functions and errors against scikit-learn on NumPy; one that does not trace has a single ``trace`` row
+with status ``error`` (:func:`egg_workload_names` tells the egglog workloads from the WAX ones).
 
 Results are written under ``<results>/v<SCHEMA_VERSION>/<UTC time>-<commit>.csv`` with a ``.json``
 of environment metadata beside (:func:`write_results`).
@@ -37,7 +40,18 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from waxegg.bench.egg_workloads import LDA, accelerate_lda, egg_available, lda_data, lda_functions
+from waxegg.bench.egg_workloads import (
+    LDA,
+    accelerate_estimator,
+    accelerate_lda,
+    egg_available,
+    estimator_data,
+    estimator_functions,
+    estimator_rows,
+    lda_data,
+    lda_functions,
+    swept_estimator_names,
+)
 from waxegg.bench.env import SCHEMA_VERSION, environment
 from waxegg.bench.grid import EggGrid, Grid, WaxGrid
 from waxegg.bench.timers import PeakMemory, frozen_heap, measure, refreeze
@@ -60,6 +74,8 @@ class SweepResult:
     env: dict[str, Any]
     egg: dict[int, dict[str, Any]] = field(default_factory=dict)
     accelerated: dict[int, Any] = field(default_factory=dict, repr=False)
+    #: Per swept estimator workload, its largest size's ``(Accelerated, input arrays)`` (for line profiles).
+    accelerated_estimators: dict[str, tuple[Any, tuple]] = field(default_factory=dict, repr=False)
     paths: tuple[Path, Path] | None = None
 
 
@@ -201,50 +217,128 @@ def _wax_rows(grid: WaxGrid, pbar: tqdm, runners: dict[str, type]) -> list[dict]
 # egglog
 # --------------------------------------------------------------------------------------------
 
-def _egg_rows(grid: EggGrid, pbar: tqdm, keep: dict[int, Any], info: dict[int, dict]) -> list[dict]:
+def _egg_units(grid: EggGrid) -> list[tuple[str, int]]:
+    """``(workload, n_samples)`` cells: the LDA at every size, then each swept estimator at every size it runs at
+    (a kernel matrix is capped at ``KERNEL_ROWS`` rows, so its larger sizes are one cell)."""
+    units = [(LDA, int(n)) for n in sorted(grid.n_samples)]
+    if not grid.estimator_sweep or egg_available():
+        return units
+    from waxegg.egg import workloads
+
+    for name in swept_estimator_names(grid.estimator_sweep):
+        w = workloads.estimator(name)
+        for rows in sorted({estimator_rows(w, n) for n in grid.n_samples}):
+            units.append((name, rows))
+    return units
+
+
+def _run_rows(base: dict[str, Any], functions: dict[str, Callable[..., Any]], args: tuple, reference: Any,
+              reference_name: str, grid: EggGrid, pbar: tqdm) -> list[dict]:
+    """Best-of-k ``run`` rows of each of ``functions`` on ``args``; a copy of X has no error to report."""
+    rows: list[dict] = []
+    for stage, fn in functions.items():
+        pbar.set_postfix_str(f"{stage} run", refresh=True)
+        timing = measure(lambda fn=fn: fn(*args), grid.repeat, min_repeat=grid.min_repeat, budget_s=grid.budget_s)
+        err = np.nan if stage == "copy" else max_abs_error(timing.result, reference)
+        out_dtype = _out_dtype(timing.result)
+        timing.result = None
+        rows += _timing_rows({**base, "backend": stage}, "run", timing.repeats, timing.peaks, max_abs_err=err,
+                             reference="" if stage == "copy" else reference_name, out_dtype=out_dtype)
+    return rows
+
+
+def _pipeline_rows(base: dict[str, Any], acc: Any, peak: PeakMemory) -> list[dict]:
+    times = acc.times.as_dict()
+    err = acc.max_abs_error
+    rows = [_row(**base, backend="egglog", stage=stage, repeat=0, seconds=seconds,
+                 max_abs_err=err if stage == "compile" else np.nan, reference="original" if stage == "compile" else "")
+            for stage, seconds in times.items()]
+    rows.append(_row(**base, backend="egglog", stage="end_to_end", repeat=0, seconds=sum(times.values()),
+                     peak_mem_bytes=peak.peak_bytes, max_abs_err=err, reference="original"))
+    return rows
+
+
+def _lda_cell(n: int, grid: EggGrid, pbar: tqdm, keep: dict[int, Any], info: dict[int, dict]) -> list[dict]:
+    base = dict(workload=LDA, T=int(n), N=int(grid.n_features), dtype="float64")
+    X, y = lda_data(n, grid.n_features)
+    pbar.set_postfix_str("egglog pipeline", refresh=True)
+    gc.collect()
+    with PeakMemory() as peak:
+        acc = accelerate_lda(n, grid.n_features, cache=False)
+    rows = _pipeline_rows(base, acc, peak)
+    info[int(n)] = {**acc.summary(), "source_file": acc.source_path.name, "specs": [repr(s) for s in acc.specs]}
+    rows += _run_rows(base, lda_functions(acc), (X, y), np.asarray(acc.original(X, y)), "original", grid, pbar)
+    keep.clear()  # only the largest size's pipeline is kept (for the report's artefacts)
+    keep[int(n)] = acc
+    return rows
+
+
+def _estimator_cell(name: str, n: int, grid: EggGrid, pbar: tqdm, info: dict[str, dict],
+                    keep: dict[str, tuple[Any, tuple]]) -> list[dict]:
+    """An estimator workload at ``n`` rows: pipeline stages, then the functions against scikit-learn on NumPy.
+
+    Failing to trace or to verify is a result (the coverage table's), recorded in ``info`` and as an error row.
+    """
+    from waxegg.egg import NotTraceable, VerificationError, workloads
+
+    w = workloads.estimator(name)
+    arrays = estimator_data(name, n)
+    rows_n, features = arrays[0].shape
+    base = dict(workload=name, T=int(rows_n), N=int(features), dtype=str(arrays[0].dtype))
+    entry: dict[str, Any] = {"n_features": int(features), "traces": False, "verified": False}
+    info.setdefault(name, {})[str(rows_n)] = entry
+    pbar.set_postfix_str("egglog pipeline", refresh=True)
+    gc.collect()
+    try:
+        with PeakMemory() as peak:
+            acc = accelerate_estimator(name, n, cache=False)
+    except NotTraceable as exc:
+        entry.update(error=f"NotTraceable: {exc}", missing=exc.missing or "")
+        return [_row(**base, backend="egglog", stage="trace", repeat=0, status="error", error=_error_text(exc))]
+    except VerificationError as exc:
+        entry.update(traces=True, error=f"VerificationError: {exc}")
+        return [_row(**base, backend="egglog", stage="verify", repeat=0, status="error", error=_error_text(exc))]
+    entry.update(traces=True, verified=True, **acc.summary(), source_file=acc.source_path.name)
+    rows = _pipeline_rows(base, acc, peak)
+    reference = np.asarray(w.reference(*arrays))
+    rows += _run_rows(base, estimator_functions(acc), arrays, reference, "scikit-learn", grid, pbar)
+    keep[name] = (acc, arrays)  # sizes run in increasing order: the largest stays
+    return rows
+
+
+def _egg_rows(grid: EggGrid, pbar: tqdm, keep: dict[int, Any], info: dict[int, dict],
+              estimator_info: dict[str, dict], keep_estimators: dict[str, tuple[Any, tuple]]) -> list[dict]:
     rows: list[dict] = []
     reason = egg_available()
-    for n in sorted(grid.n_samples):
-        base = dict(workload=LDA, T=int(n), N=int(grid.n_features), dtype="float64")
-        pbar.set_description(f"lda n_samples={n:,}")
+    for workload, n in _egg_units(grid):
+        label = "lda" if workload == LDA else workload
+        pbar.set_description(f"{label} n_samples={n:,}")
+        base = dict(workload=workload, T=int(n), N=int(grid.n_features), dtype="float64")
         if reason:
             rows.append(_row(**base, backend="egglog", stage="end_to_end", repeat=0, status="skipped", error=reason))
             pbar.update(1)
             continue
-        stage = "pipeline"
         try:
-            X, y = lda_data(n, grid.n_features)
-            pbar.set_postfix_str("egglog pipeline", refresh=True)
-            gc.collect()
-            with PeakMemory() as peak:
-                acc = accelerate_lda(n, grid.n_features, cache=False)
-            times = acc.times.as_dict()
-            egg_err = acc.max_abs_error
-            for stage, seconds in times.items():
-                rows.append(_row(**base, backend="egglog", stage=stage, repeat=0, seconds=seconds,
-                                 max_abs_err=egg_err if stage == "compile" else np.nan,
-                                 reference="original" if stage == "compile" else ""))
-            rows.append(_row(**base, backend="egglog", stage="end_to_end", repeat=0, seconds=sum(times.values()),
-                             peak_mem_bytes=peak.peak_bytes, max_abs_err=egg_err, reference="original"))
-            info[int(n)] = {**acc.summary(), "source_file": acc.source_path.name,
-                            "specs": [repr(s) for s in acc.specs]}
-            reference = np.asarray(acc.original(X, y))
-            for stage, fn in lda_functions(acc).items():
-                pbar.set_postfix_str(f"{stage} run", refresh=True)
-                timing = measure(lambda fn=fn: fn(X, y), grid.repeat, min_repeat=grid.min_repeat,
-                                 budget_s=grid.budget_s)
-                err = max_abs_error(timing.result, reference)
-                out_dtype = _out_dtype(timing.result)
-                timing.result = None
-                rows += _timing_rows({**base, "backend": stage}, "run", timing.repeats, timing.peaks,
-                                     max_abs_err=err, reference="original", out_dtype=out_dtype)
-            keep.clear()  # only the largest size's pipeline is kept (for the report's artefacts)
-            keep[int(n)] = acc
+            if workload == LDA:
+                rows += _lda_cell(n, grid, pbar, keep, info)
+            else:
+                rows += _estimator_cell(workload, n, grid, pbar, estimator_info, keep_estimators)
         except Exception as exc:
-            rows.append(_row(**base, backend="egglog", stage=stage, repeat=0, status="error", error=_error_text(exc)))
+            rows.append(_row(**base, backend="egglog", stage="pipeline", repeat=0, status="error",
+                             error=_error_text(exc)))
             traceback.print_exc()
         pbar.update(1)
     return rows
+
+
+def egg_workload_names(table: pd.DataFrame) -> set[str]:
+    """The workloads of ``table`` that are egglog pipelines (the LDA, estimators): those with ``egglog`` rows."""
+    return set(table.loc[table["backend"] == "egglog", "workload"])
+
+
+def wax_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The WAX part of a sweep's table (every workload that is not an egglog pipeline)."""
+    return table[~table["workload"].isin(egg_workload_names(table))]
 
 
 # --------------------------------------------------------------------------------------------
@@ -275,10 +369,12 @@ def run_sweep(grid: Grid, *, progress: bool = True, runners: dict[str, type] | N
     env["grid"] = _grid_dict(grid)
     all_runners = {**wax_runners(), **(runners or {})}
     total = (sum(len(list(_wax_units(w, all_runners))) for w in grid.wax_parts)
-             + (len(grid.egg.n_samples) if grid.egg else 0))
+             + (len(_egg_units(grid.egg)) if grid.egg else 0))
     rows: list[dict] = []
     keep: dict[int, Any] = {}
     egg_info: dict[int, dict] = {}
+    estimator_info: dict[str, dict] = {}
+    keep_estimators: dict[str, tuple[Any, tuple]] = {}
     with tqdm(total=total, disable=not progress, unit="cell", dynamic_ncols=True) as pbar, frozen_heap():
         if grid.wax_parts:
             pbar.set_description("peer semantics check")
@@ -287,12 +383,14 @@ def run_sweep(grid: Grid, *, progress: bool = True, runners: dict[str, type] | N
         for part in grid.wax_parts:
             rows += _wax_rows(part, pbar, all_runners)
         if grid.egg is not None:
-            rows += _egg_rows(grid.egg, pbar, keep, egg_info)
+            rows += _egg_rows(grid.egg, pbar, keep, egg_info, estimator_info, keep_estimators)
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     table["commit"] = env["git"]["short"] + ("+dirty" if env["git"]["dirty"] else "")
     env["egg"] = {str(k): v for k, v in egg_info.items()}
+    if estimator_info:
+        env["egg_estimators"] = estimator_info
     env["sweep_seconds"] = round(time.perf_counter() - start, 1)  # wall time of this sweep, printed on the page
-    return SweepResult(table=table, env=env, egg=egg_info, accelerated=keep)
+    return SweepResult(table=table, env=env, egg=egg_info, accelerated=keep, accelerated_estimators=keep_estimators)
 
 
 def _grid_dict(grid: Grid) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from waxegg.bench.env import stamp
 from waxegg.bench.grid import EGG_FUNCTIONS, EGG_STAGES
+from waxegg.bench.sweep import egg_workload_names, wax_table
 
 WAX_STAGE_ORDER = ("encode", "compute", "format")
 STAGE_COLORS = {"encode": "#4c72b0", "compute": "#55a868", "format": "#c44e52",
@@ -215,24 +216,39 @@ def wax_scaling(table: pd.DataFrame, env: dict[str, Any], path: Path, *, workloa
 # egglog
 # --------------------------------------------------------------------------------------------
 
-def egg_swarm(table: pd.DataFrame, env: dict[str, Any], path: Path, *, T: int) -> Path | None:
-    """The tutorial's swarm: repeated timings of original / extracted / numba at ``T`` samples."""
+def egg_swarm(table: pd.DataFrame, env: dict[str, Any], path: Path, *, T: int, workload: str = "lda") -> Path | None:
+    """The tutorial's swarm: repeated timings of original / extracted / numba at ``T`` samples.
+
+    For a scikit-learn estimator workload, a plain copy of X is drawn beside them: the floor of one pass.
+    """
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    data = table[(table["workload"] == "lda") & (table["T"] == T) & (table["stage"] == "run") & (table["status"] == "ok")]
+    data = table[(table["workload"] == workload) & (table["T"] == T) & (table["stage"] == "run")
+                 & (table["status"] == "ok")]
     if data.empty:
         return None
-    order = [f for f in EGG_FUNCTIONS if f in set(data["backend"])]
+    order = [f for f in (*EGG_FUNCTIONS, "copy") if f in set(data["backend"])]
     N = int(data["N"].iloc[0])
+    if workload == "lda":
+        title = f"LDA fit+transform, n_samples={T:,} x {N} features\n(original sklearn / extracted NumPy / numba)"
+    else:
+        title = f"{workload}, {T:,} x {N}\n(original sklearn / extracted NumPy / numba / copy of X)"
     with _style():
         fig, ax = plt.subplots(figsize=(6.5, 4.8))
         sns.swarmplot(data=data, x="backend", y="seconds", order=order, hue="backend", hue_order=order,
                       legend=False, size=5, ax=ax, log_scale=True)
         ax.set_xlabel("function")
         ax.set_ylabel("seconds per call (log)")
-        ax.set_title(f"LDA fit+transform, n_samples={T:,} x {N} features\n(original sklearn / extracted NumPy / numba)")
+        ax.set_title(title)
         return _save(fig, path, env, dtype="float64", extra=f"X {T:,} x {N}")
+
+
+def estimator_figure_key(workload: str) -> str:
+    """The figure key (and file stem) of an estimator workload's swarm: ``StandardScaler()`` -> ``egg_StandardScaler``."""
+    import re
+
+    return "egg_" + re.sub(r"\W+", "_", workload).strip("_")
 
 
 def egg_stages(table: pd.DataFrame, env: dict[str, Any], path: Path) -> Path | None:
@@ -313,7 +329,7 @@ def render_figures(table: pd.DataFrame, env: dict[str, Any], folder: str | Path)
     """Draw every figure the table supports into ``folder``; returns ``{key: path}`` in page order."""
     folder = Path(folder)
     made: dict[str, Path | None] = {}
-    for workload in sorted(set(table["workload"]) - {"lda"}):
+    for workload in sorted(set(wax_table(table)["workload"])):
         size = focus_size(table, env, workload)
         for dtype in sorted(set(table["dtype"][table["workload"] == workload]), reverse=True):  # float64 first
             if size is not None:
@@ -331,4 +347,9 @@ def render_figures(table: pd.DataFrame, env: dict[str, Any], folder: str | Path)
             made["lda_swarm"] = egg_swarm(table, env, folder / "lda_swarm.png", T=int(lda["T"].max()))
         made["lda_stages"] = egg_stages(table, env, folder / "lda_stages.png")
         made["lda_scaling"] = egg_scaling(table, env, folder / "lda_scaling.png")
+    for workload in sorted(egg_workload_names(table) - {"lda"}):
+        runs = table[(table["workload"] == workload) & (table["status"] == "ok") & (table["stage"] == "run")]
+        if len(runs):
+            key = estimator_figure_key(workload)
+            made[key] = egg_swarm(table, env, folder / f"{key}.png", T=int(runs["T"].max()), workload=workload)
     return {k: v for k, v in made.items() if v is not None}

@@ -16,9 +16,16 @@ import pandas as pd
 
 from waxegg.bench.env import stamp
 from waxegg.bench.grid import EGG_FUNCTIONS, EGG_STAGES
-from waxegg.bench.sweep import summarize
-from waxegg.report.figures import backend_order, focus_size
-from waxegg.report.profiles import EGG_SOURCE, EGRAPH_SVG, LPROF_EGG, LPROF_EGG_BEFORE, LPROF_WAX
+from waxegg.bench.sweep import summarize, wax_table
+from waxegg.report.figures import backend_order, estimator_figure_key, focus_size
+from waxegg.report.profiles import (
+    EGG_SOURCE,
+    EGRAPH_SVG,
+    LPROF_EGG,
+    LPROF_EGG_BEFORE,
+    LPROF_WAX,
+    estimator_profile_name,
+)
 
 CSS = """
 body { font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em;
@@ -111,7 +118,7 @@ def statistics_table(table: pd.DataFrame, backend: str = "waxegg-numba") -> pd.D
     multiple of the copy, over numbagg's and over polars' (where they have the statistic), and pandas'
     over it, all from this run.
     """
-    s = summarize(table[table["workload"] != "lda"])
+    s = summarize(wax_table(table))
     if "status" in s.columns:
         s = s[s["status"].isna()]
     e2e = s[s["stage"] == "end_to_end"]
@@ -179,8 +186,36 @@ def estimator_coverage_table(env: dict[str, Any]) -> pd.DataFrame:
             "original / numba": _fmt_ratio(float(r.get("speedup_numba_vs_original", np.nan))),
             "numba / copy": _fmt_ratio(float(r.get("numba_best_s", np.nan)) / float(r.get("copy_best_s", np.nan))),
             "compile": _fmt_seconds(float(r.get("compile_s", np.nan))),
-            "error": html.escape(error[:160]) if not verified else "",
+            "error": error[:160] if not verified else "",  # to_html escapes it
         })
+    return pd.DataFrame(rows)
+
+
+def estimator_sweep_table(table: pd.DataFrame, env: dict[str, Any]) -> pd.DataFrame:
+    """One row per (scikit-learn estimator, rows) the sweep measured: pipeline stages, e-graph size, best run of
+    original / extracted / numba and of a copy of X, errors against scikit-learn on NumPy."""
+    swept = env.get("egg_estimators") or {}
+    rows = []
+    for name in swept:
+        d = table[table["workload"] == name]
+        for n in sorted(set(d["T"])):
+            dn = d[d["T"] == n]
+            ok = dn[dn["status"] == "ok"]
+            info = swept[name].get(str(int(n)), {})
+            pipe = ok[ok["backend"] == "egglog"].groupby("stage")["seconds"].min()
+            run = ok[ok["stage"] == "run"].groupby("backend")["seconds"].min()
+            err = ok[ok["stage"] == "run"].groupby("backend")["max_abs_err"].max()
+            row: dict[str, Any] = {"estimator": name, "rows x features": f"{int(n):,} x {int(dn['N'].iloc[0])}"}
+            row.update({s: _fmt_seconds(float(pipe.get(s, np.nan))) for s in EGG_STAGES})
+            row["e-graph nodes / classes"] = (f"{info['egraph_nodes']:,} / {info['egraph_classes']:,}"
+                                              if info.get("egraph_nodes") is not None else "")
+            row.update({f"run {f}": _fmt_seconds(float(run.get(f, np.nan))) for f in (*EGG_FUNCTIONS, "copy")})
+            numba_s = float(run.get("numba", np.nan))
+            row["original / numba"] = _fmt_ratio(float(run.get("original", np.nan)) / numba_s)
+            row["numba / copy"] = _fmt_ratio(numba_s / float(run.get("copy", np.nan)))
+            row["max err numba"] = _fmt_err(float(err.get("numba", np.nan)))
+            row["error"] = str(info.get("error", ""))[:160]  # to_html escapes it
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -346,7 +381,7 @@ def render_page(table: pd.DataFrame, env: dict[str, Any], out: str | Path, figur
                          T=rows[0].get("T", 0), N=rows[0].get("N", 0), k=rows[0].get("rounds", 1),
                          sec=first_calls.get("seconds", "?")))
         parts.append(_table_or_note(first_call_table(env), first_calls.get("error", "no first calls in this grid")))
-    for workload in sorted(set(table["workload"]) - {"lda"}):
+    for workload in sorted(set(wax_table(table)["workload"])):
         size = focus_size(table, env, workload)
         dtypes = sorted(set(table["dtype"][table["workload"] == workload]), reverse=True)
         for dtype in dtypes:
@@ -404,6 +439,18 @@ def render_page(table: pd.DataFrame, env: dict[str, Any], out: str | Path, figur
                  "compile is Numba's first call without its disk cache. KernelCenterer's input is an n x n kernel, "
                  "so it runs at fewer rows.</p>\n")
     parts.append(_table_or_note(coverage, extras.get("estimators_error", "not measured in this run")))
+    swept = estimator_sweep_table(table, env)
+    if len(swept):
+        parts.append("<h3>Each estimator across sizes</h3>\n<p class=\"note\">One configuration per estimator "
+                     "class, swept like the LDA above: the pipeline once per size (compile without Numba's disk "
+                     "cache), then original / extracted / numba and a plain copy of X (the floor of one pass over "
+                     "it), each best of repeats; errors are max abs differences to scikit-learn on NumPy without "
+                     "array-API dispatch. An estimator that does not trace has its error in the last column.</p>\n")
+        parts.append(_table_html(swept))
+        for name in env.get("egg_estimators") or {}:
+            key = estimator_figure_key(name)
+            parts.append(_figure(key, figures, out, f"{name}: repeated timings at the largest size, "
+                                                    "original / extracted / numba / copy of X"))
     if extras:
         n_extra = f"{int(extras.get('n_samples', 0)):,}"
         parts.append(f"<h3>Which rewrites contribute (n_samples={n_extra})</h3>\n<p class=\"note\">"
@@ -436,6 +483,19 @@ def render_page(table: pd.DataFrame, env: dict[str, Any], out: str | Path, figur
                         (LPROF_WAX, "WAX end-to-end paths")):
         path, why = _artifact(out, name, status)
         parts.append(f"<h3>{title}</h3>\n")
+        parts.append(f'<p><a href="{path}">{path}</a></p><pre>{html.escape((out / path).read_text())}</pre>\n' if path
+                     else f"<p class=\"note\">Not produced: {html.escape(why)}</p>\n")
+    estimators = [name for name, info in (env.get("egg_estimators") or {}).items()
+                  if any(entry.get("verified") for entry in info.values())]
+    if estimators:
+        parts.append("<h3>scikit-learn estimators: where the time goes</h3>\n<p class=\"note\">For each estimator at "
+                     "its largest swept size, the generated NumPy program and then scikit-learn's own "
+                     "<code>fit</code> and method (array-API dispatch on NumPy): where LAPACK (an SVD, an "
+                     "eigendecomposition) dominates the original, the generated program cannot save much; where "
+                     "passes over X do, fusing them is the gain.</p>\n")
+    for name in estimators:
+        path, why = _artifact(out, estimator_profile_name(name), status)
+        parts.append(f"<h4>{html.escape(name)}</h4>\n")
         parts.append(f'<p><a href="{path}">{path}</a></p><pre>{html.escape((out / path).read_text())}</pre>\n' if path
                      else f"<p class=\"note\">Not produced: {html.escape(why)}</p>\n")
 

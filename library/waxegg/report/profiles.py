@@ -80,16 +80,54 @@ def wax_line_profile(T: int, N: int, dtype: str = "float64") -> str:
     return text
 
 
-def egg_line_profile(accelerated: Any, X: Any, y: Any) -> str:
-    """The seed's ``%lprun -f fn fn(X, y)`` on the generated plain-NumPy LDA program."""
+def egg_line_profile(accelerated: Any, *arrays: Any) -> str:
+    """The seed's ``%lprun -f fn fn(X, y)`` on a generated plain-NumPy program (the LDA's, an estimator's)."""
     fn = accelerated.extracted
-    fn(X, y)
+    fn(*arrays)
     folder = str(Path(accelerated.source_path).parent)
     rewrites = ",".join(accelerated.rewrites) or "none (egglog's rules only)"
-    return line_profile(lambda: fn(X, y), [fn],
+    X = arrays[0]
+    return line_profile(lambda: fn(*arrays), [fn],
                         title=f"generated program {Path(accelerated.source_path).name}  [X {X.shape} {X.dtype}]  "
                               f"rewrites: {rewrites}",
                         extra_paths={folder + "/": "<egg cache>/"})
+
+
+def estimator_profile_name(workload: str) -> str:
+    """The artefact file of an estimator workload's line profile: ``Ridge(alpha=1.0, ...)`` -> ``lprof_egg_Ridge_....txt``."""
+    return "lprof_egg_" + re.sub(r"\W+", "_", workload).strip("_") + ".txt"
+
+
+def estimator_line_profile(workload: str, accelerated: Any, arrays: tuple) -> str:
+    """Line profiles of an estimator's generated NumPy program and of the scikit-learn call it was traced from.
+
+    The second says where the original's time goes (LAPACK, passes over X), which is what the generated program
+    can or cannot save.
+    """
+    text = egg_line_profile(accelerated, *arrays)
+    original = accelerated.original
+    block(original(*arrays))
+    return text + "\n\n" + _sklearn_profile(workload, original, arrays)
+
+
+def _sklearn_profile(workload: str, original: Callable[..., Any], arrays: tuple) -> str:
+    """line_profiler over the estimator's own ``fit`` and the method called after it (scikit-learn's source)."""
+    from waxegg.egg import workloads
+
+    w = workloads.estimator(workload)
+    functions = [getattr(w.estimator, "fit"), getattr(w.estimator, w.method)]
+    functions = [getattr(f, "__wrapped__", f) for f in functions]
+    X = arrays[0]
+    return line_profile(lambda: original(*arrays), functions,
+                        title=f"scikit-learn {workload}.fit(...).{w.method}(X), array API dispatch on NumPy  "
+                              f"[X {X.shape} {X.dtype}]",
+                        extra_paths=_sklearn_paths())
+
+
+def _sklearn_paths() -> dict[str, str]:
+    import sklearn
+
+    return {str(Path(sklearn.__file__).parent.parent) + "/": ""}
 
 
 def egg_line_profile_before(X: Any, y: Any) -> str:
@@ -102,8 +140,13 @@ def egg_line_profile_before(X: Any, y: Any) -> str:
 
 def write_artifacts(out: str | Path, *, wax_size: tuple[int, int] | None, wax_dtype: str = "float64",
                     accelerated: Any = None, egg_data: tuple[Any, Any] | None = None,
+                    estimators: dict[str, tuple[Any, tuple]] | None = None,
                     progress: Callable[[str], None] = print) -> dict[str, str]:
-    """Write whichever artefacts can be made into ``<out>/artifacts/``; returns ``{name: status}``."""
+    """Write whichever artefacts can be made into ``<out>/artifacts/``; returns ``{name: status}``.
+
+    ``estimators``: per estimator workload, its ``(Accelerated, arrays)``, line-profiled into
+    :func:`estimator_profile_name` files.
+    """
     folder = Path(out) / "artifacts"
     folder.mkdir(parents=True, exist_ok=True)
     status: dict[str, str] = {}
@@ -125,4 +168,8 @@ def write_artifacts(out: str | Path, *, wax_size: tuple[int, int] | None, wax_dt
             attempt(LPROF_EGG, lambda: (folder / LPROF_EGG).write_text(egg_line_profile(accelerated, *egg_data)))
             attempt(LPROF_EGG_BEFORE,
                     lambda: (folder / LPROF_EGG_BEFORE).write_text(egg_line_profile_before(*egg_data)))
+    for workload, (acc, arrays) in (estimators or {}).items():
+        name = estimator_profile_name(workload)
+        attempt(name, lambda name=name, workload=workload, acc=acc, arrays=arrays:
+                (folder / name).write_text(estimator_line_profile(workload, acc, arrays)))
     return status

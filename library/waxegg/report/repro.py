@@ -53,11 +53,12 @@ def measure(out: Path, grid: Grid, *, results_dir: str | Path | None = "results"
     with tqdm(total=1, desc="profiles and artefacts", disable=not progress) as bar:
         result.env["artifacts"] = write_artifacts(
             out, wax_size=grid.focus_size if grid.wax is not None else None, accelerated=accelerated,
-            egg_data=egg_data, progress=lambda what: bar.set_postfix_str(what, refresh=True))
+            egg_data=egg_data, estimators=result.accelerated_estimators,
+            progress=lambda what: bar.set_postfix_str(what, refresh=True))
         bar.update(1)
     if grid.egg is not None and (grid.egg.ablation_classes or grid.egg.cached_start or grid.egg.estimators):
         with tqdm(total=1, desc="egglog ablation, cached start, estimators", disable=not progress) as bar:
-            result.env["egg_extras"] = egg_extras(grid.egg)
+            result.env["egg_extras"] = egg_extras(grid.egg, result.table, result.env)
             bar.update(1)
     if grid.first_calls is not None:
         with tqdm(total=1, desc="first calls in fresh processes", disable=not progress) as bar:
@@ -96,11 +97,13 @@ def require_clean_tree(*, allow_dirty: bool = False) -> dict[str, object]:
     return git
 
 
-def egg_extras(grid: EggGrid) -> dict[str, Any]:
+def egg_extras(grid: EggGrid, table: Any = None, env: dict[str, Any] | None = None) -> dict[str, Any]:
     """The rewrite ablation and the cold / cached first result at the grid's largest ``n_samples``, and the
     scikit-learn estimator coverage.
 
-    Each part that fails is recorded with its error instead (the page shows it), like an artefact.
+    An estimator the sweep already measured at ``estimator_samples`` (``table`` and ``env`` are the sweep's) takes
+    its coverage row from there (:func:`waxegg.bench.egg_workloads.coverage_row_from_sweep`) instead of being
+    measured twice. Each part that fails is recorded with its error instead (the page shows it), like an artefact.
     """
     from waxegg.egg.measure import ablation_lda, cached_start
 
@@ -116,14 +119,29 @@ def egg_extras(grid: EggGrid) -> dict[str, Any]:
         except Exception as exc:
             extras["cached_start_error"] = f"{type(exc).__name__}: {exc}"[:300]
     if grid.estimators:
-        from waxegg.bench.egg_workloads import measure_estimators
-
-        names = None if grid.estimators is True else list(grid.estimators)
         try:
-            extras.update(measure_estimators(grid.estimator_samples, names))
+            extras["estimators"] = estimator_coverage(grid, table, (env or {}).get("egg_estimators", {}))
         except Exception as exc:
             extras["estimators_error"] = f"{type(exc).__name__}: {exc}"[:300]
     return extras
+
+
+def estimator_coverage(grid: EggGrid, table: Any, swept: dict[str, dict]) -> list[dict[str, Any]]:
+    """One coverage row per estimator of ``grid.estimators``, in that order: from the sweep where it measured the
+    estimator at ``grid.estimator_samples`` (``swept``: ``env["egg_estimators"]``), measured here otherwise."""
+    from waxegg.bench.egg_workloads import coverage_row_from_sweep, estimator_names, measure_estimators
+
+    names = estimator_names() if grid.estimators is True else list(grid.estimators)
+    rows: dict[str, dict[str, Any]] = {}
+    if table is not None and int(grid.estimator_samples) in {int(n) for n in grid.n_samples}:
+        for name in names:
+            row = coverage_row_from_sweep(table, swept[name], name, grid.estimator_samples) if name in swept else None
+            if row is not None:
+                rows[name] = row
+    missing = [name for name in names if name not in rows]
+    if missing:
+        rows.update({r["estimator"]: r for r in measure_estimators(grid.estimator_samples, missing)["estimators"]})
+    return [rows[name] for name in names]
 
 
 def first_calls(grid: FirstCallGrid) -> dict[str, Any]:
