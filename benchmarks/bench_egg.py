@@ -142,3 +142,55 @@ class EstimatorRun:
 
     def time_run(self, cache, n_samples, estimator, function):
         self.fn(*self.arrays)
+
+
+class EstimatorPipeline:
+    """Per scikit-learn estimator: seconds per pipeline stage (one real run each, Numba's disk cache off), e-graph
+    sizes and the error against scikit-learn on NumPy, as ``LDAPipeline`` for the LDA."""
+
+    params = (asv_estimator_samples(), list(ESTIMATOR_NAMES))
+    param_names = ["n_samples", "estimator"]
+    timeout = 1800
+
+    def setup_cache(self):
+        import numpy as np
+
+        from waxegg.egg import workloads
+
+        _skip_without_egg()
+        out = {}
+        for n in asv_estimator_samples():
+            for name in ESTIMATOR_NAMES:
+                acc = accelerate_estimator(name, n, cache=False)
+                arrays = estimator_data(name, n)
+                reference = workloads.estimator(name).reference(*arrays)
+                out[(n, name)] = {**acc.times.as_dict(), "egraph_nodes": acc.egraph_nodes,
+                                  "egraph_classes": acc.egraph_classes,
+                                  "max_abs_error": float(np.max(np.abs(np.asarray(acc.numba(*arrays)) - reference)))}
+        return out
+
+    def track_egraph_nodes(self, cache, n_samples, estimator):
+        return cache[(n_samples, estimator)]["egraph_nodes"]
+
+    def track_egraph_classes(self, cache, n_samples, estimator):
+        return cache[(n_samples, estimator)]["egraph_classes"]
+
+    def track_max_abs_err_numba_vs_sklearn(self, cache, n_samples, estimator):
+        return cache[(n_samples, estimator)]["max_abs_error"]
+
+    track_egraph_nodes.unit = "nodes"
+    track_egraph_classes.unit = "classes"
+    track_max_abs_err_numba_vs_sklearn.unit = "abs error"
+
+
+def _estimator_stage_tracker(stage):
+    def track(self, cache, n_samples, estimator):
+        return cache[(n_samples, estimator)][stage]
+
+    track.unit = "seconds"
+    track.__name__ = f"track_{stage}"
+    return track
+
+
+for _stage in EGG_STAGES:
+    setattr(EstimatorPipeline, f"track_{_stage}", _estimator_stage_tracker(_stage))

@@ -44,3 +44,21 @@ def test_asv_suite_and_the_sweep_share_one_set_of_backends():
     assert runner.frame.shape == (10_000, 100)
     with pytest.raises(NotImplementedError, match="pandas has no separate stages"):
         common.wax_runner("ewm_mean", "10000x100", "float64", "pandas", stages=True)
+
+
+def test_estimator_pipeline_tracks_the_stages_and_the_error_against_sklearn(monkeypatch):
+    # What asv runs, on one estimator at a small size (the suite's own sizes take minutes of compiling)
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks import bench_egg
+    finally:
+        sys.path.remove(str(ROOT))
+    monkeypatch.setattr(bench_egg, "ESTIMATOR_NAMES", ("MaxAbsScaler()",))
+    monkeypatch.setattr(bench_egg, "asv_estimator_samples", lambda: [300])
+    bench = bench_egg.EstimatorPipeline()
+    cache = bench.setup_cache()
+    args = (cache, 300, "MaxAbsScaler()")
+    for stage in ("trace", "optimize", "lower", "codegen", "compile"):
+        assert getattr(bench, f"track_{stage}")(*args) > 0, stage
+    assert bench.track_egraph_nodes(*args) >= bench.track_egraph_classes(*args) > 0
+    assert bench.track_max_abs_err_numba_vs_sklearn(*args) <= 1e-12  # X / max|X| per column: exact but rounding
