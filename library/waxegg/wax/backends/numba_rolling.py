@@ -306,6 +306,18 @@ def _col_k(dtype) -> int:
 _TB = 32
 
 
+def _col_scratch(n_buffers: int, n_state: int, dtype, flag: bool = False) -> list[np.ndarray]:
+    """A column-group kernel's scratch, one set per thread: ``n_buffers`` ``(TB, K)`` buffers, the ``(n_state, K)``
+    state and (``flag``) ``K`` bools. Allocated here, not in the kernels: each ``np.empty`` / ``np.zeros`` a
+    kernel calls is compiled with it (a few tenths of a second of its cold first call)."""
+    K = _col_k(dtype)
+    bufs = list(np.empty((n_buffers, _TB, K), dtype=dtype))
+    bufs.append(np.empty((n_state, K), dtype=dtype))
+    if flag:
+        bufs.append(np.empty(K, dtype=np.bool_))
+    return bufs
+
+
 @numba.njit(**_INLINE)
 def _gather(xt, tailt, b, nb, t0, tn, w, fresh, vin, vold):  # pragma: no cover
     """The ``(TB, K)`` buffers of columns ``b:b+nb``, steps ``t0:t0+tn`` of the ``(N, T)`` views ``xt``/``tailt``.
@@ -367,17 +379,15 @@ def _scatter(vout, outt, b, nb, t0, tn):  # pragma: no cover
 
 
 @numba.njit(**_JIT)
-def _sum_cols(xt, tailt, outt, acc, w, minp, mean, j0, j1, K, TB, paths):  # pragma: no cover
-    """``_sum_rows`` on ``(N, T)`` views ``xt``/``tailt``/``outt`` of column-major arrays, columns ``j0:j1``."""
+def _sum_cols(xt, tailt, outt, acc, w, minp, mean, j0, j1, vin, vold, vout, st, paths):  # pragma: no cover
+    """``_sum_rows`` on ``(N, T)`` views ``xt``/``tailt``/``outt`` of column-major arrays, columns ``j0:j1``;
+    ``vin``/``vold``/``vout``: ``(TB, K)`` scratch, ``st``: ``(7, K)`` (see :func:`_col_scratch`)."""
     T = xt.shape[1]
     L = tailt.shape[1]
+    TB, K = vin.shape
     zero = xt.dtype.type(0)
     one = xt.dtype.type(1)
     nan = zero / zero
-    vin = np.empty((TB, K), dtype=xt.dtype)
-    vold = np.empty((TB, K), dtype=xt.dtype)
-    vout = np.empty((TB, K), dtype=xt.dtype)
-    st = np.zeros((7, K), dtype=xt.dtype)
     fresh = w <= 1
     fminp = zero + minp
     n_, s_, ca_, cr_, neg_, run_, prev_ = st[0], st[1], st[2], st[3], st[4], st[5], st[6]
@@ -408,18 +418,15 @@ def _sum_cols(xt, tailt, outt, acc, w, minp, mean, j0, j1, K, TB, paths):  # pra
 
 
 @numba.njit(**_JIT)
-def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, root, j0, j1, K, TB, paths):  # pragma: no cover
-    """``_var_rows`` on ``(N, T)`` views of column-major arrays."""
+def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, root, j0, j1, vin, vold, vout, st, flag,
+              paths):  # pragma: no cover
+    """``_var_rows`` on ``(N, T)`` views of column-major arrays (scratch as in :func:`_sum_cols`; ``flag``: ``K``)."""
     T = xt.shape[1]
     L = tailt.shape[1]
+    TB, K = vin.shape
     zero = xt.dtype.type(0)
     one = xt.dtype.type(1)
     nan = zero / zero
-    vin = np.empty((TB, K), dtype=xt.dtype)
-    vold = np.empty((TB, K), dtype=xt.dtype)
-    vout = np.empty((TB, K), dtype=xt.dtype)
-    st = np.zeros((5, K), dtype=xt.dtype)
-    flag = np.zeros(K, dtype=np.bool_)
     fresh = w <= 1
     fminp = zero + max(minp, 1)
     fddof = zero + ddof
@@ -468,20 +475,15 @@ def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, root, j0, j1, K, TB, pat
 
 
 @numba.njit(**_JIT)
-def _cov_cols(xt, yt, txt, tyt, outt, acc, w, minp, ddof, corr, tol, big, j0, j1, K, TB, paths):  # pragma: no cover
-    """``_cov_rows`` on ``(N, T)`` views of column-major arrays."""
+def _cov_cols(xt, yt, txt, tyt, outt, acc, w, minp, ddof, corr, tol, big, j0, j1, vx, vy, ux, uy, vout, st, flag,
+              paths):  # pragma: no cover
+    """``_cov_rows`` on ``(N, T)`` views of column-major arrays (scratch as in :func:`_var_cols`)."""
     T = xt.shape[1]
     L = txt.shape[1]
+    TB, K = vx.shape
     zero = xt.dtype.type(0)
     one = xt.dtype.type(1)
     nan = zero / zero
-    vx = np.empty((TB, K), dtype=xt.dtype)
-    vy = np.empty((TB, K), dtype=xt.dtype)
-    ux = np.empty((TB, K), dtype=xt.dtype)
-    uy = np.empty((TB, K), dtype=xt.dtype)
-    vout = np.empty((TB, K), dtype=xt.dtype)
-    st = np.zeros((10, K), dtype=xt.dtype)
-    flag = np.zeros(K, dtype=np.bool_)
     fresh = w <= 1
     fminp = zero + max(minp, 1)
     fddof = zero + ddof
@@ -539,17 +541,14 @@ def _cov_cols(xt, yt, txt, tyt, outt, acc, w, minp, ddof, corr, tol, big, j0, j1
 
 
 @numba.njit(**_JIT)
-def _count_cols(xt, tailt, outt, acc, w, minp, seen, j0, j1, K, TB, paths):  # pragma: no cover
-    """``_count_rows`` on ``(N, T)`` views of column-major arrays."""
+def _count_cols(xt, tailt, outt, acc, w, minp, seen, j0, j1, vin, vold, vout, st, paths):  # pragma: no cover
+    """``_count_rows`` on ``(N, T)`` views of column-major arrays (scratch as in :func:`_sum_cols`)."""
     T = xt.shape[1]
     L = tailt.shape[1]
+    TB, K = vin.shape
     zero = xt.dtype.type(0)
     one = xt.dtype.type(1)
     nan = zero / zero
-    vin = np.empty((TB, K), dtype=xt.dtype)
-    vold = np.empty((TB, K), dtype=xt.dtype)
-    vout = np.empty((TB, K), dtype=xt.dtype)
-    st = np.zeros((1, K), dtype=xt.dtype)
     c_ = st[0]
     for b in range(j0, j1, K):
         nb = min(K, j1 - b)
@@ -643,9 +642,9 @@ def _sum_bounds(xt, outt, start, end, monotonic, minp, mean, j0, j1):  # pragma:
 
 
 @numba.njit(**_JIT)
-def _var_rows(x, tail, out, acc, nanrow, w, minp, ddof, tol, root, j0, j1):  # pragma: no cover
+def _var_rows(x, tail, out, acc, nanrow, w, minp, ddof, tol, root, j0, j1, flag):  # pragma: no cover
     """Row-major ``roll_var`` (``root``: its ``zsqrt``, the std); a column flagged unstable is recomputed
-    over its window."""
+    over its window (``flag``: ``j1 - j0`` bools of scratch)."""
     T = x.shape[0]
     L = tail.shape[0]
     width = j1 - j0
@@ -655,7 +654,6 @@ def _var_rows(x, tail, out, acc, nanrow, w, minp, ddof, tol, root, j0, j1):  # p
     fminp = zero + max(minp, 1)
     fddof = zero + ddof
     n_, m_, q_, ca_, cr_ = acc[0, j0:j1], acc[1, j0:j1], acc[2, j0:j1], acc[3, j0:j1], acc[4, j0:j1]
-    flag = np.zeros(width, dtype=np.bool_)
     fresh = w <= 1
     for t in range(T):
         r = t - w
@@ -724,8 +722,9 @@ def _var_bounds(xt, outt, start, end, monotonic, minp, ddof, tol, root, j0, j1):
 
 
 @numba.njit(**_JIT)
-def _cov_rows(x, y, tx, ty, out, acc, nanrow, w, minp, ddof, corr, tol, big, j0, j1):  # pragma: no cover
-    """Row-major ``roll_cov``/``roll_corr``; a column flagged unstable is recomputed over its window."""
+def _cov_rows(x, y, tx, ty, out, acc, nanrow, w, minp, ddof, corr, tol, big, j0, j1, flag):  # pragma: no cover
+    """Row-major ``roll_cov``/``roll_corr``; a column flagged unstable is recomputed over its window
+    (``flag``: ``j1 - j0`` bools of scratch)."""
     T = x.shape[0]
     L = tx.shape[0]
     width = j1 - j0
@@ -736,7 +735,6 @@ def _cov_rows(x, y, tx, ty, out, acc, nanrow, w, minp, ddof, corr, tol, big, j0,
     fddof = zero + ddof
     a0, a1, a2, a3, a4 = acc[0, j0:j1], acc[1, j0:j1], acc[2, j0:j1], acc[3, j0:j1], acc[4, j0:j1]
     a5, a6, a7, a8, a9 = acc[5, j0:j1], acc[6, j0:j1], acc[7, j0:j1], acc[8, j0:j1], acc[9, j0:j1]
-    flag = np.zeros(width, dtype=np.bool_)
     fresh = w <= 1
     for t in range(T):
         r = t - w
@@ -941,16 +939,15 @@ def _max_rows(x, tail, out, scratch, w, minp, sign, j0, j1):  # pragma: no cover
 
 
 @numba.njit(**_JIT)
-def _max_bounds(xt, outt, start, end, monotonic, minp, sign, j0, j1):  # pragma: no cover
-    """Explicit bounds: a monotonic deque of indices when the bounds only move forward, else a scan."""
+def _max_bounds(xt, outt, start, end, monotonic, minp, sign, j0, j1, dq, fin):  # pragma: no cover
+    """Explicit bounds: a monotonic deque of indices when the bounds only move forward, else a scan
+    (``dq``: ``max(T, 1)``, ``fin``: ``T + 1`` int64 of scratch)."""
     N = len(start)
     T = xt.shape[1]
     zero = xt.dtype.type(0)
     nan = zero / zero
     sign = zero + sign
     minp = max(minp, 1)
-    dq = np.empty(max(T, 1), dtype=np.int64)
-    fin = np.empty(T + 1, dtype=np.int64)
     for j in range(j0, j1):
         col = xt[j]
         fin[0] = 0
@@ -1057,16 +1054,15 @@ def _sorted_replace(buf, k, n, o, v):  # pragma: no cover
 
 
 @numba.njit(**_JIT)
-def _median_trailing(xt, tailt, outt, w, minp, j0, j1):  # pragma: no cover
-    """``xt``/``tailt``/``outt``: ``(N, T)`` views of either layout; 8 columns at a time."""
+def _median_trailing(xt, tailt, outt, w, minp, j0, j1, buf, cnt):  # pragma: no cover
+    """``xt``/``tailt``/``outt``: ``(N, T)`` views of either layout; 8 columns at a time (scratch: ``buf``
+    ``(8, max(w, 1) + 1)`` of the dtype, ``cnt`` 8 int64)."""
     T = xt.shape[1]
     L = tailt.shape[1]
     zero = xt.dtype.type(0)
     nan = zero / zero
     two = xt.dtype.type(2)
-    B = 8
-    buf = np.empty((B, max(w, 1) + 1), dtype=xt.dtype)
-    cnt = np.zeros(B, dtype=np.int64)
+    B = buf.shape[0]
     for b in range(j0, j1, B):
         nb = min(B, j1 - b)
         sub = xt[b:b + nb]
@@ -1107,15 +1103,11 @@ def _median_trailing(xt, tailt, outt, w, minp, j0, j1):  # pragma: no cover
 
 
 @numba.njit(**_JIT)
-def _median_bounds(xt, outt, start, end, monotonic, minp, j0, j1):  # pragma: no cover
-    """pandas' ``roll_median_c`` with explicit bounds."""
+def _median_bounds(xt, outt, start, end, monotonic, minp, j0, j1, buf):  # pragma: no cover
+    """pandas' ``roll_median_c`` with explicit bounds (``buf``: the longest window plus one, of the dtype)."""
     zero = xt.dtype.type(0)
     nan = zero / zero
     two = xt.dtype.type(2)
-    wmax = 1
-    for i in range(len(start)):
-        wmax = max(wmax, end[i] - start[i])
-    buf = np.empty(wmax + 1, dtype=xt.dtype)
     for j in range(j0, j1):
         col = xt[j]
         n = 0
@@ -1411,7 +1403,7 @@ def _sum_like(stat: str, values, window: RollingParams, state, mean: bool):
         xt, tt, ot, K = a2.T, tail.T, out.T, _col_k(a2.dtype)
         d = _begin(stat, col, "col_groups", T, n, window, state, tail.shape[0], K=K, TB=_TB)
         _col_threads(_counted(d, lambda j0, j1, cnt: _sum_cols(xt, tt, ot, acc, w, window.min_periods, mean, j0, j1,
-                                                               K, _TB, cnt)), n, T, K)
+                                                               *_col_scratch(3, 7, a2.dtype), cnt)), n, T, K)
         _groups_done(d)
     else:
         nanrow = np.full(n, np.nan, dtype=a2.dtype)
@@ -1472,14 +1464,15 @@ def _var_like(stat: str, values, window: RollingParams, ddof: int, state, root: 
     if col:
         xt, tt, ot, K = a2.T, tail.T, out.T, _col_k(a2.dtype)
         d = _begin(stat, col, "col_groups", T, n, window, state, tail.shape[0], K=K, TB=_TB)
-        _col_threads(_counted(d, lambda j0, j1, cnt: _var_cols(xt, tt, ot, acc, w, minp, ddof, tol, root, j0, j1, K,
-                                                               _TB, cnt)),
+        _col_threads(_counted(d, lambda j0, j1, cnt: _var_cols(xt, tt, ot, acc, w, minp, ddof, tol, root, j0, j1,
+                                                               *_col_scratch(3, 5, a2.dtype, True), cnt)),
                      n, T, K)
         _groups_done(d)
     else:
         nanrow = np.full(n, np.nan, dtype=a2.dtype)
         d = _begin(stat, col, "rows", T, n, window, state, tail.shape[0])
-        _threads(_tracked(d, lambda j0, j1: _var_rows(a2, tail, out, acc, nanrow, w, minp, ddof, tol, root, j0, j1)),
+        _threads(_tracked(d, lambda j0, j1: _var_rows(a2, tail, out, acc, nanrow, w, minp, ddof, tol, root, j0, j1,
+                                                      np.empty(j1 - j0, dtype=np.bool_))),
                  n, T, False, a2.dtype.itemsize)
     new = RollingState(stat, w, minp, seen + T, _tail_out(tail, a2, w, col), acc=acc)
     return _finish(out, values, col), new
@@ -1529,13 +1522,13 @@ def _pair(stat: str, x, y, window: RollingParams, ddof: int, state, corr: bool):
         xt, yt, txt, tyt, ot, K = x2.T, y2.T, tx.T, ty.T, out.T, _col_k(x2.dtype)
         d = _begin(stat, col, "col_groups", T, n, window, state, tx.shape[0], K=K, TB=_TB)
         _col_threads(_counted(d, lambda j0, j1, cnt: _cov_cols(xt, yt, txt, tyt, ot, acc, w, minp, ddof, corr, tol, big,
-                                                          j0, j1, K, _TB, cnt)), n, T, K)
+                                                          j0, j1, *_col_scratch(5, 10, x2.dtype, True), cnt)), n, T, K)
         _groups_done(d)
     else:
         nanrow = np.full(n, np.nan, dtype=x2.dtype)
         d = _begin(stat, col, "rows", T, n, window, state, tx.shape[0])
         _threads(_tracked(d, lambda j0, j1: _cov_rows(x2, y2, tx, ty, out, acc, nanrow, w, minp, ddof, corr, tol,
-                                                      big, j0, j1)),
+                                                      big, j0, j1, np.empty(j1 - j0, dtype=np.bool_))),
                  n, T, False, x2.dtype.itemsize)
     new = RollingState(stat, w, minp, seen + T, _tail_out(tx, x2, w, col), _tail_out(ty, y2, w, col), acc)
     return _finish(out, x, col), new
@@ -1585,8 +1578,8 @@ def rolling_count(values, window: RollingParams, *, state: RollingState | None =
     if col:
         xt, tt, ot, K = a2.T, tail.T, out.T, _col_k(a2.dtype)
         d = _begin("count", col, "col_groups", T, n, window, state, tail.shape[0], K=K, TB=_TB)
-        _col_threads(_counted(d, lambda j0, j1, cnt: _count_cols(xt, tt, ot, acc, w, minp, seen, j0, j1, K, _TB,
-                                                                 cnt)),
+        _col_threads(_counted(d, lambda j0, j1, cnt: _count_cols(xt, tt, ot, acc, w, minp, seen, j0, j1,
+                                                                 *_col_scratch(3, 1, a2.dtype), cnt)),
                      n, T, K)
         _groups_done(d)
     else:
@@ -1613,7 +1606,8 @@ def _extreme(stat: str, values, window: RollingParams, state, sign: int):
         out = _empty(len(start), n, a2.dtype, col)
         xt, ot = a2.T, out.T
         d = _bounds_begin(stat, col, "bounds", T, n, window, start, end, mono, rule=False)
-        _threads(_tracked(d, lambda j0, j1: _max_bounds(xt, ot, start, end, mono, minp, sign, j0, j1)),
+        _threads(_tracked(d, lambda j0, j1: _max_bounds(xt, ot, start, end, mono, minp, sign, j0, j1,
+                                                           np.empty(max(T, 1), np.int64), np.empty(T + 1, np.int64))),
                  n, T, True, a2.dtype.itemsize)
         return _finish(out, values, col), None
     w = int(window.window)
@@ -1669,8 +1663,10 @@ def rolling_median(values, window: RollingParams, *, state: RollingState | None 
         start, end, mono = _bounds(name, window, T, state)
         out = _empty(len(start), n, a2.dtype, col)
         xt, ot = a2.T, out.T
+        wmax = int(max(1, (end - start).max(initial=1)))
         d = _bounds_begin("median", col, "bounds", T, n, window, start, end, mono)
-        _threads(_tracked(d, lambda j0, j1: _median_bounds(xt, ot, start, end, mono, minp, j0, j1)),
+        _threads(_tracked(d, lambda j0, j1: _median_bounds(xt, ot, start, end, mono, minp, j0, j1,
+                                                              np.empty(wmax + 1, a2.dtype))),
                  n, T, True, a2.dtype.itemsize)
         return _finish(out, values, col), None
     w = int(window.window)
@@ -1679,7 +1675,9 @@ def rolling_median(values, window: RollingParams, *, state: RollingState | None 
     out = _empty(T, n, a2.dtype, col)
     xt, tt, ot = a2.T, tail.T, out.T
     d = _begin("median", col, "median", T, n, window, state, tail.shape[0], B=8, buffer=max(w, 1) + 1)
-    _threads(_tracked(d, lambda j0, j1: _median_trailing(xt, tt, ot, w, minp, j0, j1)), n, T, col, a2.dtype.itemsize)
+    _threads(_tracked(d, lambda j0, j1: _median_trailing(xt, tt, ot, w, minp, j0, j1,
+                                                                np.empty((8, max(w, 1) + 1), a2.dtype),
+                                                                np.empty(8, np.int64))), n, T, col, a2.dtype.itemsize)
     full, ragged = _blocks(d, 8)
     d.update(blocks=full + ragged, ragged_blocks=ragged)
     new = RollingState("median", w, minp, seen + T, _tail_out(tail, a2, max(w - 1, 0), col))
