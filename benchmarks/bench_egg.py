@@ -66,8 +66,9 @@ class LDAPipeline:
 
 
 def _stage_tracker(stage):
-    def track(self, cache, n_samples):
-        return cache[n_samples][stage]
+    # the cache is keyed by the benchmark's parameters: n_samples alone, or (n_samples, estimator)
+    def track(self, cache, *params):
+        return cache[params[0] if len(params) == 1 else params][stage]
 
     track.unit = "seconds"
     track.__name__ = f"track_{stage}"
@@ -183,14 +184,5 @@ class EstimatorPipeline:
     track_max_abs_err_numba_vs_sklearn.unit = "abs error"
 
 
-def _estimator_stage_tracker(stage):
-    def track(self, cache, n_samples, estimator):
-        return cache[(n_samples, estimator)][stage]
-
-    track.unit = "seconds"
-    track.__name__ = f"track_{stage}"
-    return track
-
-
 for _stage in EGG_STAGES:
-    setattr(EstimatorPipeline, f"track_{_stage}", _estimator_stage_tracker(_stage))
+    setattr(EstimatorPipeline, f"track_{_stage}", _stage_tracker(_stage))
