@@ -127,9 +127,11 @@ def test_specs_record_the_assumptions(egg_cache: Path) -> None:
 
 
 def test_numba_lacks_axis_reductions_and_they_are_kernels(egg_cache: Path) -> None:
-    # MinMaxScaler's column min / max: Numba's np.min / np.max take no axis, waxegg's kernels do
+    # MinMaxScaler's column min / max: Numba's np.min / np.max take no axis; waxegg's lowering writes
+    # _k.reduce_max / _k.reduce_min, and fuse_passes computes both in one pass over X
     acc, _ = _accelerated("MinMaxScaler(feature_range=(-1, 2))", egg_cache)
-    assert "_k.reduce_min(" in acc.source and "_k.reduce_max(" in acc.source
+    assert "_k.max_min0(X)" in acc.source and "np.min(" not in acc.source and "np.max(" not in acc.source
+    assert "_k.mul_add(X, " in acc.source  # X * scale + offset, one pass
     assert "np.isnan" not in acc.source and "np.where" not in acc.source  # NaN handling folded away (finite X)
 
 

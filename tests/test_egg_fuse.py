@@ -133,6 +133,102 @@ def test_all_fusions_together() -> None:
     assert sum("_k." in line for line in lines) == 9  # 2 checks, 2 masked means, concat, 2 moments, svd, matmul
 
 
+
+# What egglog generates for StandardScaler().fit(X).transform(X) (300 x 6), MinMaxScaler, Normalizer and
+# KernelCenterer: the statements over the data, as generated.
+SCALER_BODY = """\
+_0 = np.sum(X, axis=0)
+_1 = np.full((6, ), float(300))
+_2 = _0 / _1
+_3 = X - _2
+_4 = np.square(_3)
+_5 = np.sum(_4, axis=0)
+_6 = np.sum(_3, axis=0)
+_7 = np.square(_6)
+_19 = np.sqrt(_5 - _7)
+_25 = _19 <= np.array(1e-300)
+_19[_25] = np.array(float(1))
+_26 = _3 / _19
+"""
+
+
+def test_fuse_passes_standard_scaler_program_text() -> None:
+    assert _fused(("fuse_passes",), SCALER_BODY, "_26") == [
+        "_0 = _k.sum0(X)",
+        "_1 = np.full((6, ), float(300))",
+        "_2 = _0 / _1",  # 1-D by 1-D: not the data's size, left alone
+        "_t0 = _k.dev_sums(X, _2)",
+        "_5 = _t0[0]",
+        "_6 = _t0[1]",
+        "_7 = np.square(_6)",
+        "_19 = np.sqrt(_5 - _7)",
+        "_25 = _19 <= np.array(1e-300)",
+        "_19[_25] = np.array(float(1))",
+        # the scale is updated in place before the division: the kernel reads it where the division was
+        "_26 = _k.sub_div(X, _2, _19)",
+    ]
+    # the deviations are also returned: they are computed, and the sums still come from one pass
+    lines = _fused(("fuse_passes",), SCALER_BODY, "_26 + _3")
+    assert "_3 = X - _2" in lines and "_26 = _3 / _19" in lines and "_t0 = _k.dev_sums(X, _2)" in lines
+    # X changes in place after the centring: the kernels would read the new X, nothing over X is fused
+    updated = SCALER_BODY.replace("_4 = np.square(_3)\n", "_4 = np.square(_3)\nX[_1] = np.array(0.0)\n")
+    lines = _fused(("fuse_passes",), updated, "_26")
+    assert not any("dev_sums" in line or "sub_div" in line for line in lines)
+    assert _fused(("fuse_passes",), SCALER_BODY.replace("_3 / _19", "X / _19"), "_26")[-1] == "_26 = _k.div_cols(X, _19)"
+
+
+def test_fuse_passes_reads_a_row_vector_through_expand_dims() -> None:
+    body = "_3 = np.expand_dims(_1, 0)\n_4 = X - _3\n_5 = np.square(_4)\n_6 = np.sum(_5, axis=0)\n"
+    assert _fused(("fuse_passes",), body, "_6 + _3") == ["_3 = np.expand_dims(_1, 0)", "_6 = _k.dev_sums(X, _1)[0]"]
+    # the vector changes in place before the deviations (its expansion is a view: they see the change too)
+    updated = body.replace("_4 =", "_1[0] = np.array(0.0)\n_4 =")
+    assert _fused(("fuse_passes",), updated, "_6")[-1] == "_6 = _k.dev_sums(X, _1)[0]"
+    # ... or after them, before the sum: the kernel would read the new values, nothing is fused
+    late = body.replace("_5 =", "_1[0] = np.array(0.0)\n_5 =")
+    lines = _fused(("fuse_passes",), late, "_6")
+    assert "_4 = X - _3" in lines and "_5 = np.square(_4)" in lines and not any("dev_sums" in line for line in lines)
+
+
+def test_fuse_passes_scaler_normalizer_centerer_program_text() -> None:
+    minmax = "_1 = _k.reduce_max(X, 0)\n_2 = _k.reduce_min(X, 0)\n_5 = _0 / (_1 - _2)\n_6 = X * _5\n_7 = _2 * _5\n_8 = _c - _7\n_9 = _6 + _8\n"
+    assert _fused(("fuse_passes",), minmax, "_9") == [
+        "_t0 = _k.max_min0(X)", "_1 = _t0[0]", "_2 = _t0[1]", "_5 = _0 / (_1 - _2)", "_7 = _2 * _5", "_8 = _c - _7",
+        "_9 = _k.mul_add(X, _5, _8)",
+    ]
+    for inner, kernel in (("np.abs(X)", "row_abs_sum"), ("X * X", "row_sumsq")):
+        body = f"_0 = {inner}\n_1 = np.sum(_0, axis=1)\n_1[_1 < np.array(1e-15)] = np.array(1.0)\n_3 = X / _1[:, None,]\n"
+        assert _fused(("fuse_passes",), body, "_3") == [
+            f"_1 = _k.{kernel}(X)", "_1[_1 < np.array(1e-15)] = np.array(1.0)", "_3 = _k.div_rows(X, _1)"]
+    for axis, kernel in ((1, "row_max_abs"), (0, "max_abs0")):
+        body = f"_0 = np.abs(X)\n_1 = _k.reduce_max(_0, {axis})\n"
+        assert _fused(("fuse_passes",), body, "_1") == [f"_1 = _k.{kernel}(X)"]
+        assert _fused(("fuse_passes",), body, "_1 + _0") == body.splitlines()  # |X| is used again
+    centerer = ("_0 = np.sum(X, axis=0)\n_1 = _0 / np.array(300)\n_2 = X - _1\n_3 = np.sum(X, axis=1)\n"
+                "_4 = _3 / np.array(300)\n_5 = _2 - _4[:, None,]\n_8 = np.sum(_0) / np.array(90000)\n_9 = _5 + _8\n")
+    assert _fused(("fuse_passes",), centerer, "_9") == [
+        "_t0 = _k.col_row_sums(X)", "_0 = _t0[0]", "_1 = _0 / np.array(300)", "_3 = _t0[1]", "_4 = _3 / np.array(300)",
+        "_8 = np.sum(_0) / np.array(90000)", "_9 = _k.center2(X, _1, _4, _8)",
+    ]
+    # the row means are updated in place after the first centring: the chain reads them where it ended, but
+    # X changing there is refused
+    assert "_9 = _k.center2(X, _1, _4, _8)" in _fused(("fuse_passes",), centerer.replace("_5 =", "_4[_0] = _1\n_5 ="), "_9")
+    changed = _fused(("fuse_passes",), centerer.replace("_5 =", "X[_0] = _1\n_5 ="), "_9")
+    assert not any("center2" in line for line in changed)
+
+
+def test_fuse_shared_svd_program_text() -> None:
+    body = "_2 = X - _1\n_3 = _k.svd_s_vt(_2)\n_5 = _3[0] > np.array(1e-15)\n_10 = np.linalg.svd(_2, full_matrices=False)\n_15 = _10[0].T @ y\n"
+    assert _fused(("fuse_shared_svd",), body, "_3[1] @ _15") == [
+        "_2 = X - _1", "_10 = np.linalg.svd(_2, full_matrices=False)", "_3 = (_10[1], _10[2], )",
+        "_5 = _3[0] > np.array(1e-15)", "_15 = _10[0].T @ y",
+    ]
+    # the matrix changes between the two decompositions: they are of different matrices
+    updated = body.replace("_5 =", "_2[_0] = np.array(0.0)\n_5 =")
+    assert _fused(("fuse_shared_svd",), updated, "_3[1] @ _15") == updated.splitlines()
+    # of different matrices in the first place
+    other = body.replace("np.linalg.svd(_2,", "np.linalg.svd(X,")
+    assert _fused(("fuse_shared_svd",), other, "_3[1] @ _15") == other.splitlines()
+
 # -- kernels ---------------------------------------------------------------------------------------------------
 
 
@@ -155,6 +251,36 @@ _svd_scaled = _jit(lambda a, s, c: kernels.svd_s_vt_scaled(a, s, c))
 _sub_matmul = _jit(lambda x, v, w: kernels.sub_matmul(x, v, w))
 _finite = _jit(lambda x: kernels.all_finite(x))
 _value_set = _jit(lambda y: kernels.same_value_set(y, (0, 1, 2)))
+
+# the pass kernels of fuse_passes, as a generated program calls them
+PASS_KERNELS = {
+    "sum0": (lambda a, v, r: kernels.sum0(a), lambda a, v, r: np.sum(a, axis=0)),
+    "col_row_sums": (lambda a, v, r: kernels.col_row_sums(a), lambda a, v, r: (np.sum(a, axis=0), np.sum(a, axis=1))),
+    "dev_sums": (lambda a, v, r: kernels.dev_sums(a, v),
+                 lambda a, v, r: (np.sum(np.square(a - v), axis=0), np.sum(a - v, axis=0))),
+    "max_min0": (lambda a, v, r: kernels.max_min0(a), lambda a, v, r: (np.max(a, axis=0), np.min(a, axis=0))),
+    "max_abs0": (lambda a, v, r: kernels.max_abs0(a), lambda a, v, r: np.max(np.abs(a), axis=0)),
+    "row_sumsq": (lambda a, v, r: kernels.row_sumsq(a), lambda a, v, r: np.sum(a * a, axis=1)),
+    "row_abs_sum": (lambda a, v, r: kernels.row_abs_sum(a), lambda a, v, r: np.sum(np.abs(a), axis=1)),
+    "row_max_abs": (lambda a, v, r: kernels.row_max_abs(a), lambda a, v, r: np.max(np.abs(a), axis=1)),
+    "sub_div": (lambda a, v, r: kernels.sub_div(a, v, v + 2.0), lambda a, v, r: (a - v) / (v + 2.0)),
+    "div_cols": (lambda a, v, r: kernels.div_cols(a, v), lambda a, v, r: a / v),
+    "div_rows": (lambda a, v, r: kernels.div_rows(a, r), lambda a, v, r: a / r[:, None]),
+    "mul_add": (lambda a, v, r: kernels.mul_add(a, v, v * 3.0), lambda a, v, r: a * v + v * 3.0),
+    "center2": (lambda a, v, r: kernels.center2(a, v, r, np.array(0.25)), lambda a, v, r: ((a - v) - r[:, None]) + 0.25),
+}
+# element-wise kernels: each output element rounds as NumPy's expression does, so Numba's are bit-exact
+ELEMENT_WISE = {"sub_div", "div_cols", "div_rows", "mul_add", "center2", "max_min0", "max_abs0", "row_max_abs"}
+_PASS_JITTED = {name: _jit(fn) for name, (fn, _) in PASS_KERNELS.items()}
+
+
+def _same(got, want, exact: bool) -> None:  # noqa: ANN001
+    for g, w in zip(got, want, strict=True) if isinstance(want, tuple) else ((got, want),):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        if exact:
+            np.testing.assert_array_equal(g, w)
+        else:  # sums in blocks of rows, added in order: not NumPy's pairwise order
+            np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12 * np.abs(w).max(initial=1.0))
 
 
 def test_masked_kernels_match_numpy(data) -> None:
@@ -243,3 +369,87 @@ def test_parallel_reductions_do_not_depend_on_the_thread_count(data) -> None:
     for got in results[1:]:
         for a, b in zip(got, results[0], strict=True):
             assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("shape", [(3 * (1 << 14) + 123, 5), (701, 3000), (1, 4), (130, 1)], ids=str)
+def test_pass_kernels_match_numpy(shape) -> None:
+    # several reduction blocks and a partial one (rows_per_block(5) = 26214; 64 rows at 3000 columns), one row,
+    # one column
+    rng = np.random.default_rng(sum(shape))
+    a = rng.standard_normal(shape) * 3 + 1
+    v, r = rng.uniform(0.5, 2.0, shape[1]), rng.uniform(0.5, 2.0, shape[0])
+    for name, (fn, numpy_fn) in PASS_KERNELS.items():
+        want = numpy_fn(a, v, r)
+        _same(fn(a, v, r), want, exact=True)  # the Python body is that NumPy
+        _same(_PASS_JITTED[name](a, v, r), want, exact=name in ELEMENT_WISE)
+
+
+def test_pass_kernels_nan_and_inf_as_numpy() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((40_000, 4))
+    a[7, 0] = a[30_000, 1] = np.nan  # in the first and in a later block
+    a[25_000, 2], a[3, 3] = np.inf, -np.inf
+    v, r = np.ones(4), np.ones(40_000)
+    for name in ("max_min0", "max_abs0", "row_max_abs", "row_abs_sum", "sum0", "div_rows"):
+        want = PASS_KERNELS[name][1](a, v, r)
+        _same(_PASS_JITTED[name](a, v, r), want, exact=True)
+
+
+def test_pass_kernels_empty_and_mismatched_input() -> None:
+    empty = np.empty((0, 3))
+    assert _PASS_JITTED["sum0"](empty, None, None).shape == (3,)
+    for name in ("max_min0", "max_abs0"):
+        with pytest.raises(ValueError, match="zero-size array"):
+            _PASS_JITTED[name](empty, np.ones(3), np.ones(0))
+    with pytest.raises(ValueError, match="zero-size array"):
+        _PASS_JITTED["row_max_abs"](np.empty((2, 0)), np.ones(0), np.ones(2))
+    assert _PASS_JITTED["row_max_abs"](np.empty((0, 0)), np.ones(0), np.ones(0)).shape == (0,)
+    # a length-1 vector broadcasts as in NumPy; any other length raises NumPy's broadcast error
+    a = np.arange(6.0).reshape(3, 2)
+    np.testing.assert_array_equal(_jit(lambda a, s: kernels.div_cols(a, s))(a, np.array([2.0])), a / 2.0)
+    np.testing.assert_array_equal(_jit(lambda a, s: kernels.div_rows(a, s))(a, np.array([2.0])), a / 2.0)
+    with pytest.raises(ValueError):
+        _jit(lambda a, s: kernels.div_rows(a, s))(a, np.ones(2))
+    with pytest.raises(ValueError, match="m's length"):
+        _jit(lambda a, m: kernels.dev_sums(a, m))(a, np.ones(3))
+
+
+def test_pass_kernels_fallback_for_other_dtypes() -> None:
+    a = np.arange(12, dtype=np.float32).reshape(4, 3) + 1
+    v = np.float32([1, 2, 3])
+    r = np.float32([1, 2, 4, 8])
+    for name, (_, numpy_fn) in PASS_KERNELS.items():
+        want = numpy_fn(a.astype(np.float64), v.astype(np.float64), r.astype(np.float64))
+        got = _PASS_JITTED[name](a, v, r)
+        for g, w in zip(got, want, strict=True) if isinstance(want, tuple) else ((got, want),):
+            np.testing.assert_allclose(g, w, rtol=1e-6)
+
+
+def test_outputs_on_huge_pages_keep_their_contents() -> None:
+    from waxegg.egg import _loops
+
+    big = np.random.default_rng(0).standard_normal((1 << 20, 3))  # 24 MB: advised
+    before = big.copy()
+    out = _loops.advise_huge(big)
+    assert out is big and np.array_equal(big, before)
+    small = np.arange(10.0)
+    assert _loops.advise_huge(small) is small
+    fresh = _loops.empty_rows(1 << 20, 3)
+    assert fresh.shape == (1 << 20, 3) and fresh.dtype == np.float64 and fresh.flags.c_contiguous
+
+
+def test_pass_reductions_do_not_depend_on_the_thread_count() -> None:
+    a = np.random.default_rng(9).standard_normal((3 * (1 << 14) + 123, 5))
+    v, r = a[0], np.ones(len(a))
+    previous = numba.get_num_threads()
+    results = []
+    try:
+        for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(threads)
+            results.append([_PASS_JITTED[name](a, v, r) for name in ("sum0", "col_row_sums", "dev_sums", "row_sumsq")])
+    finally:
+        numba.set_num_threads(previous)
+    for got in results[1:]:
+        for x, y in zip(got, results[0], strict=True):
+            for g, w in zip(x, y, strict=True) if isinstance(y, tuple) else ((x, y),):
+                assert np.array_equal(g, w)

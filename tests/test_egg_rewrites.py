@@ -64,9 +64,32 @@ def test_each_rewrite_keeps_lda_equal_to_sklearn(lda_lowered, rewrites, tmp_path
 
 BASE = ("svd_without_u", "share_masked")
 FUSIONS = tuple(r for r in ALL_REWRITES if r.startswith("fuse_"))
+# The fusions that change the LDA's program (the others find nothing there: it has one SVD, no full one).
+LDA_FUSIONS = tuple(f for f in FUSIONS if f != "fuse_shared_svd")
+# Each fusion that the LDA does not exercise fully, on the estimators whose programs it changes.
+ESTIMATOR_FUSIONS = {
+    "fuse_passes": (
+        "StandardScaler()",
+        "StandardScaler(with_mean=False)",
+        "MinMaxScaler(feature_range=(-1, 2))",
+        "MaxAbsScaler()",
+        "Normalizer(norm='l1')",
+        "Normalizer(norm='l2')",
+        "Normalizer(norm='max')",
+        "KernelCenterer()",
+        "Ridge(alpha=1.0, solver='svd')",
+    ),
+    "fuse_shared_svd": ("Ridge(alpha=1.0, solver='svd')",),
+}
 
 
-@pytest.mark.parametrize("fusion", FUSIONS)
+def test_every_fusion_is_tested_on_a_program_it_changes() -> None:
+    assert set(LDA_FUSIONS) | set(ESTIMATOR_FUSIONS) == set(FUSIONS)
+    known = {w.name for w in workloads.ESTIMATORS}
+    assert all(name in known for names in ESTIMATOR_FUSIONS.values() for name in names)
+
+
+@pytest.mark.parametrize("fusion", LDA_FUSIONS)
 def test_each_fusion_keeps_lda_equal_to_sklearn_and_to_the_unfused_program(lda_lowered, fusion, tmp_path: Path) -> None:
     # mirrors LinearDiscriminantAnalysis().fit(X, y).transform(X); fused alone, on top of egglog alone, and with
     # the other rewrites (the kernels' Python bodies are the removed NumPy: the unfused program's very numbers)
@@ -79,6 +102,37 @@ def test_each_fusion_keeps_lda_equal_to_sklearn_and_to_the_unfused_program(lda_l
         assert fused.source != _generate(lda_lowered, tuple(r for r in rewrites if r != fusion), tmp_path).source
         np.testing.assert_allclose(fused.fn(X, y), _sklearn_lda(X, y), rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(fused.fn(X, y), unfused.fn(X, y), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("fusion", "name"), [(f, name) for f, names in ESTIMATOR_FUSIONS.items() for name in names], ids=str
+)
+def test_each_estimator_fusion_changes_its_program_and_keeps_sklearn_s_numbers(fusion, name, tmp_path: Path) -> None:
+    # mirrors Estimator(...).fit(X[, y]).<method>(X), extracted NumPy with every rewrite, with and without the fusion
+    w = workloads.estimator(name)
+    arrays = w.make_data(N_SMALL, n_features=6)
+    traced = we.trace(w.fn, *arrays)
+    lowered = we.lower(we.optimize(traced.expr).expr, rewrites=["svd_without_u"]).expr
+    without = tuple(r for r in ALL_REWRITES if r != fusion)
+    fused, unfused = (
+        we.codegen(lowered, traced.inputs, fn_name=f"est_{len(r)}", directory=tmp_path, rewrites=r)
+        for r in (ALL_REWRITES, without)
+    )
+    assert fused.source != unfused.source
+    expected = w.reference(*arrays)
+    with np.errstate(invalid="ignore", divide="ignore"):  # StandardScaler's generated 0 / 0 (unused NaN)
+        got, before = fused.fn(*arrays), unfused.fn(*arrays)
+    np.testing.assert_allclose(got, expected, rtol=w.rtol, atol=w.atol)
+    np.testing.assert_allclose(got, before, rtol=1e-12, atol=1e-12 * np.abs(before).max())
+
+
+def test_estimator_only_fusions_leave_the_lda_program_alone(lda_lowered, tmp_path: Path) -> None:
+    # what lets the LDA ablation (waxegg.egg.measure.ABLATION) skip their rows
+    from waxegg.egg.measure import ABLATION, NOT_IN_LDA
+
+    without = tuple(r for r in ALL_REWRITES if r not in NOT_IN_LDA)
+    assert _generate(lda_lowered, ALL_REWRITES, tmp_path).source == _generate(lda_lowered, without, tmp_path).source
+    assert list(ABLATION.values())[-1] == ALL_REWRITES
 
 
 def test_all_fusions_program_text(lda_lowered, tmp_path: Path) -> None:

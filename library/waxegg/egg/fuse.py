@@ -24,6 +24,19 @@ rewrite                statements -> call
 ``fuse_scale_svd``     ``B = A / s``; ``C = c * B``; ``_k.svd_s_vt(C)`` -> ``_k.svd_s_vt_scaled(A, s, c)``: the scaled
                        matrix is written straight into the column-major buffer LAPACK's QR overwrites
 ``fuse_sub_matmul``    ``D = X - v``; ``D @ W`` -> ``_k.sub_matmul(X, v, W)``: centre-and-project, no centred copy
+``fuse_shared_svd``    ``A = _k.svd_s_vt(P)`` beside ``B = np.linalg.svd(P, full_matrices=False)`` -> one SVD,
+                       ``B = np.linalg.svd(P, ...)`` where ``A`` was and ``A = (B[1], B[2], )``: LAPACK's
+                       ``S`` / ``Vt`` are the same numbers either way (Ridge's ``svd`` solver needs ``U``)
+``fuse_passes``        reductions and element-wise chains over the data, each one parallel pass (no temporaries):
+                       ``np.sum(np.square(P - m), axis=0)`` and ``np.sum(P - m, axis=0)`` ->
+                       ``_k.dev_sums(P, m)``; ``np.sum(np.abs(P), axis=1)`` / ``np.sum(P * P, axis=1)`` /
+                       ``reduce_max(np.abs(P), 1)`` / ``reduce_max(np.abs(P), 0)`` -> ``_k.row_abs_sum(P)`` /
+                       ``_k.row_sumsq(P)`` / ``_k.row_max_abs(P)`` / ``_k.max_abs0(P)``; column and row sums of
+                       one array -> ``_k.col_row_sums(P)``, its column max and min -> ``_k.max_min0(P)``, other
+                       column sums -> ``_k.sum0(P)``; ``(P - m) / s`` -> ``_k.sub_div(P, m, s)``,
+                       ``P * s + c`` -> ``_k.mul_add(P, s, c)``, ``((P - c) - r[:, None,]) + g`` ->
+                       ``_k.center2(P, c, r, g)``, ``P / r[:, None,]`` -> ``_k.div_rows(P, r)`` and, for an input
+                       ``P``, ``P / s`` -> ``_k.div_cols(P, s)``
 ``fuse_checks``        the input assertions ``np.all(np.isfinite(X))`` -> ``_k.all_finite(X)`` and
                        ``set(np.unique(y)) == set(values)`` -> ``_k.same_value_set(y, values)`` (no sort)
 =====================  ==========================================================================================
@@ -248,12 +261,184 @@ def _fuse_checks(body: _Body) -> None:
         body.lines[k] = line
 
 
-# Applied in this order (masked means before plain means, so a selection's mean becomes a masked one).
+def _fresh(body: _Body) -> str:
+    """A name the body does not use (``_t0``, ``_t1``, ...), for a kernel's tuple of results."""
+    text = "\n".join([*body.lines, body.result])
+    k = 0
+    while re.search(rf"(?<![\w.])_t{k}\b", text):
+        k += 1
+    return f"_t{k}"
+
+
+def _fuse_shared_svd(body: _Body) -> None:
+    for k, line in enumerate(body.lines):
+        match = _ASSIGN.match(line)
+        m = re.match(r"^_k\.svd_s_vt\((?P<a>\w+)\)$", match["expr"]) if match else None
+        if not m:
+            continue
+        full_expr = f"np.linalg.svd({m['a']}, full_matrices=False)"
+        full = next((j for j, other in enumerate(body.lines) if (o := _ASSIGN.match(other)) and o["expr"] == full_expr), None)
+        if full is None or body.updated_between(m["a"], min(k, full), max(k, full)):
+            continue
+        name = _ASSIGN.match(body.lines[full])["name"]
+        pair = f"{match['name']} = ({name}[1], {name}[2], )"
+        if full < k:
+            body.lines[k] = pair
+        else:  # the full SVD moves up to where S and Vt were first needed
+            body.lines[full : full + 1] = []
+            body.lines[k : k + 1] = [f"{name} = {full_expr}", pair]
+        _fuse_shared_svd(body)
+        return
+
+
+def _row_vector(body: _Body, v: str) -> str:
+    """``w`` when ``v`` is ``np.expand_dims(w, 0)`` (``P - v`` and ``P - w`` broadcast alike), else ``v``."""
+    found = body.assignment(v) if re.fullmatch(r"_\d+", v) else None
+    m = re.fullmatch(r"np\.expand_dims\((?P<w>\w+), 0\)", found[1]) if found else None
+    return m["w"] if m else v
+
+
+def _dev_sums(body: _Body) -> bool:
+    """``np.sum(np.square(D), axis=0)`` (and ``np.sum(D, axis=0)``) of ``D = P - m`` -> ``_k.dev_sums(P, m)``."""
+    for k, line in enumerate(body.lines):
+        match = _ASSIGN.match(line)
+        m = re.match(r"^np\.sum\((?P<q>_\d+), axis=0\)$", match["expr"]) if match else None
+        sq = body.assignment(m["q"]) if m and body.single_use(m["q"]) else None
+        sm = re.match(r"^np\.square\((?P<d>_\d+)\)$", sq[1]) if sq else None
+        dev = body.assignment(sm["d"]) if sm else None
+        dm = re.match(rf"^(?P<p>\w+) - (?P<v>{_ATOM})$", dev[1]) if dev else None
+        if not dm:
+            continue
+        d = sm["d"]
+        plain = next((j for j, other in enumerate(body.lines) if re.fullmatch(rf"_\d+ = np\.sum\({d}, axis=0\)", other)), None)
+        last = k if plain is None else max(k, plain)
+        row = _row_vector(body, dm["v"])  # (a view: its base's updates count too)
+        if body.updated_between(f"{dm['p']} {dm['v']} {d} {row}", dev[0], last):
+            continue
+        call = f"_k.dev_sums({dm['p']}, {row})"
+        if plain is None:
+            body.lines[k] = f"{match['name']} = {call}[0]"
+        else:
+            t = _fresh(body)
+            body.lines[k] = f"{match['name']} = {t}[0]"
+            body.lines[plain] = f"{_ASSIGN.match(body.lines[plain])['name']} = {t}[1]"
+            body.lines.insert(min(k, plain), f"{t} = {call}")
+        dropped = [body.assignment(m["q"])[0]]
+        if body.uses(d) == 1:  # only the square's line, now dropped, read the deviations
+            dropped.append(body.assignment(d)[0])
+        body.drop(dropped)
+        return True
+    return False
+
+
+# (reduction of a temporary q, what q is, the kernel that reads q's operand p instead)
+_ROW_CHAINS = (
+    (r"np\.sum\((?P<q>_\d+), axis=1\)", r"np\.abs\((?P<p>\w+)\)", "_k.row_abs_sum({p})"),
+    (r"_k\.reduce_max\((?P<q>_\d+), 1\)", r"np\.abs\((?P<p>\w+)\)", "_k.row_max_abs({p})"),
+    (r"_k\.reduce_max\((?P<q>_\d+), 0\)", r"np\.abs\((?P<p>\w+)\)", "_k.max_abs0({p})"),
+    (r"np\.sum\((?P<q>_\d+), axis=1\)", r"(?P<p>\w+) \* (?P=p)", "_k.row_sumsq({p})"),
+)
+
+
+def _single_pass_reductions(body: _Body) -> bool:
+    """A reduction of ``|P|`` or ``P * P`` (a temporary used once) -> a kernel reading ``P`` itself."""
+    for k, line in enumerate(body.lines):
+        match = _ASSIGN.match(line)
+        for outer, inner, call in _ROW_CHAINS if match else ():
+            q = re.fullmatch(outer, match["expr"])
+            found = body.assignment(q["q"]) if q and body.single_use(q["q"]) else None
+            pm = re.fullmatch(inner, found[1]) if found else None
+            if pm and not body.updated_between(pm["p"], found[0], k):
+                body.lines[k] = f"{match['name']} = {call.format(p=pm['p'])}"
+                body.drop([found[0]])
+                return True
+    return False
+
+
+# (first reduction of p, the second, the kernel computing both in one pass)
+_PAIRS = (
+    (r"np\.sum\((?P<p>\w+), axis=0\)", "np.sum({p}, axis=1)", "_k.col_row_sums({p})"),
+    (r"_k\.reduce_max\((?P<p>\w+), 0\)", "_k.reduce_min({p}, 0)", "_k.max_min0({p})"),
+)
+
+
+def _paired_reductions(body: _Body) -> bool:
+    """Two reductions of one array (column and row sums; column max and min) -> one kernel, one pass."""
+    exprs = {m["expr"]: k for k, line in enumerate(body.lines) if (m := _ASSIGN.match(line))}
+    for first, second, call in _PAIRS:
+        for expr, k in exprs.items():
+            pm = re.fullmatch(first, expr)
+            j = exprs.get(second.format(p=pm["p"])) if pm else None
+            if j is None or body.updated_between(pm["p"], min(k, j), max(k, j)):
+                continue
+            t = _fresh(body)
+            body.lines[k] = f"{_ASSIGN.match(body.lines[k])['name']} = {t}[0]"
+            body.lines[j] = f"{_ASSIGN.match(body.lines[j])['name']} = {t}[1]"
+            body.lines.insert(min(k, j), f"{t} = {call.format(p=pm['p'])}")
+            return True
+    return False
+
+
+def _element_wise(body: _Body) -> bool:
+    """The last statement of an element-wise chain over the data -> one kernel writing the result directly."""
+    for k, line in enumerate(body.lines):
+        match = _ASSIGN.match(line)
+        if not match:
+            continue
+        expr = match["expr"]
+
+        def temp(name: str, pattern: str) -> tuple[int, re.Match] | None:
+            found = body.assignment(name) if body.single_use(name) else None
+            fm = re.fullmatch(pattern, found[1]) if found else None
+            return (found[0], fm) if fm else None
+
+        # the kernel call, and the (line, operands) the removed statements read, which must not change before k
+        new, early = None, []
+        if m := re.fullmatch(r"(?P<d>_\d+) / (?P<s>\w+)", expr):
+            if (sub := temp(m["d"], rf"(?P<p>\w+) - (?P<v>{_ATOM})")) is not None:
+                early = [(sub[0], f"{sub[1]['p']} {sub[1]['v']}")]
+                new = f"_k.sub_div({sub[1]['p']}, {sub[1]['v']}, {m['s']})"
+        if new is None and (m := re.fullmatch(rf"(?P<e>_\d+) \+ (?P<g>{_ATOM})", expr)):
+            outer = temp(m["e"], r"(?P<f>_\d+) - (?P<r>_\d+)\[:, None,\]")
+            inner = temp(outer[1]["f"], rf"(?P<p>\w+) - (?P<c>{_ATOM})") if outer else None
+            prod = temp(m["e"], rf"(?P<p>\w+) \* (?P<s>{_ATOM})")
+            if inner:
+                early = [(inner[0], f"{inner[1]['p']} {inner[1]['c']}"), (outer[0], outer[1]["r"])]
+                new = f"_k.center2({inner[1]['p']}, {inner[1]['c']}, {outer[1]['r']}, {m['g']})"
+            elif prod:
+                early = [(prod[0], f"{prod[1]['p']} {prod[1]['s']}")]
+                new = f"_k.mul_add({prod[1]['p']}, {prod[1]['s']}, {m['g']})"
+        if new is None and (m := re.fullmatch(r"(?P<p>\w+) / (?P<r>_\d+)\[:, None,\]", expr)):
+            new = f"_k.div_rows({m['p']}, {m['r']})"
+        if new is None and (m := re.fullmatch(r"(?P<p>(?!_\d+\b)[A-Za-z_]\w*) / (?P<s>_\d+)", expr)):
+            new = f"_k.div_cols({m['p']}, {m['s']})"  # an input divided by a vector (the overload checks the types)
+        if new is None or any(body.updated_between(names, start, k) for start, names in early):
+            continue
+        body.lines[k] = f"{match['name']} = {new}"
+        body.drop(start for start, _ in early)
+        return True
+    return False
+
+
+def _fuse_passes(body: _Body) -> None:
+    for step in (_dev_sums, _single_pass_reductions, _paired_reductions):
+        while step(body):
+            pass
+    for k, line in enumerate(body.lines):  # the column sums left
+        body.lines[k] = re.sub(r"^(_\d+) = np\.sum\((\w+), axis=0\)$", r"\1 = _k.sum0(\2)", line)
+    while _element_wise(body):
+        pass
+
+
+# Applied in this order (masked means before plain means, so a selection's mean becomes a masked one; the LDA's
+# chains before the general passes).
 FUSIONS: dict[str, Callable[[_Body], None]] = {
     "fuse_masked": _fuse_masked,
     "fuse_moments": _fuse_moments,
     "fuse_scale_svd": _fuse_scale_svd,
     "fuse_sub_matmul": _fuse_sub_matmul,
+    "fuse_shared_svd": _fuse_shared_svd,
+    "fuse_passes": _fuse_passes,
     "fuse_checks": _fuse_checks,
 }
 

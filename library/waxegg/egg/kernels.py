@@ -6,7 +6,8 @@ plain NumPy function with a Numba ``overload`` (Numba's own ``np.linalg.qr`` als
 need).
 
 The fused kernels (``masked_mean``, ``masked_concat_sub``, ``mean0``, ``mean_sq_dev``, ``svd_s_vt_scaled``,
-``sub_matmul``, ``all_finite``, ``same_value_set``; inserted by the ``fuse_*`` rewrites of
+``sub_matmul``, ``all_finite``, ``same_value_set``, and the pass kernels ``sum0`` ... ``center2`` of
+``fuse_passes``; inserted by the ``fuse_*`` rewrites of
 :mod:`waxegg.egg.fuse`) are each defined as the NumPy expression they replace -- so the extracted program computes
 exactly what it did before fusion -- with a Numba ``overload`` that, for float64 2-D data, runs one parallel loop
 nest over the rows instead (:mod:`waxegg.egg._loops`): no boolean-mask copies, no broadcast temporaries, one pass
@@ -30,7 +31,20 @@ configure_numba()
 
 __all__ = [
     "all_finite",
+    "center2",
+    "col_row_sums",
+    "dev_sums",
+    "div_cols",
+    "div_rows",
     "flip",
+    "max_abs0",
+    "max_min0",
+    "mul_add",
+    "row_abs_sum",
+    "row_max_abs",
+    "row_sumsq",
+    "sub_div",
+    "sum0",
     "reduce_max",
     "reduce_min",
     "lapack_svd_threshold",
@@ -319,6 +333,245 @@ def _same_value_set_numba(y, values):
         return _loops.same_value_set(y, arr)
 
     return impl
+
+
+# -- pass kernels (fuse_passes): one pass over the data for what NumPy does in two to four --------------------------
+
+
+def _is_vec(t: object) -> bool:
+    return _is_f64(t, 1)
+
+
+def _is_scalar(t: object) -> bool:
+    return isinstance(t, types.Float) or (isinstance(t, types.Array) and t.ndim == 0 and t.dtype == types.float64)
+
+
+def sum0(a: np.ndarray) -> np.ndarray:
+    """``np.sum(a, axis=0)``."""
+    return np.sum(a, axis=0)
+
+
+@overload(sum0)
+def _sum0_numba(a):
+    if _is_f64(a, 2):
+        from waxegg.egg import _loops  # noqa: PLC0415
+
+        return lambda a: _loops.sum0(a)
+    return lambda a: np.sum(a, axis=0)
+
+
+def col_row_sums(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(np.sum(a, axis=0), np.sum(a, axis=1))``: column and row sums in one pass."""
+    return np.sum(a, axis=0), np.sum(a, axis=1)
+
+
+@overload(col_row_sums)
+def _col_row_sums_numba(a):
+    if _is_f64(a, 2):
+        from waxegg.egg import _loops  # noqa: PLC0415
+
+        return lambda a: _loops.col_row_sums(a)
+    return lambda a: (np.sum(a, axis=0), np.sum(a, axis=1))
+
+
+def dev_sums(a: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(np.sum(np.square(a - m), axis=0), np.sum(a - m, axis=0))``: sums of squared and plain deviations."""
+    deviations = a - m
+    return np.sum(np.square(deviations), axis=0), np.sum(deviations, axis=0)
+
+
+@overload(dev_sums)
+def _dev_sums_numba(a, m):
+    if _is_f64(a, 2) and _is_vec(m):
+        from waxegg.egg import _loops  # noqa: PLC0415
+
+        def impl(a, m):
+            if m.shape[0] != a.shape[1]:
+                raise ValueError("dev_sums: m's length differs from a's number of columns")
+            return _loops.dev_sums(a, m)
+
+        return impl
+
+    def generic(a, m):
+        deviations = a - m
+        return np.sum(np.square(deviations), axis=0), np.sum(deviations, axis=0)
+
+    return generic
+
+
+def max_min0(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(np.max(a, axis=0), np.min(a, axis=0))`` in one pass."""
+    return np.max(a, axis=0), np.min(a, axis=0)
+
+
+@overload(max_min0)
+def _max_min0_numba(a):
+    if _is_f64(a, 2):
+        from waxegg.egg import _loops  # noqa: PLC0415
+
+        return lambda a: _loops.max_min0(a)
+    return lambda a: (reduce_max(a, 0), reduce_min(a, 0))
+
+
+def max_abs0(a: np.ndarray) -> np.ndarray:
+    """``np.max(np.abs(a), axis=0)``: column maxima of the absolute values, no ``|a|`` copy."""
+    return np.max(np.abs(a), axis=0)
+
+
+@overload(max_abs0)
+def _max_abs0_numba(a):
+    if _is_f64(a, 2):
+        from waxegg.egg import _loops  # noqa: PLC0415
+
+        return lambda a: _loops.max_abs0(a)
+    return lambda a: reduce_max(np.abs(a), 0)
+
+
+def row_sumsq(a: np.ndarray) -> np.ndarray:
+    """``np.sum(a * a, axis=1)``: squared row norms, no ``a * a`` copy."""
+    return np.sum(a * a, axis=1)
+
+
+def row_abs_sum(a: np.ndarray) -> np.ndarray:
+    """``np.sum(np.abs(a), axis=1)``: row l1 norms, no ``|a|`` copy."""
+    return np.sum(np.abs(a), axis=1)
+
+
+def row_max_abs(a: np.ndarray) -> np.ndarray:
+    """``np.max(np.abs(a), axis=1)``: row max-norms, no ``|a|`` copy."""
+    return np.max(np.abs(a), axis=1)
+
+
+@overload(row_sumsq)
+def _row_sumsq_numba(a):
+    if _is_f64(a, 2):
+        from waxegg.egg import _loops  # noqa: PLC0415
+
+        return lambda a: _loops.row_sumsq(a)
+    return lambda a: np.sum(a * a, axis=1)
+
+
+@overload(row_abs_sum)
+def _row_abs_sum_numba(a):
+    if _is_f64(a, 2):
+        from waxegg.egg import _loops  # noqa: PLC0415
+
+        return lambda a: _loops.row_abs_sum(a)
+    return lambda a: np.sum(np.abs(a), axis=1)
+
+
+@overload(row_max_abs)
+def _row_max_abs_numba(a):
+    if _is_f64(a, 2):
+        from waxegg.egg import _loops  # noqa: PLC0415
+
+        def impl(a):
+            if a.shape[1] == 0 and a.shape[0] > 0:
+                raise ValueError("zero-size array to reduction operation maximum which has no identity")
+            return _loops.row_max_abs(a)
+
+        return impl
+    return lambda a: reduce_max(np.abs(a), 1)
+
+
+def sub_div(a: np.ndarray, m: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """``(a - m) / s``: standardise the columns, no centred copy."""
+    return (a - m) / s
+
+
+@overload(sub_div)
+def _sub_div_numba(a, m, s):
+    if _is_f64(a, 2) and _is_vec(m) and _is_vec(s):
+        from waxegg.egg import _loops  # noqa: PLC0415
+
+        def impl(a, m, s):
+            d = a.shape[1]
+            if m.shape[0] != d or s.shape[0] != d:
+                return (a - m) / s  # NumPy's broadcasting (a length-1 vector) or its error
+            return _loops.sub_div(a, m, s)
+
+        return impl
+    return lambda a, m, s: (a - m) / s
+
+
+def div_cols(a: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """``a / s``: each column divided by its own ``s``."""
+    return a / s
+
+
+@overload(div_cols)
+def _div_cols_numba(a, s):
+    if _is_f64(a, 2) and _is_vec(s):
+        from waxegg.egg import _loops  # noqa: PLC0415
+
+        def impl(a, s):
+            if s.shape[0] != a.shape[1]:
+                return a / s
+            return _loops.div_cols(a, s)
+
+        return impl
+    return lambda a, s: a / s
+
+
+def div_rows(a: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """``a / r[:, None,]``: each row divided by its own ``r``."""
+    return a / r[:, None,]
+
+
+@overload(div_rows)
+def _div_rows_numba(a, r):
+    if _is_f64(a, 2) and _is_vec(r):
+        from waxegg.egg import _loops  # noqa: PLC0415
+
+        def impl(a, r):
+            if r.shape[0] != a.shape[0]:
+                return a / r.reshape((r.shape[0], 1))
+            return _loops.div_rows(a, r)
+
+        return impl
+    return lambda a, r: a / r.reshape((r.shape[0], 1))
+
+
+def mul_add(a: np.ndarray, s: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``a * s + c``: an affine map of the columns, no ``a * s`` copy."""
+    return a * s + c
+
+
+@overload(mul_add)
+def _mul_add_numba(a, s, c):
+    if _is_f64(a, 2) and _is_vec(s) and _is_vec(c):
+        from waxegg.egg import _loops  # noqa: PLC0415
+
+        def impl(a, s, c):
+            d = a.shape[1]
+            if s.shape[0] != d or c.shape[0] != d:
+                return a * s + c
+            return _loops.mul_add(a, s, c)
+
+        return impl
+    return lambda a, s, c: a * s + c
+
+
+def center2(a: np.ndarray, c: np.ndarray, r: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``((a - c) - r[:, None,]) + g``: double centring of a kernel matrix, no intermediate copies."""
+    return ((a - c) - r[:, None,]) + g
+
+
+@overload(center2)
+def _center2_numba(a, c, r, g):
+    if _is_f64(a, 2) and _is_vec(c) and _is_vec(r) and _is_scalar(g):
+        from waxegg.egg import _loops  # noqa: PLC0415
+
+        as_float = _float_itself if isinstance(g, types.Float) else _float_of_0d
+
+        def impl(a, c, r, g):
+            n, d = a.shape
+            if c.shape[0] != d or r.shape[0] != n:
+                return ((a - c) - r.reshape((r.shape[0], 1))) + g
+            return _loops.center2(a, c, r, as_float(g))
+
+        return impl
+    return lambda a, c, r, g: ((a - c) - r.reshape((r.shape[0], 1))) + g
 
 
 # -- array-API functions Numba lacks (waxegg.egg._extensions generates calls to them) -----------------------------
