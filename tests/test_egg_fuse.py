@@ -169,7 +169,7 @@ def test_fuse_passes_standard_scaler_program_text() -> None:
     ]
     # the deviations are also returned: they are computed, and the sums still come from one pass
     lines = _fused(("fuse_passes",), SCALER_BODY, "_26 + _3")
-    assert "_3 = X - _2" in lines and "_26 = _3 / _19" in lines and "_t0 = _k.dev_sums(X, _2)" in lines
+    assert "_3 = _k.sub_cols(X, _2)" in lines and "_26 = _3 / _19" in lines and "_t0 = _k.dev_sums(X, _2)" in lines
     # X changes in place after the centring: the kernels would read the new X, nothing over X is fused
     updated = SCALER_BODY.replace("_4 = np.square(_3)\n", "_4 = np.square(_3)\nX[_1] = np.array(0.0)\n")
     lines = _fused(("fuse_passes",), updated, "_26")
@@ -186,13 +186,13 @@ def test_fuse_passes_reads_a_row_vector_through_expand_dims() -> None:
     # ... or after them, before the sum: the kernel would read the new values, nothing is fused
     late = body.replace("_5 =", "_1[0] = np.array(0.0)\n_5 =")
     lines = _fused(("fuse_passes",), late, "_6")
-    assert "_4 = X - _3" in lines and "_5 = np.square(_4)" in lines and not any("dev_sums" in line for line in lines)
+    assert "_4 = _k.sub_cols(X, _3)" in lines and "_5 = np.square(_4)" in lines and not any("dev_sums" in line for line in lines)
 
 
 def test_fuse_passes_scaler_normalizer_centerer_program_text() -> None:
-    minmax = "_1 = _k.reduce_max(X, 0)\n_2 = _k.reduce_min(X, 0)\n_5 = _0 / (_1 - _2)\n_6 = X * _5\n_7 = _2 * _5\n_8 = _c - _7\n_9 = _6 + _8\n"
+    minmax = "_1 = _k.reduce_max(X, 0)\n_2 = _k.reduce_min(X, 0)\n_5 = _0 / (_1 - _2)\n_6 = X * _5\n_7 = _2 * _5\n_8 = _10 - _7\n_9 = _6 + _8\n"
     assert _fused(("fuse_passes",), minmax, "_9") == [
-        "_t0 = _k.max_min0(X)", "_1 = _t0[0]", "_2 = _t0[1]", "_5 = _0 / (_1 - _2)", "_7 = _2 * _5", "_8 = _c - _7",
+        "_t0 = _k.max_min0(X)", "_1 = _t0[0]", "_2 = _t0[1]", "_5 = _0 / (_1 - _2)", "_7 = _2 * _5", "_8 = _10 - _7",
         "_9 = _k.mul_add(X, _5, _8)",
     ]
     for inner, kernel in (("np.abs(X)", "row_abs_sum"), ("X * X", "row_sumsq")):
@@ -214,6 +214,23 @@ def test_fuse_passes_scaler_normalizer_centerer_program_text() -> None:
     assert "_9 = _k.center2(X, _1, _4, _8)" in _fused(("fuse_passes",), centerer.replace("_5 =", "_4[_0] = _1\n_5 ="), "_9")
     changed = _fused(("fuse_passes",), centerer.replace("_5 =", "X[_0] = _1\n_5 ="), "_9")
     assert not any("center2" in line for line in changed)
+
+
+def test_fuse_passes_pca_program_text() -> None:
+    # PCA(svd_solver="covariance_eigh"): the Gram matrix, and the centred projection X @ W - mean @ W
+    body = ("_0 = X.T @ X\n_2 = _1 / np.array(300)\n_5 = np.expand_dims(_2, 0)\n_19 = X @ _18[:2, :,].T\n"
+            "_20 = _5 @ _18[:2, :,].T\n_21 = _19 - _20\n")
+    assert _fused(("fuse_passes",), body, "_21") == [
+        "_0 = _k.gram(X)", "_2 = _1 / np.array(300)", "_5 = np.expand_dims(_2, 0)",
+        "_21 = _k.matmul_sub(X, _18[:2, :,].T, _5)",
+    ]
+    # two different projections, or a projection used again: left alone
+    other = body.replace("_5 @ _18[:2, :,].T", "_5 @ _17")
+    assert _fused(("fuse_passes",), other, "_21")[1:] == other.splitlines()[1:]
+    assert "_21 = _19 - _20" in _fused(("fuse_passes",), body, "_21 + _19")
+    # an input minus a vector, on its own (Ridge centres X before its SVD); inside a chain the chain wins
+    assert _fused(("fuse_passes",), "_2 = X - _1\n_3 = np.linalg.svd(_2, full_matrices=False)\n", "_3") == [
+        "_2 = _k.sub_cols(X, _1)", "_3 = np.linalg.svd(_2, full_matrices=False)"]
 
 
 def test_fuse_shared_svd_program_text() -> None:
@@ -268,9 +285,14 @@ PASS_KERNELS = {
     "div_rows": (lambda a, v, r: kernels.div_rows(a, r), lambda a, v, r: a / r[:, None]),
     "mul_add": (lambda a, v, r: kernels.mul_add(a, v, v * 3.0), lambda a, v, r: a * v + v * 3.0),
     "center2": (lambda a, v, r: kernels.center2(a, v, r, np.array(0.25)), lambda a, v, r: ((a - v) - r[:, None]) + 0.25),
+    "sub_cols": (lambda a, v, r: kernels.sub_cols(a, v), lambda a, v, r: a - v),
+    "gram": (lambda a, v, r: kernels.gram(a), lambda a, v, r: a.T @ a),
+    # PCA's projection: a transposed slice of the components, the mean as a (1, d) row
+    "matmul_sub": (lambda a, v, r: kernels.matmul_sub(a, np.outer(v, v[:2]).T[:2].T, np.expand_dims(v, 0)),
+                   lambda a, v, r: a @ np.outer(v, v[:2]).T[:2].T - np.expand_dims(v, 0) @ np.outer(v, v[:2]).T[:2].T),
 }
 # element-wise kernels: each output element rounds as NumPy's expression does, so Numba's are bit-exact
-ELEMENT_WISE = {"sub_div", "div_cols", "div_rows", "mul_add", "center2", "max_min0", "max_abs0", "row_max_abs"}
+ELEMENT_WISE = {"sub_div", "div_cols", "div_rows", "mul_add", "center2", "max_min0", "max_abs0", "row_max_abs", "sub_cols"}
 _PASS_JITTED = {name: _jit(fn) for name, (fn, _) in PASS_KERNELS.items()}
 
 

@@ -485,3 +485,80 @@ def center2(a, c, r, g):  # noqa: ANN001, ANN201
             for j in range(d):
                 out[i, j] = ((a[i, j] - c[j]) - ri) + g
     return out
+
+
+GRAM_TILE = 64  # rows per transposed tile of gram (10 columns: 5 KB, in L1)
+GRAM_LANES = 8  # independent partial sums per dot product (they vectorise; one sum would be a latency chain)
+
+
+@_jit
+def gram(a):  # noqa: ANN001, ANN201
+    # a.T @ a for a narrow a: each tile of rows transposed into `tmp` (columns contiguous), the upper triangle's
+    # dot products in GRAM_LANES lanes, per-block partials added in block order, then mirrored (symmetric bit for
+    # bit, as NumPy's syrk). Measured at 1e6 x 10 on 2 cores: 26 ms; Numba's own `a.T @ a` (BLAS gemm) 58 ms,
+    # NumPy's (syrk) 13-24 ms.
+    n, d = a.shape
+    span = GRAM_TILE * MIN_BLOCK_ROWS  # rows per block: a fixed count, so the sums do not depend on threads
+    nb = (n + span - 1) // span
+    part = np.zeros((nb, d, d))
+    for b in numba.prange(nb):
+        tmp = np.zeros((d, GRAM_TILE))
+        lanes = np.empty(GRAM_LANES)
+        for t in range(b * span, min(n, (b + 1) * span), GRAM_TILE):
+            rows = min(n, t + GRAM_TILE) - t
+            for r in range(rows):
+                for j in range(d):
+                    tmp[j, r] = a[t + r, j]
+            for r in range(rows, GRAM_TILE):  # the last tile's unused rows add zeros
+                for j in range(d):
+                    tmp[j, r] = 0.0
+            for j in range(d):
+                for k in range(j, d):
+                    lanes[:] = 0.0
+                    for r0 in range(0, GRAM_TILE, GRAM_LANES):
+                        for u in range(GRAM_LANES):
+                            lanes[u] += tmp[j, r0 + u] * tmp[k, r0 + u]
+                    part[b, j, k] += lanes.sum()
+    g = np.zeros((d, d))
+    for b in range(nb):
+        for j in range(d):
+            for k in range(j, d):
+                g[j, k] += part[b, j, k]
+    for j in range(d):
+        for k in range(j):
+            g[j, k] = g[k, j]
+    return g
+
+
+@_jit
+def matmul_sub(a, w, c):  # noqa: ANN001, ANN201
+    # a @ w - c row by row (c = v @ w, computed by the caller): each output row independent, no (n, p) temporaries
+    n, d = a.shape
+    p = w.shape[1]
+    wt = np.empty((p, d))
+    for q in range(p):
+        for j in range(d):
+            wt[q, j] = w[j, q]
+    out = empty_rows(n, p)
+    rb = rows_per_block(d)
+    for b in numba.prange((n + rb - 1) // rb):
+        for i in range(b * rb, min(n, (b + 1) * rb)):
+            for q in range(p):
+                acc = 0.0
+                for j in range(d):
+                    acc += a[i, j] * wt[q, j]
+                out[i, q] = acc - c[q]
+    return out
+
+
+@_jit
+def sub_cols(a, m):  # noqa: ANN001, ANN201
+    # a - m, m per column
+    n, d = a.shape
+    out = empty_rows(n, d)
+    rb = rows_per_block(d)
+    for b in numba.prange((n + rb - 1) // rb):
+        for i in range(b * rb, min(n, (b + 1) * rb)):
+            for j in range(d):
+                out[i, j] = a[i, j] - m[j]
+    return out

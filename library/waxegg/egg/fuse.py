@@ -35,8 +35,10 @@ rewrite                statements -> call
                        one array -> ``_k.col_row_sums(P)``, its column max and min -> ``_k.max_min0(P)``, other
                        column sums -> ``_k.sum0(P)``; ``(P - m) / s`` -> ``_k.sub_div(P, m, s)``,
                        ``P * s + c`` -> ``_k.mul_add(P, s, c)``, ``((P - c) - r[:, None,]) + g`` ->
-                       ``_k.center2(P, c, r, g)``, ``P / r[:, None,]`` -> ``_k.div_rows(P, r)`` and, for an input
-                       ``P``, ``P / s`` -> ``_k.div_cols(P, s)``
+                       ``_k.center2(P, c, r, g)``, ``P / r[:, None,]`` -> ``_k.div_rows(P, r)``, for an input
+                       ``P``, ``P / s`` -> ``_k.div_cols(P, s)``; ``P @ W - v @ W`` -> ``_k.matmul_sub(P, W, v)``
+                       (PCA's centred projection), ``P.T @ P`` -> ``_k.gram(P)``, and what is left of an input
+                       ``P - m`` -> ``_k.sub_cols(P, m)``
 ``fuse_checks``        the input assertions ``np.all(np.isfinite(X))`` -> ``_k.all_finite(X)`` and
                        ``set(np.unique(y)) == set(values)`` -> ``_k.same_value_set(y, values)`` (no sort)
 =====================  ==========================================================================================
@@ -408,6 +410,13 @@ def _element_wise(body: _Body) -> bool:
             elif prod:
                 early = [(prod[0], f"{prod[1]['p']} {prod[1]['s']}")]
                 new = f"_k.mul_add({prod[1]['p']}, {prod[1]['s']}, {m['g']})"
+        if new is None and (m := re.fullmatch(r"(?P<a>_\d+) - (?P<b>_\d+)", expr)):
+            left = temp(m["a"], rf"(?P<p>\w+) @ (?P<w>{_ATOM}(?:\.T)?)")
+            right = temp(m["b"], rf"(?P<v>\w+) @ (?P<w>{_ATOM}(?:\.T)?)")
+            if left and right and left[1]["w"] == right[1]["w"]:
+                w = left[1]["w"]
+                early = [(left[0], f"{left[1]['p']} {w}"), (right[0], f"{right[1]['v']} {w}")]
+                new = f"_k.matmul_sub({left[1]['p']}, {w}, {right[1]['v']})"
         if new is None and (m := re.fullmatch(r"(?P<p>\w+) / (?P<r>_\d+)\[:, None,\]", expr)):
             new = f"_k.div_rows({m['p']}, {m['r']})"
         if new is None and (m := re.fullmatch(r"(?P<p>(?!_\d+\b)[A-Za-z_]\w*) / (?P<s>_\d+)", expr)):
@@ -424,10 +433,14 @@ def _fuse_passes(body: _Body) -> None:
     for step in (_dev_sums, _single_pass_reductions, _paired_reductions):
         while step(body):
             pass
-    for k, line in enumerate(body.lines):  # the column sums left
-        body.lines[k] = re.sub(r"^(_\d+) = np\.sum\((\w+), axis=0\)$", r"\1 = _k.sum0(\2)", line)
+    for k, line in enumerate(body.lines):  # the column sums left, and Gram matrices
+        line = re.sub(r"^(_\d+) = np\.sum\((\w+), axis=0\)$", r"\1 = _k.sum0(\2)", line)
+        body.lines[k] = re.sub(r"^(_\d+) = (\w+)\.T @ \2$", r"\1 = _k.gram(\2)", line)
     while _element_wise(body):
         pass
+    # an input minus a vector, once no chain above wants the difference as its start
+    for k, line in enumerate(body.lines):
+        body.lines[k] = re.sub(r"^(_\d+) = ((?!_\d+\b)[A-Za-z_]\w*) - (_\d+)$", r"\1 = _k.sub_cols(\2, \3)", line)
 
 
 # Applied in this order (masked means before plain means, so a selection's mean becomes a masked one; the LDA's

@@ -37,12 +37,15 @@ __all__ = [
     "div_cols",
     "div_rows",
     "flip",
+    "gram",
+    "matmul_sub",
     "max_abs0",
     "max_min0",
     "mul_add",
     "row_abs_sum",
     "row_max_abs",
     "row_sumsq",
+    "sub_cols",
     "sub_div",
     "sum0",
     "reduce_max",
@@ -494,6 +497,25 @@ def _sub_div_numba(a, m, s):
     return lambda a, m, s: (a - m) / s
 
 
+def sub_cols(a: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``a - m``: centre the columns."""
+    return a - m
+
+
+@overload(sub_cols)
+def _sub_cols_numba(a, m):
+    if _is_f64(a, 2) and _is_vec(m):
+        from waxegg.egg import _loops  # noqa: PLC0415
+
+        def impl(a, m):
+            if m.shape[0] != a.shape[1]:
+                return a - m
+            return _loops.sub_cols(a, m)
+
+        return impl
+    return lambda a, m: a - m
+
+
 def div_cols(a: np.ndarray, s: np.ndarray) -> np.ndarray:
     """``a / s``: each column divided by its own ``s``."""
     return a / s
@@ -572,6 +594,61 @@ def _center2_numba(a, c, r, g):
 
         return impl
     return lambda a, c, r, g: ((a - c) - r.reshape((r.shape[0], 1))) + g
+
+
+#: Columns up to which ``gram`` runs its own loop (its cost grows with d**2 per row; BLAS's blocking wins above).
+GRAM_MAX_COLUMNS = 64
+
+
+def gram(a: np.ndarray) -> np.ndarray:
+    """``a.T @ a``: the Gram matrix of the columns (NumPy takes BLAS's ``syrk`` for it)."""
+    return a.T @ a
+
+
+@overload(gram)
+def _gram_numba(a):
+    if _is_f64(a, 2):
+        from waxegg.egg import _loops  # noqa: PLC0415
+
+        def impl(a):
+            if a.shape[1] > GRAM_MAX_COLUMNS:
+                return a.T @ a
+            return _loops.gram(a)
+
+        return impl
+    return lambda a: a.T @ a
+
+
+def matmul_sub(a: np.ndarray, w: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``a @ w - v @ w``: project the rows and subtract the projected ``v`` (a row), no ``(n, p)`` temporaries."""
+    return a @ w - v @ w
+
+
+@overload(matmul_sub)
+def _matmul_sub_numba(a, w, v):
+    ok = _is_f64(a, 2) and _is_f64(w, 2) and isinstance(v, types.Array) and v.dtype == types.float64
+    if not (ok and v.ndim in (1, 2)):
+        return lambda a, w, v: a @ w - v @ w
+    from waxegg.egg import _loops  # noqa: PLC0415
+
+    row = (lambda v: v) if v.ndim == 1 else (lambda v: v[0])
+    row = register_jitable(row)
+    one_row = (lambda v: True) if v.ndim == 1 else (lambda v: v.shape[0] == 1)
+    one_row = register_jitable(one_row)
+
+    def impl(a, w, v):
+        d = a.shape[1]
+        if w.shape[0] != d or v.shape[-1] != d or not one_row(v):
+            return a @ w - v @ w  # NumPy's broadcasting or its error
+        r = row(v)
+        p = w.shape[1]
+        c = np.zeros(p)
+        for q in range(p):
+            for j in range(d):
+                c[q] += r[j] * w[j, q]
+        return _loops.matmul_sub(a, w, c)
+
+    return impl
 
 
 # -- array-API functions Numba lacks (waxegg.egg._extensions generates calls to them) -----------------------------
