@@ -152,17 +152,23 @@ def _tile_out(big, T, t0, n_t, g0, width, small, W):  # pragma: no cover
 # njit function compiles on its own, and LLVM re-optimises a callee inside every caller, so helpers
 # cost compile time twice (see the module docstring). ``cnt``: the range's path counters
 # (``_PATH_KEYS``), added to once at the end.
+#
+# Counters and flags start from ``z = j0 - j0`` (an int64 0), not from ``0`` / ``False``: Numba types a
+# literal ``0`` as ``Literal[int](0)``, and a loop-carried variable that starts from one is refined to
+# int64 one loop level per pass of type inference, each pass re-resolving every operation of the
+# kernel (6 passes instead of 2 for ``_var_kernel``, ~0.3 s of a cold compile).
 @numba.njit(**_JIT)
 def _sum_kernel(xf, of, T, N, colmajor, bf, obf, tile_t, tile_n, j0, j1, wt, nobs, f, dna, minp,
                 cnt):  # pragma: no cover
     """pandas' ``ewm(normalize=False)``: ``weighted = f * weighted; weighted += cur``."""
     nan = (f - f) / (f - f)  # NaN in the data's dtype
+    z = j0 - j0  # int64 0, no literal (see above the kernels)
     if not colmajor:
         tile_t, tile_n = T, j1 - j0
     tile_t = tile_t if tile_t > 0 else 1
-    n_block = 0
-    n_elem = 0
-    n_edge = 0
+    n_block = z
+    n_elem = z
+    n_edge = z
     for g0 in range(j0, j1, tile_n):
         width = (j1 if j1 < g0 + tile_n else g0 + tile_n) - g0  # (no min(): an overload of its own to compile)
         # unit-stride views from index 0, so that LLVM sees consecutive accesses and vectorises
@@ -186,7 +192,7 @@ def _sum_kernel(xf, of, T, N, colmajor, bf, obf, tile_t, tile_n, j0, j1, wt, nob
                             transpose_block(xf, (g0 + g) * T + t0 + i, T, bf, i * tile_n + g, tile_n)
                 src = bf
                 dst = obf
-                base = 0
+                base = z
                 step = tile_n
             else:
                 src = xf
@@ -220,12 +226,13 @@ def _times_kernel(xf, of, T, N, colmajor, bf, obf, tile_t, tile_n, j0, j1, wt, o
                   dna, half, minp, cnt):  # pragma: no cover
     """pandas' ``ewm(normalize=True, deltas=...)``: the old weight decays by ``decay[t]`` at step ``t``."""
     nan = (one - one) / (one - one)
+    z = j0 - j0  # int64 0, no literal (see above the kernels)
     if not colmajor:
         tile_t, tile_n = T, j1 - j0
     tile_t = tile_t if tile_t > 0 else 1
-    n_block = 0
-    n_elem = 0
-    n_edge = 0
+    n_block = z
+    n_elem = z
+    n_edge = z
     for g0 in range(j0, j1, tile_n):
         width = (j1 if j1 < g0 + tile_n else g0 + tile_n) - g0
         w_ = wt[g0:g0 + width]
@@ -249,7 +256,7 @@ def _times_kernel(xf, of, T, N, colmajor, bf, obf, tile_t, tile_n, j0, j1, wt, o
                             transpose_block(xf, (g0 + g) * T + t0 + i, T, bf, i * tile_n + g, tile_n)
                 src = bf
                 dst = obf
-                base = 0
+                base = z
                 step = tile_n
             else:
                 src = xf
@@ -301,15 +308,16 @@ def _var_kernel(xf, of, T, N, colmajor, bf, obf, tile_t, tile_n, j0, j1, mean, c
     values: a column's result does not depend on which loop ran, nor on its neighbours.
     """
     nan = (one - one) / (one - one)
+    z = j0 - j0  # int64 0, no literal (see above the kernels)
     zero = one - one
     if not colmajor:
         tile_t, tile_n = T, j1 - j0
     tile_t = tile_t if tile_t > 0 else 1
-    n_shared = 0
-    n_rows = 0
-    n_block = 0
-    n_elem = 0
-    n_edge = 0
+    n_shared = z
+    n_rows = z
+    n_block = z
+    n_elem = z
+    n_edge = z
     for g0 in range(j0, j1, tile_n):
         width = (j1 if j1 < g0 + tile_n else g0 + tile_n) - g0
         m_ = mean[g0:g0 + width]
@@ -337,18 +345,18 @@ def _var_kernel(xf, of, T, N, colmajor, bf, obf, tile_t, tile_n, j0, j1, mean, c
                             transpose_block(xf, (g0 + g) * T + t0 + i, T, bf, i * tile_n + g, tile_n)
                 src = bf
                 dst = obf
-                base = 0
+                base = z
                 step = tile_n
             else:
                 src = xf
                 dst = of
                 base = g0
                 step = N
-            shared = False
+            shared = z != z
             for i in range(n_t):
                 row = src[base + i * step:base + i * step + width]
                 orow = dst[base + i * step:base + i * step + width]
-                bad = 0
+                bad = z
                 if shared:  # the weights stay shared while the rows are all finite
                     for k in range(width):
                         cur = row[k]
@@ -464,14 +472,15 @@ def _cov_kernel(xf, yf, of, T, N, colmajor, xbf, ybf, obf, tile_t, tile_n, j0, j
                 owt, nobs, f, f2, nw, one, adjust, dna, bias, minp, cnt):  # pragma: no cover
     """pandas' ``ewmcov(x, y)``: an observation needs both values (see ``_var_kernel``)."""
     nan = (one - one) / (one - one)
+    z = j0 - j0  # int64 0, no literal (see above the kernels)
     if not colmajor:
         tile_t, tile_n = T, j1 - j0
     tile_t = tile_t if tile_t > 0 else 1
-    n_shared = 0
-    n_rows = 0
-    n_block = 0
-    n_elem = 0
-    n_edge = 0
+    n_shared = z
+    n_rows = z
+    n_block = z
+    n_elem = z
+    n_edge = z
     for g0 in range(j0, j1, tile_n):
         width = (j1 if j1 < g0 + tile_n else g0 + tile_n) - g0
         mx_ = mean_x[g0:g0 + width]
@@ -504,7 +513,7 @@ def _cov_kernel(xf, yf, of, T, N, colmajor, xbf, ybf, obf, tile_t, tile_n, j0, j
                 xs = xbf
                 ys = ybf
                 dst = obf
-                base = 0
+                base = z
                 step = tile_n
             else:
                 xs = xf
@@ -519,7 +528,7 @@ def _cov_kernel(xf, yf, of, T, N, colmajor, xbf, ybf, obf, tile_t, tile_n, j0, j
                 a = ow_[0]
                 b = sw_[0]
                 c = sw2_[0]
-                bad = 0
+                bad = z
                 for k in range(width):
                     cx = xrow[k]
                     cy = yrow[k]
@@ -634,15 +643,16 @@ def _corr_kernel(xf, yf, of, T, N, colmajor, xbf, ybf, obf, tile_t, tile_n, j0, 
     recursions share their observations, weights and means: one recursion, three moments.
     """
     nan = (one - one) / (one - one)
+    z = j0 - j0  # int64 0, no literal (see above the kernels)
     zero = one - one
     if not colmajor:
         tile_t, tile_n = T, j1 - j0
     tile_t = tile_t if tile_t > 0 else 1
-    n_shared = 0
-    n_rows = 0
-    n_block = 0
-    n_elem = 0
-    n_edge = 0
+    n_shared = z
+    n_rows = z
+    n_block = z
+    n_elem = z
+    n_edge = z
     for g0 in range(j0, j1, tile_n):
         width = (j1 if j1 < g0 + tile_n else g0 + tile_n) - g0
         mx_ = mean_x[g0:g0 + width]
@@ -675,7 +685,7 @@ def _corr_kernel(xf, yf, of, T, N, colmajor, xbf, ybf, obf, tile_t, tile_n, j0, 
                 xs = xbf
                 ys = ybf
                 dst = obf
-                base = 0
+                base = z
                 step = tile_n
             else:
                 xs = xf
@@ -688,7 +698,7 @@ def _corr_kernel(xf, yf, of, T, N, colmajor, xbf, ybf, obf, tile_t, tile_n, j0, 
                 yrow = ys[base + i * step:base + i * step + width]
                 orow = dst[base + i * step:base + i * step + width]
                 a = ow_[0]
-                bad = 0
+                bad = z
                 for k in range(width):
                     cx = xrow[k]
                     cy = yrow[k]
