@@ -36,6 +36,7 @@ in window operations (``_prep_values``), and so do these kernels: an observation
 
 from __future__ import annotations
 
+import gc
 import math
 import threading
 from dataclasses import dataclass
@@ -296,8 +297,8 @@ def _times_kernel(xf, of, T, N, colmajor, bf, obf, obr, tile_t, tile_n, j0, j1, 
 
 
 @numba.njit(**_JIT)
-def _var_kernel(xf, of, T, N, colmajor, bf, obf, obr, tile_t, tile_n, j0, j1, mean, cov, swt, swt2, owt, nobs, f, f2, nw,
-                one, adjust, dna, bias, root, minp, cnt):  # pragma: no cover
+def _var_kernel(xf, of, T, N, colmajor, bf, obf, obr, tile_t, tile_n, j0, j1, mean, cov, swt, swt2, owt, nobs, f, f2,
+                nw, one, adjust, dna, bias, root, minp, cnt):  # pragma: no cover
     """pandas' ``ewmcov(x, x)``, reading ``x`` once; ``root``: pandas' ``zsqrt`` of the result (std).
 
     Rows whose columns share their weights (every column observes, has a mean and the weights of
@@ -825,12 +826,29 @@ def last_paths() -> dict | None:
     return dict(paths, ranges=[dict(r) for r in paths["ranges"]])
 
 
-def _run(flat: np.ndarray, colmajor: bool, call) -> None:
+def _run(flat: np.ndarray, colmajor: bool, kernel, call) -> None:
     """Run ``call(c0, c1, cnt)`` over the columns, threaded: column-major, one call per thread's range (the
     kernel walks it in tiles); row-major, one per block of at most ``_ROW_BLOCK`` columns of a thread's range.
 
-    ``cnt``: a fresh counter array per call (``_PATH_KEYS``), reported by :func:`last_paths`.
+    ``cnt``: a fresh counter array per call (``_PATH_KEYS``), reported by :func:`last_paths`. ``kernel``: the
+    njit function ``call`` calls; while it has no specialisation for the data's dtype yet (its first call in
+    the process compiles it or loads it from the cache), Python's cyclic garbage collector is paused.
+    Numba's compiler allocates millions of short-lived objects, which set off full collections of the
+    whole heap (two of ~0.08 s in a cold ``ewm_var`` beside pandas), about a tenth of the compile; the
+    compile's garbage is collected after it, by the next collection.
     """
+    name = flat.dtype.name
+    if gc.isenabled() and not any(str(sig[0].dtype) == name for sig in kernel.signatures):
+        gc.disable()
+        try:
+            _run_blocks(flat, colmajor, call)
+        finally:
+            gc.enable()
+    else:
+        _run_blocks(flat, colmajor, call)
+
+
+def _run_blocks(flat: np.ndarray, colmajor: bool, call) -> None:
     N = flat.shape[1]
     ranges = []  # list.append is atomic: the threads may add to it
 
@@ -906,8 +924,9 @@ def ewm_sum(values, params: EWMParams, *, state: EWMState | None = None) -> tupl
     f = _consts(params, flat.dtype)[0]
     dna, minp = not params.ignore_na, params.min_periods
     T, xf, of = flat.shape[0], _ro(_memflat(flat, colmajor)), _memflat(out, colmajor)
-    _run(flat, colmajor, lambda c0, c1, cnt: _sum_kernel(xf, of, T, N, colmajor, *_buffers(2, flat.dtype, colmajor),
-                                                         _TILE_T, _TILE_N, c0, c1, wt, nobs, f, dna, minp, cnt))
+    _run(flat, colmajor, _sum_kernel,
+         lambda c0, c1, cnt: _sum_kernel(xf, of, T, N, colmajor, *_buffers(2, flat.dtype, colmajor),
+                                         _TILE_T, _TILE_N, c0, c1, wt, nobs, f, dna, minp, cnt))
     return _unflat(out, values.shape, colmajor), EWMState(wt, owt, nobs)
 
 
@@ -945,9 +964,9 @@ def ewm_mean_times(values, params: EWMParams, deltas, *,
     _, _, nw, one = _consts(params, flat.dtype)
     args = (nw, one, params.adjust, not params.ignore_na, params.half_alpha_blend, params.min_periods)
     xf, of = _ro(_memflat(flat, colmajor)), _memflat(out, colmajor)
-    _run(flat, colmajor, lambda c0, c1, cnt: _times_kernel(xf, of, T, N, colmajor, *_buffers(2, flat.dtype, colmajor),
-                                                           _TILE_T, _TILE_N, c0, c1, wt, owt, nobs, decay, *args,
-                                                           cnt))
+    _run(flat, colmajor, _times_kernel,
+         lambda c0, c1, cnt: _times_kernel(xf, of, T, N, colmajor, *_buffers(2, flat.dtype, colmajor),
+                                           _TILE_T, _TILE_N, c0, c1, wt, owt, nobs, decay, *args, cnt))
     return _unflat(out, values.shape, colmajor), EWMState(wt, owt, nobs)
 
 
@@ -968,8 +987,9 @@ def _var(values, params: EWMParams, bias: bool, state, root: bool) -> tuple[np.n
                                           params.min_periods)
     st = (mean, cov, swt, swt2, owt, nobs)
     xf, of = _ro(_memflat(flat, colmajor)), _memflat(out, colmajor)
-    _run(flat, colmajor, lambda c0, c1, cnt: _var_kernel(xf, of, T, N, colmajor, *_buffers(2, flat.dtype, colmajor),
-                                                         _TILE_T, _TILE_N, c0, c1, *st, *args, cnt))
+    _run(flat, colmajor, _var_kernel,
+         lambda c0, c1, cnt: _var_kernel(xf, of, T, N, colmajor, *_buffers(2, flat.dtype, colmajor),
+                                         _TILE_T, _TILE_N, c0, c1, *st, *args, cnt))
     return _unflat(out, values.shape, colmajor), EWMCovState(mean, mean, cov, swt, swt2, owt, nobs)
 
 
@@ -1000,8 +1020,9 @@ def ewm_cov(x, y, params: EWMParams, *, bias: bool = False,
     out = np.empty(fx.shape, dtype=fx.dtype, order="F" if colmajor else "C")
     args = _consts(params, fx.dtype) + (params.adjust, not params.ignore_na, bool(bias), params.min_periods)
     xf, yf, of = _ro(_memflat(fx, colmajor)), _ro(_memflat(fy, colmajor)), _memflat(out, colmajor)
-    _run(fx, colmajor, lambda c0, c1, cnt: _cov_kernel(xf, yf, of, T, N, colmajor, *_buffers(3, fx.dtype, colmajor),
-                                                       _TILE_T, _TILE_N, c0, c1, *st, *args, cnt))
+    _run(fx, colmajor, _cov_kernel,
+         lambda c0, c1, cnt: _cov_kernel(xf, yf, of, T, N, colmajor, *_buffers(3, fx.dtype, colmajor),
+                                         _TILE_T, _TILE_N, c0, c1, *st, *args, cnt))
     return _unflat(out, shape, colmajor), EWMCovState(*st)
 
 
@@ -1022,6 +1043,7 @@ def ewm_corr(x, y, params: EWMParams, *, state: EWMCorrState | None = None) -> t
     f, _, nw, one = _consts(params, fx.dtype)
     args = (f, nw, one, params.adjust, not params.ignore_na, params.min_periods)
     xf, yf, of = _ro(_memflat(fx, colmajor)), _ro(_memflat(fy, colmajor)), _memflat(out, colmajor)
-    _run(fx, colmajor, lambda c0, c1, cnt: _corr_kernel(xf, yf, of, T, N, colmajor, *_buffers(3, fx.dtype, colmajor),
-                                                        _TILE_T, _TILE_N, c0, c1, *st, *args, cnt))
+    _run(fx, colmajor, _corr_kernel,
+         lambda c0, c1, cnt: _corr_kernel(xf, yf, of, T, N, colmajor, *_buffers(3, fx.dtype, colmajor),
+                                          _TILE_T, _TILE_N, c0, c1, *st, *args, cnt))
     return _unflat(out, shape, colmajor), EWMCorrState(*st)
