@@ -613,3 +613,42 @@ def test_property_vs_pandas_and_split(case):
 
 
 WINDOW_KEYS = {"com", "span", "halflife", "alpha"}
+
+
+def test_one_specialisation_per_dtype():
+    """Writable (NumPy) and read-only (pandas) inputs call the same kernel specialisation, and the tile
+    transposition compiles once per dtype for every statistic, both directions and both inputs."""
+    p = ewm_params(alpha=0.1)
+    for dtype in (np.float64, np.float32):
+        x = data(T=40, N=20, dtype=dtype, order="F")
+        ro = x.copy(order="F")
+        ro.flags.writeable = False
+        for arr in (x, ro):
+            ne.ewm_sum(arr, p)
+            ne.ewm_var(arr, p)
+            ne.ewm_std(arr, p)
+            ne.ewm_cov(arr, arr[::-1], p)
+            ne.ewm_corr(arr, arr[::-1], p)
+            ne.ewm_mean_times(arr, p, np.ones(len(arr) - 1))
+            ne.ewm_var(np.ascontiguousarray(arr), p)
+    for fn in (ne._sum_kernel, ne._var_kernel, ne._cov_kernel, ne._corr_kernel, ne._times_kernel, ne._transpose):
+        dtypes = [str(sig[0].dtype) for sig in fn.signatures]
+        assert sorted(dtypes) == sorted(set(dtypes)), (fn, fn.signatures)
+
+
+def test_garbage_collector_state_restored():
+    """A kernel's first call pauses the cyclic garbage collector while it compiles, and leaves it as it was."""
+    import gc
+
+    x = data(T=30, N=9, dtype=np.float32)
+    p = ewm_params(com=2.5)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        ne.ewm_corr(x, x[::-1], p)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    ne.ewm_cov(x, x[::-1], p)
+    ne.ewm_var(x, p)
+    assert gc.isenabled()

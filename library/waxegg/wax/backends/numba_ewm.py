@@ -36,6 +36,7 @@ in window operations (``_prep_values``), and so do these kernels: an observation
 
 from __future__ import annotations
 
+import gc
 import math
 import threading
 from dataclasses import dataclass
@@ -121,48 +122,72 @@ class EWMCorrState:
     nobs: np.ndarray
 
 
-# --- transposition of column-major tiles back --------------------------------------------------
+# --- transposition of column-major tiles ---------------------------------------------------------
 @numba.njit(**_HELPER)
-def _tile_out(big, T, t0, n_t, g0, width, small, W):  # pragma: no cover
-    """``big[t0:t0+n_t, g0:g0+width] = small[:n_t, :width]``: row-major ``small`` into column-major ``big``, both flat.
+def _transpose(src, s0, ss, dst, d0, ds, nr, nc, by_rows):  # pragma: no cover
+    """``dst[d0 + c * ds + r] = src[s0 + r * ss + c]`` for ``r < nr``, ``c < nc`` (flat arrays): a tile in or out.
 
-    ``big`` holds element ``(t, j)`` at ``j * T + t``; ``small`` holds ``(i, g)`` at ``i * W + g``. In 8 x 8
-    blocks; a ragged edge is covered by one block shifted back to end at the edge, which copies
-    some elements twice with the same values (the kernels copy tiles in the same way, written out).
+    In: ``src`` the column-major input (``ss = T``, ``nr`` columns of ``nc`` steps), ``dst`` the row-major
+    buffer (``ds`` its row length). Out: the other way round. In 8 x 8 blocks (:func:`transpose_block`),
+    a block column of the column-major side at a time (``by_rows``: it is ``src``; else ``dst``), so that
+    it is read or written down 8 columns at once; a ragged edge is covered by one block shifted back to
+    end at the edge, which copies some elements twice with the same values; a tile narrower or shorter
+    than a block is copied element by element.
+
+    Both directions, every statistic and both inputs of ``cov``/``corr`` call this one function with one
+    signature (``src`` read-only, see :func:`_ro`), so it compiles once. Returns the number of blocks
+    shifted back at an edge, or -1 for an element-by-element copy (the path counters).
     """
-    if width < _MICRO or n_t < _MICRO:
-        for g in range(width):
-            for i in range(n_t):
-                big[(g0 + g) * T + t0 + i] = small[i * W + g]
-        return
-    for gb in range(0, width, _MICRO):
-        g = gb if gb + _MICRO <= width else width - _MICRO
-        for ib in range(0, n_t, _MICRO):
-            i = ib if ib + _MICRO <= n_t else n_t - _MICRO
-            transpose_block(small, i * W + g, W, big, (g0 + g) * T + t0 + i, T)
+    edges = nr - nr  # int64 0, no literal (see above the kernels)
+    if nr < _MICRO or nc < _MICRO:
+        for r in range(nr):
+            for c in range(nc):
+                dst[d0 + c * ds + r] = src[s0 + r * ss + c]
+        return edges - 1
+    na = nr if by_rows else nc
+    nb = nc if by_rows else nr
+    for ab in range(0, na, _MICRO):
+        a = ab if ab + _MICRO <= na else na - _MICRO
+        for bb in range(0, nb, _MICRO):
+            b = bb if bb + _MICRO <= nb else nb - _MICRO
+            edges += (a != ab) | (b != bb)
+            r = a if by_rows else b
+            c = b if by_rows else a
+            transpose_block(src, s0 + r * ss + c, ss, dst, d0 + c * ds + r, ds)
+    return edges
 
 
 # --- the kernels: one per statistic, both layouts ---------------------------------------------
 # Every kernel takes the input and output flat (``xf``/``of``: element (t, j) at ``j * T + t``
 # column-major, at ``t * N + j`` row-major) and updates columns ``j0:j1``. Row-major input is
 # updated in place, a row at a time; column-major input goes through tiles: ``tile_t`` steps x
-# ``tile_n`` columns are transposed into the row-major buffer ``bf`` (8 x 8 blocks; a ragged edge
-# is covered by one block shifted back to end at the edge), the same row update runs on it into
-# ``obf``, and that is transposed back. One function per statistic, everything written out: each
-# njit function compiles on its own, and LLVM re-optimises a callee inside every caller, so helpers
-# cost compile time twice (see the module docstring). ``cnt``: the range's path counters
-# (``_PATH_KEYS``), added to once at the end.
+# ``tile_n`` columns are transposed into the row-major buffer ``bf`` by :func:`_transpose`, the same
+# row update runs on it into ``obf``, and that is transposed back from ``obr`` (a read-only view of
+# ``obf``, so that both copies call one specialisation of :func:`_transpose`). One function per
+# statistic, the row updates written out: each njit function compiles on its own, and LLVM
+# re-optimises a callee inside every caller, so helpers cost compile time twice (see the module
+# docstring); the transposition is the exception, one helper that every kernel, both directions and
+# both inputs of ``cov``/``corr`` share (written out, the copy in cost more compile time than the
+# whole helper). Its ``by_rows`` is passed as ``colmajor`` / ``not colmajor`` (True / False where it
+# is called) rather than as a literal ``True`` / ``False``, which would compile a specialisation of
+# its own for each. ``cnt``: the range's path counters (``_PATH_KEYS``), added to once at the end.
+#
+# Counters and flags start from ``z = j0 - j0`` (an int64 0), not from ``0`` / ``False``: Numba types a
+# literal ``0`` as ``Literal[int](0)``, and a loop-carried variable that starts from one is refined to
+# int64 one loop level per pass of type inference, each pass re-resolving every operation of the
+# kernel (6 passes instead of 2 for ``_var_kernel``, ~0.3 s of a cold compile).
 @numba.njit(**_JIT)
-def _sum_kernel(xf, of, T, N, colmajor, bf, obf, tile_t, tile_n, j0, j1, wt, nobs, f, dna, minp,
+def _sum_kernel(xf, of, T, N, colmajor, bf, obf, obr, tile_t, tile_n, j0, j1, wt, nobs, f, dna, minp,
                 cnt):  # pragma: no cover
     """pandas' ``ewm(normalize=False)``: ``weighted = f * weighted; weighted += cur``."""
     nan = (f - f) / (f - f)  # NaN in the data's dtype
+    z = j0 - j0  # int64 0, no literal (see above the kernels)
     if not colmajor:
         tile_t, tile_n = T, j1 - j0
     tile_t = tile_t if tile_t > 0 else 1
-    n_block = 0
-    n_elem = 0
-    n_edge = 0
+    n_block = z
+    n_elem = z
+    n_edge = z
     for g0 in range(j0, j1, tile_n):
         width = (j1 if j1 < g0 + tile_n else g0 + tile_n) - g0  # (no min(): an overload of its own to compile)
         # unit-stride views from index 0, so that LLVM sees consecutive accesses and vectorises
@@ -171,22 +196,13 @@ def _sum_kernel(xf, of, T, N, colmajor, bf, obf, tile_t, tile_n, j0, j1, wt, nob
         for t0 in range(0, T, tile_t):
             n_t = (T if T < t0 + tile_t else t0 + tile_t) - t0
             if colmajor:
-                if width < _MICRO or n_t < _MICRO:
-                    n_elem += 1
-                    for g in range(width):
-                        for i in range(n_t):
-                            bf[i * tile_n + g] = xf[(g0 + g) * T + t0 + i]
-                else:
-                    n_block += 1
-                    for gb in range(0, width, _MICRO):
-                        g = gb if gb + _MICRO <= width else width - _MICRO
-                        for ib in range(0, n_t, _MICRO):
-                            i = ib if ib + _MICRO <= n_t else n_t - _MICRO
-                            n_edge += (g != gb) | (i != ib)
-                            transpose_block(xf, (g0 + g) * T + t0 + i, T, bf, i * tile_n + g, tile_n)
+                e = _transpose(xf, g0 * T + t0, T, bf, z, tile_n, width, n_t, colmajor)
+                n_elem += e < 0
+                n_block += e >= 0
+                n_edge += e if e > 0 else z
                 src = bf
                 dst = obf
-                base = 0
+                base = z
                 step = tile_n
             else:
                 src = xf
@@ -209,23 +225,24 @@ def _sum_kernel(xf, of, T, N, colmajor, bf, obf, tile_t, tile_n, j0, j1, wt, nob
                     n_[k] = n
                     orow[k] = w1 if n >= minp else nan
             if colmajor:
-                _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
+                _transpose(obr, z, tile_n, of, g0 * T + t0, T, n_t, width, not colmajor)
     cnt[2] += n_block
     cnt[3] += n_elem
     cnt[4] += n_edge
 
 
 @numba.njit(**_JIT)
-def _times_kernel(xf, of, T, N, colmajor, bf, obf, tile_t, tile_n, j0, j1, wt, owt, nobs, decay, nw, one, adjust,
+def _times_kernel(xf, of, T, N, colmajor, bf, obf, obr, tile_t, tile_n, j0, j1, wt, owt, nobs, decay, nw, one, adjust,
                   dna, half, minp, cnt):  # pragma: no cover
     """pandas' ``ewm(normalize=True, deltas=...)``: the old weight decays by ``decay[t]`` at step ``t``."""
     nan = (one - one) / (one - one)
+    z = j0 - j0  # int64 0, no literal (see above the kernels)
     if not colmajor:
         tile_t, tile_n = T, j1 - j0
     tile_t = tile_t if tile_t > 0 else 1
-    n_block = 0
-    n_elem = 0
-    n_edge = 0
+    n_block = z
+    n_elem = z
+    n_edge = z
     for g0 in range(j0, j1, tile_n):
         width = (j1 if j1 < g0 + tile_n else g0 + tile_n) - g0
         w_ = wt[g0:g0 + width]
@@ -234,22 +251,13 @@ def _times_kernel(xf, of, T, N, colmajor, bf, obf, tile_t, tile_n, j0, j1, wt, o
         for t0 in range(0, T, tile_t):
             n_t = (T if T < t0 + tile_t else t0 + tile_t) - t0
             if colmajor:
-                if width < _MICRO or n_t < _MICRO:
-                    n_elem += 1
-                    for g in range(width):
-                        for i in range(n_t):
-                            bf[i * tile_n + g] = xf[(g0 + g) * T + t0 + i]
-                else:
-                    n_block += 1
-                    for gb in range(0, width, _MICRO):
-                        g = gb if gb + _MICRO <= width else width - _MICRO
-                        for ib in range(0, n_t, _MICRO):
-                            i = ib if ib + _MICRO <= n_t else n_t - _MICRO
-                            n_edge += (g != gb) | (i != ib)
-                            transpose_block(xf, (g0 + g) * T + t0 + i, T, bf, i * tile_n + g, tile_n)
+                e = _transpose(xf, g0 * T + t0, T, bf, z, tile_n, width, n_t, colmajor)
+                n_elem += e < 0
+                n_block += e >= 0
+                n_edge += e if e > 0 else z
                 src = bf
                 dst = obf
-                base = 0
+                base = z
                 step = tile_n
             else:
                 src = xf
@@ -282,15 +290,15 @@ def _times_kernel(xf, of, T, N, colmajor, bf, obf, tile_t, tile_n, j0, j1, wt, o
                     n_[k] = n
                     orow[k] = w1 if n >= minp else nan
             if colmajor:
-                _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
+                _transpose(obr, z, tile_n, of, g0 * T + t0, T, n_t, width, not colmajor)
     cnt[2] += n_block
     cnt[3] += n_elem
     cnt[4] += n_edge
 
 
 @numba.njit(**_JIT)
-def _var_kernel(xf, of, T, N, colmajor, bf, obf, tile_t, tile_n, j0, j1, mean, cov, swt, swt2, owt, nobs, f, f2, nw,
-                one, adjust, dna, bias, root, minp, cnt):  # pragma: no cover
+def _var_kernel(xf, of, T, N, colmajor, bf, obf, obr, tile_t, tile_n, j0, j1, mean, cov, swt, swt2, owt, nobs, f, f2,
+                nw, one, adjust, dna, bias, root, minp, cnt):  # pragma: no cover
     """pandas' ``ewmcov(x, x)``, reading ``x`` once; ``root``: pandas' ``zsqrt`` of the result (std).
 
     Rows whose columns share their weights (every column observes, has a mean and the weights of
@@ -301,15 +309,16 @@ def _var_kernel(xf, of, T, N, colmajor, bf, obf, tile_t, tile_n, j0, j1, mean, c
     values: a column's result does not depend on which loop ran, nor on its neighbours.
     """
     nan = (one - one) / (one - one)
+    z = j0 - j0  # int64 0, no literal (see above the kernels)
     zero = one - one
     if not colmajor:
         tile_t, tile_n = T, j1 - j0
     tile_t = tile_t if tile_t > 0 else 1
-    n_shared = 0
-    n_rows = 0
-    n_block = 0
-    n_elem = 0
-    n_edge = 0
+    n_shared = z
+    n_rows = z
+    n_block = z
+    n_elem = z
+    n_edge = z
     for g0 in range(j0, j1, tile_n):
         width = (j1 if j1 < g0 + tile_n else g0 + tile_n) - g0
         m_ = mean[g0:g0 + width]
@@ -322,33 +331,24 @@ def _var_kernel(xf, of, T, N, colmajor, bf, obf, tile_t, tile_n, j0, j1, mean, c
             n_t = (T if T < t0 + tile_t else t0 + tile_t) - t0
             n_rows += n_t
             if colmajor:
-                if width < _MICRO or n_t < _MICRO:
-                    n_elem += 1
-                    for g in range(width):
-                        for i in range(n_t):
-                            bf[i * tile_n + g] = xf[(g0 + g) * T + t0 + i]
-                else:
-                    n_block += 1
-                    for gb in range(0, width, _MICRO):
-                        g = gb if gb + _MICRO <= width else width - _MICRO
-                        for ib in range(0, n_t, _MICRO):
-                            i = ib if ib + _MICRO <= n_t else n_t - _MICRO
-                            n_edge += (g != gb) | (i != ib)
-                            transpose_block(xf, (g0 + g) * T + t0 + i, T, bf, i * tile_n + g, tile_n)
+                e = _transpose(xf, g0 * T + t0, T, bf, z, tile_n, width, n_t, colmajor)
+                n_elem += e < 0
+                n_block += e >= 0
+                n_edge += e if e > 0 else z
                 src = bf
                 dst = obf
-                base = 0
+                base = z
                 step = tile_n
             else:
                 src = xf
                 dst = of
                 base = g0
                 step = N
-            shared = False
+            shared = z != z
             for i in range(n_t):
                 row = src[base + i * step:base + i * step + width]
                 orow = dst[base + i * step:base + i * step + width]
-                bad = 0
+                bad = z
                 if shared:  # the weights stay shared while the rows are all finite
                     for k in range(width):
                         cur = row[k]
@@ -451,7 +451,7 @@ def _var_kernel(xf, of, T, N, colmajor, bf, obf, tile_t, tile_n, j0, j1, mean, c
                     v = (zero if v < 0 else s) if root else v  # pandas' zsqrt
                     orow[k] = v if n >= minp else nan
             if colmajor:
-                _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
+                _transpose(obr, z, tile_n, of, g0 * T + t0, T, n_t, width, not colmajor)
     cnt[0] += n_shared
     cnt[1] += n_rows - n_shared
     cnt[2] += n_block
@@ -460,18 +460,19 @@ def _var_kernel(xf, of, T, N, colmajor, bf, obf, tile_t, tile_n, j0, j1, mean, c
 
 
 @numba.njit(**_JIT)
-def _cov_kernel(xf, yf, of, T, N, colmajor, xbf, ybf, obf, tile_t, tile_n, j0, j1, mean_x, mean_y, cov, swt, swt2,
+def _cov_kernel(xf, yf, of, T, N, colmajor, xbf, ybf, obf, obr, tile_t, tile_n, j0, j1, mean_x, mean_y, cov, swt, swt2,
                 owt, nobs, f, f2, nw, one, adjust, dna, bias, minp, cnt):  # pragma: no cover
     """pandas' ``ewmcov(x, y)``: an observation needs both values (see ``_var_kernel``)."""
     nan = (one - one) / (one - one)
+    z = j0 - j0  # int64 0, no literal (see above the kernels)
     if not colmajor:
         tile_t, tile_n = T, j1 - j0
     tile_t = tile_t if tile_t > 0 else 1
-    n_shared = 0
-    n_rows = 0
-    n_block = 0
-    n_elem = 0
-    n_edge = 0
+    n_shared = z
+    n_rows = z
+    n_block = z
+    n_elem = z
+    n_edge = z
     for g0 in range(j0, j1, tile_n):
         width = (j1 if j1 < g0 + tile_n else g0 + tile_n) - g0
         mx_ = mean_x[g0:g0 + width]
@@ -485,26 +486,15 @@ def _cov_kernel(xf, yf, of, T, N, colmajor, xbf, ybf, obf, tile_t, tile_n, j0, j
             n_t = (T if T < t0 + tile_t else t0 + tile_t) - t0
             n_rows += n_t
             if colmajor:
-                for a in range(2):  # x, then y
-                    big = xf if a == 0 else yf
-                    small = xbf if a == 0 else ybf
-                    if width < _MICRO or n_t < _MICRO:
-                        n_elem += a == 0
-                        for g in range(width):
-                            for i in range(n_t):
-                                small[i * tile_n + g] = big[(g0 + g) * T + t0 + i]
-                    else:
-                        n_block += a == 0
-                        for gb in range(0, width, _MICRO):
-                            g = gb if gb + _MICRO <= width else width - _MICRO
-                            for ib in range(0, n_t, _MICRO):
-                                i = ib if ib + _MICRO <= n_t else n_t - _MICRO
-                                n_edge += ((g != gb) | (i != ib)) & (a == 0)
-                                transpose_block(big, (g0 + g) * T + t0 + i, T, small, i * tile_n + g, tile_n)
+                e = _transpose(xf, g0 * T + t0, T, xbf, z, tile_n, width, n_t, colmajor)
+                _transpose(yf, g0 * T + t0, T, ybf, z, tile_n, width, n_t, colmajor)
+                n_elem += e < 0
+                n_block += e >= 0
+                n_edge += e if e > 0 else z
                 xs = xbf
                 ys = ybf
                 dst = obf
-                base = 0
+                base = z
                 step = tile_n
             else:
                 xs = xf
@@ -519,7 +509,7 @@ def _cov_kernel(xf, yf, of, T, N, colmajor, xbf, ybf, obf, tile_t, tile_n, j0, j
                 a = ow_[0]
                 b = sw_[0]
                 c = sw2_[0]
-                bad = 0
+                bad = z
                 for k in range(width):
                     cx = xrow[k]
                     cy = yrow[k]
@@ -617,7 +607,7 @@ def _cov_kernel(xf, yf, of, T, N, colmajor, xbf, ybf, obf, tile_t, tile_n, j0, j
                     v = cv if bias else (v if den > 0 else nan)
                     orow[k] = v if n >= minp else nan
             if colmajor:
-                _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
+                _transpose(obr, z, tile_n, of, g0 * T + t0, T, n_t, width, not colmajor)
     cnt[0] += n_shared
     cnt[1] += n_rows - n_shared
     cnt[2] += n_block
@@ -626,7 +616,7 @@ def _cov_kernel(xf, yf, of, T, N, colmajor, xbf, ybf, obf, tile_t, tile_n, j0, j
 
 
 @numba.njit(**_JIT)
-def _corr_kernel(xf, yf, of, T, N, colmajor, xbf, ybf, obf, tile_t, tile_n, j0, j1, mean_x, mean_y, cov, var_x,
+def _corr_kernel(xf, yf, of, T, N, colmajor, xbf, ybf, obf, obr, tile_t, tile_n, j0, j1, mean_x, mean_y, cov, var_x,
                  var_y, owt, nobs, f, nw, one, adjust, dna, minp, cnt):  # pragma: no cover
     """pandas' ``corr``: ``cov / zsqrt(var_x * var_y)`` of three biased ``ewmcov``, fused.
 
@@ -634,15 +624,16 @@ def _corr_kernel(xf, yf, of, T, N, colmajor, xbf, ybf, obf, tile_t, tile_n, j0, 
     recursions share their observations, weights and means: one recursion, three moments.
     """
     nan = (one - one) / (one - one)
+    z = j0 - j0  # int64 0, no literal (see above the kernels)
     zero = one - one
     if not colmajor:
         tile_t, tile_n = T, j1 - j0
     tile_t = tile_t if tile_t > 0 else 1
-    n_shared = 0
-    n_rows = 0
-    n_block = 0
-    n_elem = 0
-    n_edge = 0
+    n_shared = z
+    n_rows = z
+    n_block = z
+    n_elem = z
+    n_edge = z
     for g0 in range(j0, j1, tile_n):
         width = (j1 if j1 < g0 + tile_n else g0 + tile_n) - g0
         mx_ = mean_x[g0:g0 + width]
@@ -656,26 +647,15 @@ def _corr_kernel(xf, yf, of, T, N, colmajor, xbf, ybf, obf, tile_t, tile_n, j0, 
             n_t = (T if T < t0 + tile_t else t0 + tile_t) - t0
             n_rows += n_t
             if colmajor:
-                for a in range(2):  # x, then y
-                    big = xf if a == 0 else yf
-                    small = xbf if a == 0 else ybf
-                    if width < _MICRO or n_t < _MICRO:
-                        n_elem += a == 0
-                        for g in range(width):
-                            for i in range(n_t):
-                                small[i * tile_n + g] = big[(g0 + g) * T + t0 + i]
-                    else:
-                        n_block += a == 0
-                        for gb in range(0, width, _MICRO):
-                            g = gb if gb + _MICRO <= width else width - _MICRO
-                            for ib in range(0, n_t, _MICRO):
-                                i = ib if ib + _MICRO <= n_t else n_t - _MICRO
-                                n_edge += ((g != gb) | (i != ib)) & (a == 0)
-                                transpose_block(big, (g0 + g) * T + t0 + i, T, small, i * tile_n + g, tile_n)
+                e = _transpose(xf, g0 * T + t0, T, xbf, z, tile_n, width, n_t, colmajor)
+                _transpose(yf, g0 * T + t0, T, ybf, z, tile_n, width, n_t, colmajor)
+                n_elem += e < 0
+                n_block += e >= 0
+                n_edge += e if e > 0 else z
                 xs = xbf
                 ys = ybf
                 dst = obf
-                base = 0
+                base = z
                 step = tile_n
             else:
                 xs = xf
@@ -688,7 +668,7 @@ def _corr_kernel(xf, yf, of, T, N, colmajor, xbf, ybf, obf, tile_t, tile_n, j0, 
                 yrow = ys[base + i * step:base + i * step + width]
                 orow = dst[base + i * step:base + i * step + width]
                 a = ow_[0]
-                bad = 0
+                bad = z
                 for k in range(width):
                     cx = xrow[k]
                     cy = yrow[k]
@@ -742,7 +722,7 @@ def _corr_kernel(xf, yf, of, T, N, colmajor, xbf, ybf, obf, tile_t, tile_n, j0, 
                     res = cv / (zero if p < 0 else s)
                     orow[k] = res if n >= minp else nan
             if colmajor:
-                _tile_out(of, T, t0, n_t, g0, width, obf, tile_n)
+                _transpose(obr, z, tile_n, of, g0 * T + t0, T, n_t, width, not colmajor)
     cnt[0] += n_shared
     cnt[1] += n_rows - n_shared
     cnt[2] += n_block
@@ -792,9 +772,23 @@ def _memflat(a: np.ndarray, colmajor: bool) -> np.ndarray:
     return a.T.reshape(-1) if colmajor else a.reshape(-1)
 
 
+def _ro(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a``.
+
+    The kernels take their inputs read-only whatever the caller's flags (pandas' are read-only, NumPy's
+    writable), so each compiles one specialisation per dtype rather than two; and :func:`_transpose`
+    reads a read-only array in both directions, so it compiles once.
+    """
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
 def _buffers(n: int, dtype, colmajor: bool) -> list[np.ndarray]:
-    """``n`` flat row-major tile buffers for one thread (empty for row-major input, which needs none)."""
-    return [np.empty(_TILE_T * _TILE_N if colmajor else 0, dtype=dtype) for _ in range(n)]
+    """``n`` flat row-major tile buffers for one thread (empty for row-major input, which needs none),
+    then a read-only view of the last (the output tile, which :func:`_transpose` reads back)."""
+    bufs = [np.empty(_TILE_T * _TILE_N if colmajor else 0, dtype=dtype) for _ in range(n)]
+    return bufs + [_ro(bufs[-1])]
 
 
 def _unflat(out: np.ndarray, shape: tuple, colmajor: bool) -> np.ndarray:
@@ -832,12 +826,29 @@ def last_paths() -> dict | None:
     return dict(paths, ranges=[dict(r) for r in paths["ranges"]])
 
 
-def _run(flat: np.ndarray, colmajor: bool, call) -> None:
+def _run(flat: np.ndarray, colmajor: bool, kernel, call) -> None:
     """Run ``call(c0, c1, cnt)`` over the columns, threaded: column-major, one call per thread's range (the
     kernel walks it in tiles); row-major, one per block of at most ``_ROW_BLOCK`` columns of a thread's range.
 
-    ``cnt``: a fresh counter array per call (``_PATH_KEYS``), reported by :func:`last_paths`.
+    ``cnt``: a fresh counter array per call (``_PATH_KEYS``), reported by :func:`last_paths`. ``kernel``: the
+    njit function ``call`` calls; while it has no specialisation for the data's dtype yet (its first call in
+    the process compiles it or loads it from the cache), Python's cyclic garbage collector is paused.
+    Numba's compiler allocates millions of short-lived objects, which set off full collections of the
+    whole heap (two of ~0.08 s in a cold ``ewm_var`` beside pandas), about a tenth of the compile; the
+    compile's garbage is collected after it, by the next collection.
     """
+    name = flat.dtype.name
+    if gc.isenabled() and not any(str(sig[0].dtype) == name for sig in kernel.signatures):
+        gc.disable()
+        try:
+            _run_blocks(flat, colmajor, call)
+        finally:
+            gc.enable()
+    else:
+        _run_blocks(flat, colmajor, call)
+
+
+def _run_blocks(flat: np.ndarray, colmajor: bool, call) -> None:
     N = flat.shape[1]
     ranges = []  # list.append is atomic: the threads may add to it
 
@@ -912,9 +923,10 @@ def ewm_sum(values, params: EWMParams, *, state: EWMState | None = None) -> tupl
     out = np.empty(flat.shape, dtype=flat.dtype, order="F" if colmajor else "C")
     f = _consts(params, flat.dtype)[0]
     dna, minp = not params.ignore_na, params.min_periods
-    T, xf, of = flat.shape[0], _memflat(flat, colmajor), _memflat(out, colmajor)
-    _run(flat, colmajor, lambda c0, c1, cnt: _sum_kernel(xf, of, T, N, colmajor, *_buffers(2, flat.dtype, colmajor),
-                                                         _TILE_T, _TILE_N, c0, c1, wt, nobs, f, dna, minp, cnt))
+    T, xf, of = flat.shape[0], _ro(_memflat(flat, colmajor)), _memflat(out, colmajor)
+    _run(flat, colmajor, _sum_kernel,
+         lambda c0, c1, cnt: _sum_kernel(xf, of, T, N, colmajor, *_buffers(2, flat.dtype, colmajor),
+                                         _TILE_T, _TILE_N, c0, c1, wt, nobs, f, dna, minp, cnt))
     return _unflat(out, values.shape, colmajor), EWMState(wt, owt, nobs)
 
 
@@ -951,10 +963,10 @@ def ewm_mean_times(values, params: EWMParams, deltas, *,
     out = np.empty(flat.shape, dtype=flat.dtype, order="F" if colmajor else "C")
     _, _, nw, one = _consts(params, flat.dtype)
     args = (nw, one, params.adjust, not params.ignore_na, params.half_alpha_blend, params.min_periods)
-    xf, of = _memflat(flat, colmajor), _memflat(out, colmajor)
-    _run(flat, colmajor, lambda c0, c1, cnt: _times_kernel(xf, of, T, N, colmajor, *_buffers(2, flat.dtype, colmajor),
-                                                           _TILE_T, _TILE_N, c0, c1, wt, owt, nobs, decay, *args,
-                                                           cnt))
+    xf, of = _ro(_memflat(flat, colmajor)), _memflat(out, colmajor)
+    _run(flat, colmajor, _times_kernel,
+         lambda c0, c1, cnt: _times_kernel(xf, of, T, N, colmajor, *_buffers(2, flat.dtype, colmajor),
+                                           _TILE_T, _TILE_N, c0, c1, wt, owt, nobs, decay, *args, cnt))
     return _unflat(out, values.shape, colmajor), EWMState(wt, owt, nobs)
 
 
@@ -974,9 +986,10 @@ def _var(values, params: EWMParams, bias: bool, state, root: bool) -> tuple[np.n
     args = _consts(params, flat.dtype) + (params.adjust, not params.ignore_na, bool(bias), root,
                                           params.min_periods)
     st = (mean, cov, swt, swt2, owt, nobs)
-    xf, of = _memflat(flat, colmajor), _memflat(out, colmajor)
-    _run(flat, colmajor, lambda c0, c1, cnt: _var_kernel(xf, of, T, N, colmajor, *_buffers(2, flat.dtype, colmajor),
-                                                         _TILE_T, _TILE_N, c0, c1, *st, *args, cnt))
+    xf, of = _ro(_memflat(flat, colmajor)), _memflat(out, colmajor)
+    _run(flat, colmajor, _var_kernel,
+         lambda c0, c1, cnt: _var_kernel(xf, of, T, N, colmajor, *_buffers(2, flat.dtype, colmajor),
+                                         _TILE_T, _TILE_N, c0, c1, *st, *args, cnt))
     return _unflat(out, values.shape, colmajor), EWMCovState(mean, mean, cov, swt, swt2, owt, nobs)
 
 
@@ -1006,9 +1019,10 @@ def ewm_cov(x, y, params: EWMParams, *, bias: bool = False,
     st = _state_arrays(state, _COV_FIELDS, N, fx.dtype, _COV_INIT)
     out = np.empty(fx.shape, dtype=fx.dtype, order="F" if colmajor else "C")
     args = _consts(params, fx.dtype) + (params.adjust, not params.ignore_na, bool(bias), params.min_periods)
-    xf, yf, of = _memflat(fx, colmajor), _memflat(fy, colmajor), _memflat(out, colmajor)
-    _run(fx, colmajor, lambda c0, c1, cnt: _cov_kernel(xf, yf, of, T, N, colmajor, *_buffers(3, fx.dtype, colmajor),
-                                                       _TILE_T, _TILE_N, c0, c1, *st, *args, cnt))
+    xf, yf, of = _ro(_memflat(fx, colmajor)), _ro(_memflat(fy, colmajor)), _memflat(out, colmajor)
+    _run(fx, colmajor, _cov_kernel,
+         lambda c0, c1, cnt: _cov_kernel(xf, yf, of, T, N, colmajor, *_buffers(3, fx.dtype, colmajor),
+                                         _TILE_T, _TILE_N, c0, c1, *st, *args, cnt))
     return _unflat(out, shape, colmajor), EWMCovState(*st)
 
 
@@ -1028,7 +1042,8 @@ def ewm_corr(x, y, params: EWMParams, *, state: EWMCorrState | None = None) -> t
     out = np.empty(fx.shape, dtype=fx.dtype, order="F" if colmajor else "C")
     f, _, nw, one = _consts(params, fx.dtype)
     args = (f, nw, one, params.adjust, not params.ignore_na, params.min_periods)
-    xf, yf, of = _memflat(fx, colmajor), _memflat(fy, colmajor), _memflat(out, colmajor)
-    _run(fx, colmajor, lambda c0, c1, cnt: _corr_kernel(xf, yf, of, T, N, colmajor, *_buffers(3, fx.dtype, colmajor),
-                                                        _TILE_T, _TILE_N, c0, c1, *st, *args, cnt))
+    xf, yf, of = _ro(_memflat(fx, colmajor)), _ro(_memflat(fy, colmajor)), _memflat(out, colmajor)
+    _run(fx, colmajor, _corr_kernel,
+         lambda c0, c1, cnt: _corr_kernel(xf, yf, of, T, N, colmajor, *_buffers(3, fx.dtype, colmajor),
+                                          _TILE_T, _TILE_N, c0, c1, *st, *args, cnt))
     return _unflat(out, shape, colmajor), EWMCorrState(*st)
