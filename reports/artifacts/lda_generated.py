@@ -4,7 +4,7 @@ Specialised to: X: float64[1000000, 20], finite; y: int64[1000000], values (0, 1
 """
 
 import numpy as np
-from waxegg.egg import kernels as _k  # kernels 9c823a0845ee
+from waxegg.egg import kernels as _k  # kernels 2bf129242fca
 
 
 def lda_fit_transform_egg(X, y):
