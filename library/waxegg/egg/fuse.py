@@ -105,6 +105,12 @@ class _Body:
     def single_use(self, name: str, allowed: int = 1) -> bool:
         return re.fullmatch(r"_\d+", name) is not None and self.uses(name) == allowed
 
+    def used_once_as(self, name: str, pattern: str) -> tuple[int, re.Match] | None:
+        """(line, match) when ``name`` is a generated name used once and assigned an expression ``pattern`` matches."""
+        found = self.assignment(name) if self.single_use(name) else None
+        match = re.fullmatch(pattern, found[1]) if found else None
+        return (found[0], match) if match else None
+
     def drop(self, indices: Iterable[int]) -> None:
         for k in sorted(set(indices), reverse=True):
             del self.lines[k]
@@ -389,10 +395,7 @@ def _element_wise(body: _Body) -> bool:
             continue
         expr = match["expr"]
 
-        def temp(name: str, pattern: str) -> tuple[int, re.Match] | None:
-            found = body.assignment(name) if body.single_use(name) else None
-            fm = re.fullmatch(pattern, found[1]) if found else None
-            return (found[0], fm) if fm else None
+        temp = body.used_once_as
 
         # the kernel call, and the (line, operands) the removed statements read, which must not change before k
         new, early = None, []
