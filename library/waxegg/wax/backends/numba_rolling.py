@@ -249,7 +249,7 @@ def _cancellation(sxy, sxx, syy, px, py, tol):  # pragma: no cover
 def _cov_value(n, sxy, sxx, syy, minp, ddof, corr, nan, zero, one):  # pragma: no cover
     """pandas' ``calc_cov`` / ``calc_corr`` (``minp`` already at least 1)."""
     if corr:
-        val = sxy / math.sqrt(sxx * syy)
+        val = sxy / np.sqrt(sxx * syy)
         val = one if val > one else (-one if val < -one else val)
         val = nan if (n <= zero) | (sxx == zero) | (syy == zero) else val
     else:
@@ -485,8 +485,8 @@ def _cov_cols(xt, yt, txt, tyt, outt, acc, w, minp, ddof, corr, tol, big, j0, j1
     one = xt.dtype.type(1)
     nan = zero / zero
     fresh = w <= 1
-    fminp = zero + max(minp, 1)
-    fddof = zero + ddof
+    fminp = xt.dtype.type(max(minp, 1))
+    fddof = xt.dtype.type(ddof)
     a0, a1, a2, a3, a4, a5, a6, a7, a8, a9 = st[0], st[1], st[2], st[3], st[4], st[5], st[6], st[7], st[8], st[9]
     for b in range(j0, j1, K):
         nb = min(K, j1 - b)
@@ -731,8 +731,8 @@ def _cov_rows(x, y, tx, ty, out, acc, nanrow, w, minp, ddof, corr, tol, big, j0,
     zero = x.dtype.type(0)
     one = x.dtype.type(1)
     nan = zero / zero
-    fminp = zero + max(minp, 1)
-    fddof = zero + ddof
+    fminp = x.dtype.type(max(minp, 1))
+    fddof = x.dtype.type(ddof)
     a0, a1, a2, a3, a4 = acc[0, j0:j1], acc[1, j0:j1], acc[2, j0:j1], acc[3, j0:j1], acc[4, j0:j1]
     a5, a6, a7, a8, a9 = acc[5, j0:j1], acc[6, j0:j1], acc[7, j0:j1], acc[8, j0:j1], acc[9, j0:j1]
     fresh = w <= 1
@@ -780,8 +780,8 @@ def _cov_bounds(xt, yt, outt, start, end, monotonic, minp, ddof, corr, tol, big,
     zero = xt.dtype.type(0)
     one = xt.dtype.type(1)
     nan = zero / zero
-    fminp = zero + max(minp, 1)
-    fddof = zero + ddof
+    fminp = xt.dtype.type(max(minp, 1))
+    fddof = xt.dtype.type(ddof)
     for j in range(j0, j1):
         cx, cy = xt[j], yt[j]
         n = mx = my = gx = gy = sxy = sxx = syy = px = py = zero
