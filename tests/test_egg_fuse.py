@@ -8,6 +8,8 @@ overlapping masks, and for bitwise determinism across thread counts.
 
 from __future__ import annotations
 
+import re
+
 import numba
 import numpy as np
 import pytest
@@ -130,7 +132,22 @@ def test_fuse_sub_matmul_and_checks_program_text() -> None:
 def test_all_fusions_together() -> None:
     lines = _fused(ALL_REWRITES)
     assert not any("X[" in line for line in lines)  # no masked copies left
-    assert sum("_k." in line for line in lines) == 9  # 2 checks, 2 masked means, concat, 2 moments, svd, matmul
+    # 2 checks, 2 masked means, concat, 2 moments, svd, matmul, and fuse_setitem's 2 row and 1 masked updates
+    assert sum("_k." in line for line in lines) == 12
+    assert not any(re.match(r"^\w+\[.*\] = ", line) for line in lines)  # no array assignment left
+
+
+def test_fuse_setitem_program_text() -> None:
+    lines = _fused(("fuse_setitem",))
+    assert "_k.set_row(_6, 0, _9)" in lines and "_k.set_row(_6, 1, _12)" in lines
+    assert "_k.set_where(_26, _27, np.array(float(1)))" in lines
+    assert len(lines) == len(LDA_BODY.splitlines())  # one call per update, in its place
+    # a scalar constant too; a value that is not a constant, a slice of columns, an integer index are left alone
+    body = "_3[_2] = 0.5\n_3[_2] = _4\n_5[:, 0,] = _6\n_5[1] = _6\n"
+    assert _fused(("fuse_setitem",), body, "_3") == ["_k.set_where(_3, _2, 0.5)", "_3[_2] = _4", "_5[:, 0,] = _6",
+                                                      "_5[1] = _6"]
+    # applied last: the updates the other fusions look for are still there when they run
+    assert list(FUSIONS)[-1] == "fuse_setitem" and ALL_REWRITES[-1] == "fuse_setitem"
 
 
 
@@ -367,6 +384,51 @@ def test_sub_matmul_and_checks_match_numpy(data) -> None:
     assert not _value_set(np.where(y == 2, 1, y))  # a value never seen
     assert not _value_set(np.where(y == 2, 5, y))  # a value outside the set
     assert kernels.same_value_set(y, (2, 1, 0, 0))
+
+
+_set_row = _jit(lambda a, i, v: kernels.set_row(a, i, v))
+_set_where = _jit(lambda a, m, c: kernels.set_where(a, m, c))
+
+
+def _assigned(a, key, value):  # noqa: ANN001, ANN202
+    out = a.copy()
+    out[key] = value
+    return out
+
+
+def test_setitem_kernels_match_numpy_assignment() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((4, 7))
+    v = rng.standard_normal(7)
+    for i in (0, 3, -1, -4):
+        for fn in (kernels.set_row, _set_row):
+            got = a.copy()
+            assert fn(got, i, v) is None
+            np.testing.assert_array_equal(got, _assigned(a, (i, slice(None)), v))
+    for shape in ((9,), (4, 7)):
+        x = rng.standard_normal(shape)
+        m = x > 0.3
+        for c in (np.array(float(1)), 2.5, np.array(-3.0)):
+            for fn in (kernels.set_where, _set_where):
+                got = x.copy()
+                fn(got, m, c)
+                np.testing.assert_array_equal(got, _assigned(x, m, c))
+    none = np.zeros(9, dtype=np.bool_)
+    got = np.arange(9.0)
+    _set_where(got, none, 1.0)
+    np.testing.assert_array_equal(got, np.arange(9.0))
+
+
+def test_setitem_kernels_refuse_mismatched_shapes_as_numpy() -> None:
+    a = np.zeros((3, 4))
+    for fn in (kernels.set_row, _set_row):
+        with pytest.raises(ValueError):
+            fn(a, 0, np.ones(5))
+        with pytest.raises(IndexError):
+            fn(a, 3, np.ones(4))
+    for fn in (kernels.set_where, _set_where):
+        with pytest.raises(IndexError):
+            fn(np.zeros(4), np.ones(5, dtype=np.bool_), 1.0)
 
 
 def test_fallback_paths_compile_the_numpy_expression() -> None:

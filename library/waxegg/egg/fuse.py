@@ -41,6 +41,10 @@ rewrite                statements -> call
                        ``P - m`` -> ``_k.sub_cols(P, m)``
 ``fuse_checks``        the input assertions ``np.all(np.isfinite(X))`` -> ``_k.all_finite(X)`` and
                        ``set(np.unique(y)) == set(values)`` -> ``_k.same_value_set(y, values)`` (no sort)
+``fuse_setitem``       in-place updates ``A[i, :,] = v`` -> ``_k.set_row(A, i, v)`` and ``A[M] = c`` (``c`` a
+                       constant) -> ``_k.set_where(A, M, c)``: plain loops, for the cold compile (Numba's array
+                       assignment compiles its broadcasting and a formatted error message, ~1-3 s per form);
+                       applied last, since the other rewrites look for ``name[...] = `` updates
 =====================  ==========================================================================================
 """
 
@@ -269,6 +273,18 @@ def _fuse_checks(body: _Body) -> None:
         body.lines[k] = line
 
 
+_SET_ROW = re.compile(r"^(?P<a>\w+)\[(?P<i>\w+), :,\] = (?P<v>\w+)$")
+_SET_WHERE = re.compile(r"^(?P<a>\w+)\[(?P<m>_\d+)\] = (?P<c>np\.array\((?:float|int|bool)?\(?-?[\w.]+\)?\)|-?[\d.]+)$")
+
+
+def _fuse_setitem(body: _Body) -> None:
+    for k, line in enumerate(body.lines):
+        if m := _SET_ROW.match(line):
+            body.lines[k] = f"_k.set_row({m['a']}, {m['i']}, {m['v']})"
+        elif m := _SET_WHERE.match(line):
+            body.lines[k] = f"_k.set_where({m['a']}, {m['m']}, {m['c']})"
+
+
 def _fresh(body: _Body) -> str:
     """A name the body does not use (``_t0``, ``_t1``, ...), for a kernel's tuple of results."""
     text = "\n".join([*body.lines, body.result])
@@ -456,6 +472,7 @@ FUSIONS: dict[str, Callable[[_Body], None]] = {
     "fuse_shared_svd": _fuse_shared_svd,
     "fuse_passes": _fuse_passes,
     "fuse_checks": _fuse_checks,
+    "fuse_setitem": _fuse_setitem,
 }
 
 

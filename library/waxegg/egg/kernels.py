@@ -45,6 +45,8 @@ __all__ = [
     "row_abs_sum",
     "row_max_abs",
     "row_sumsq",
+    "set_row",
+    "set_where",
     "sub_cols",
     "sub_div",
     "sum0",
@@ -80,7 +82,9 @@ def _qr_r_numba(a):
     def impl(a):
         m, n = a.shape
         f = np.empty((n, m), dtype=a.dtype).T  # a Fortran-ordered copy: dgeqrf overwrites its input
-        f[:, :] = a
+        for j in range(n):  # element loops: an array assignment compiles Numba's broadcasting and its error text
+            for i in range(m):
+                f[i, j] = a[i, j]
         return qr_r_overwrite(f)
 
     return impl
@@ -105,7 +109,11 @@ def _qr_r_overwrite_numba(f):
         tau = np.empty(max(k, 1), dtype=f.dtype)
         if m * n > 0 and geqrf(kind, m, n, f.ctypes, m, tau.ctypes) < 0:
             raise ValueError("dgeqrf: illegal argument")
-        return np.triu(f[:k, :])
+        r = np.zeros((k, n), dtype=f.dtype)  # np.triu(f[:k, :]), as a loop (np.triu compiles for ~2 s)
+        for i in range(k):
+            for j in range(i, n):
+                r[i, j] = f[i, j]
+        return r
 
     return impl
 
@@ -203,8 +211,11 @@ def _masked_concat_sub_numba(x, masks, rows):
         for c in range(k):
             if masks[c].shape[0] != n or rows[c].shape[0] != d:
                 raise IndexError("masked_concat_sub: a mask or row does not match x's shape")
-            mask_arr[c] = masks[c]
-            row_arr[c] = rows[c]
+            mc, rc = masks[c], rows[c]
+            for i in range(n):  # element loops: a row assignment compiles Numba's broadcasting and its error text
+                mask_arr[c, i] = mc[i]
+            for j in range(d):
+                row_arr[c, j] = rc[j]
         return _loops.masked_concat_sub(x, mask_arr, row_arr)
 
     return impl
@@ -314,6 +325,73 @@ def _all_finite_numba(x):
 
         return lambda x: _loops.all_finite(x)
     return lambda x: np.all(np.isfinite(x))
+
+
+# -- in-place updates (``fuse_setitem``) ----------------------------------------------------------------------
+# Numba compiles an array assignment (``a[0, :] = v``, ``a[mask] = c``) with its broadcasting machinery and the
+# formatted shape-mismatch error, ~1-3 s of a cold compile per form; these loops compile in a fraction of that.
+
+
+def set_row(a: np.ndarray, i: int, v: np.ndarray) -> None:
+    """``a[i, :,] = v``: row ``i`` of a 2-D ``a`` set to the vector ``v``, in place."""
+    a[i, :,] = v
+
+
+@overload(set_row)
+def _set_row_numba(a, i, v):
+    if not (isinstance(a, types.Array) and a.ndim == 2 and isinstance(v, types.Array) and v.ndim == 1
+            and isinstance(i, types.Integer)):
+        return None
+
+    def impl(a, i, v):
+        n = a.shape[1]
+        if v.shape[0] != n:
+            raise ValueError("set_row: the vector's length differs from the row's")
+        if i < -a.shape[0] or i >= a.shape[0]:
+            raise IndexError("set_row: row index out of range")
+        r = i if i >= 0 else i + a.shape[0]
+        for j in range(n):
+            a[r, j] = v[j]
+
+    return impl
+
+
+def set_where(a: np.ndarray, m: np.ndarray, c) -> None:
+    """``a[m] = c``: the elements a boolean mask ``m`` of ``a``'s shape selects set to the scalar ``c`` (or a
+    0-d array), in place."""
+    a[m] = c
+
+
+@overload(set_where)
+def _set_where_numba(a, m, c):
+    scalar = isinstance(c, (types.Number, types.Boolean)) or (isinstance(c, types.Array) and c.ndim == 0)
+    if not (isinstance(a, types.Array) and a.ndim in (1, 2) and isinstance(m, types.Array) and m.ndim == a.ndim
+            and m.dtype == types.boolean and scalar):
+        return None
+    value = (lambda c: c[()]) if isinstance(c, types.Array) else (lambda c: c)
+    value = register_jitable(value)
+
+    if a.ndim == 1:
+        def impl(a, m, c):
+            if m.shape[0] != a.shape[0]:
+                raise IndexError("set_where: the mask's shape differs from the array's")
+            x = value(c)
+            for i in range(a.shape[0]):
+                if m[i]:
+                    a[i] = x
+
+        return impl
+
+    def impl2(a, m, c):
+        if m.shape[0] != a.shape[0] or m.shape[1] != a.shape[1]:
+            raise IndexError("set_where: the mask's shape differs from the array's")
+        x = value(c)
+        for i in range(a.shape[0]):
+            for j in range(a.shape[1]):
+                if m[i, j]:
+                    a[i, j] = x
+
+    return impl2
 
 
 def same_value_set(y: np.ndarray, values: tuple) -> bool:

@@ -16,7 +16,7 @@ name               stage      what
                               whole-array NumPy statements become one call of a fused kernel whose Python body is
                               the removed NumPy and whose Numba version is one parallel loop nest
                               (``fuse_masked``, ``fuse_moments``, ``fuse_scale_svd``, ``fuse_sub_matmul``,
-                              ``fuse_shared_svd``, ``fuse_passes``, ``fuse_checks``).
+                              ``fuse_shared_svd``, ``fuse_passes``, ``fuse_checks``, ``fuse_setitem``).
 =================  =========  ==================================================================================
 
 ``compile_numba(..., parallel=True)`` (Numba's ParallelAccelerator on the whole program) is not used: on the LDA
@@ -48,6 +48,7 @@ ALL_REWRITES: tuple[str, ...] = (
     "fuse_shared_svd",
     "fuse_passes",
     "fuse_checks",
+    "fuse_setitem",
 )
 
 
