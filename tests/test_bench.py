@@ -381,3 +381,31 @@ def test_interleaved_runs_round_by_round():
     assert all(t >= 0 for ts in times.values() for t in ts)
     with pytest.raises(ValueError, match="repeat must be >= 1"):
         interleaved({"a": lambda: None}, repeat=0)
+
+
+@pytest.mark.parametrize("shape", [(130, 70), (64, 64), (1, 200), (200, 1)])
+def test_max_abs_error_across_memory_orders_sees_the_last_tile(shape):
+    # a row-major result against a column-major reference goes through the tiled compiled pass
+    rng = np.random.default_rng(3)
+    ref = np.asfortranarray(rng.standard_normal(shape))
+    res = np.array(ref, order="C")  # a copy, also where one row or column makes ref row-major already
+    assert max_abs_error(res, ref) == 0.0
+    res[-1, -1] += 0.25
+    assert max_abs_error(res, ref) == pytest.approx(0.25)
+    res[-1, -1] = np.nan
+    assert max_abs_error(res, ref) == np.inf
+    ref[-1, -1] = np.nan
+    assert max_abs_error(res, ref) == 0.0
+    assert max_abs_error(res[:, ::2], ref[:, ::2]) == 0.0  # strided views too
+
+
+def test_phase_clock_accumulates_named_phases():
+    from waxegg.bench.timers import PhaseClock
+
+    clock = PhaseClock()
+    for _ in range(2):
+        with clock("a"):
+            time.sleep(0.06)
+    clock.add("b", 1.04)
+    assert clock.calls == {"a": 2, "b": 1}
+    assert clock.seconds["b"] == 1.0 and 0.1 <= clock.seconds["a"] <= 0.5
