@@ -131,7 +131,10 @@ def _wax_units(grid: WaxGrid, runners: dict[str, type]) -> Iterator[tuple[str, t
 
 def _run_wax_backend(grid: WaxGrid, runner_cls: type, kernel: Any, frame: pd.DataFrame,
                      reference: Callable[[], np.ndarray], base: dict[str, Any],
-                     progress: Callable[[str], None], clock: PhaseClock | None = None) -> list[dict]:
+                     progress: Callable[[str], None], clock: PhaseClock | None = None, *,
+                     offer: Callable[[Any], None] | None = None) -> list[dict]:
+    """``offer``, where given, receives the backend's end-to-end result before it is checked (the pandas
+    backend's result is the reference)."""
     clock = clock or PhaseClock()
     rows: list[dict] = []
     reason = runner_cls.unavailable(kernel)
@@ -150,6 +153,8 @@ def _run_wax_backend(grid: WaxGrid, runner_cls: type, kernel: Any, frame: pd.Dat
             with clock("wax timed calls"):
                 timing = measure(runner.end_to_end, grid.repeat, min_repeat=grid.min_repeat, budget_s=grid.budget_s,
                                  collect=big, before=lambda: runner.before_call("end_to_end"))
+            if offer is not None:
+                offer(timing.result)
             err = np.nan if runner.backend == "copy" else _check(timing.result, reference, clock)
             out_dtype = _out_dtype(timing.result)
             timing.result = None
@@ -197,12 +202,30 @@ def _check(result: Any, reference: Callable[[], np.ndarray], clock: PhaseClock) 
         return max_abs_error(result, ref)
 
 
-def _wax_rows(grid: WaxGrid, pbar: tqdm, runners: dict[str, type], clock: PhaseClock | None = None) -> list[dict]:
+def _wax_plan(parts: tuple[WaxGrid, ...], runners: dict[str, type]) -> list[list[tuple]]:
+    """The units of each WAX part, less those an earlier part measures: a (kernel, size, dtype, layout,
+    backend) cell is measured once per sweep, and its rows are the first part's."""
+    seen: set[tuple] = set()
+    plan = []
+    for part in parts:
+        units = [u for u in _wax_units(part, runners) if u not in seen]
+        seen.update(units)
+        plan.append(units)
+    return plan
+
+
+def _wax_rows(grid: WaxGrid, pbar: tqdm, runners: dict[str, type], clock: PhaseClock | None = None,
+              units: list[tuple] | None = None) -> list[dict]:
+    """Rows of ``units`` (default: every unit of ``grid``), measured with ``grid``'s settings.
+
+    The reference of a (kernel, size, float64) cell is pandas' own result where the pandas backend is measured
+    there (pandas runs before the other backends): the same call on the same values, not made again.
+    """
     clock = clock or PhaseClock()
     rows: list[dict] = []
     kernels = wax_kernels()
     reference_cache: dict[tuple, np.ndarray] = {}
-    for kernel_name, (T, N), dtype, layout, backend in _wax_units(grid, runners):
+    for kernel_name, (T, N), dtype, layout, backend in (_wax_units(grid, runners) if units is None else units):
         kernel = kernels[kernel_name]
         key = (kernel_name, T, N, dtype)  # the reference does not depend on the layout
         if key not in reference_cache:
@@ -216,11 +239,17 @@ def _wax_rows(grid: WaxGrid, pbar: tqdm, runners: dict[str, type], clock: PhaseC
                 reference_cache[key] = wax_reference(kernel, frame)
             return reference_cache[key]
 
+        def offer(result: Any, key=key, dtype=dtype) -> None:
+            # wax_reference is the pandas call on the values in float64: for a float64 frame, this very result
+            if np.dtype(dtype) == np.float64 and key not in reference_cache:
+                reference_cache[key] = np.asarray(result.to_numpy(dtype=np.float64))
+
         base = dict(workload=kernel_name, backend=backend, T=T, N=N, dtype=dtype, layout=layout)
         label = f"{kernel_name} T={T:,} N={N:,} {dtype} {layout}"
         pbar.set_description(label)
         rows += _run_wax_backend(grid, runners[backend], kernel, frame, reference, base,
-                                 lambda what: pbar.set_postfix_str(what, refresh=True), clock)
+                                 lambda what: pbar.set_postfix_str(what, refresh=True), clock,
+                                 offer=offer if backend == "pandas" else None)
         pbar.update(1)
     reference_cache.clear()
     make_frame.cache_clear()
@@ -397,7 +426,8 @@ def run_sweep(grid: Grid, *, progress: bool = True, runners: dict[str, type] | N
     env = environment()
     env["grid"] = _grid_dict(grid)
     all_runners = {**wax_runners(), **(runners or {})}
-    total = (sum(len(list(_wax_units(w, all_runners))) for w in grid.wax_parts)
+    plan = _wax_plan(grid.wax_parts, all_runners)
+    total = (sum(len(units) for units in plan)
              + (len(_egg_units(grid.egg)) if grid.egg else 0))
     rows: list[dict] = []
     keep: dict[int, Any] = {}
@@ -410,9 +440,9 @@ def run_sweep(grid: Grid, *, progress: bool = True, runners: dict[str, type] | N
             with clock("peer semantics check"):
                 env["parity"] = peer_parity()
             env["kernels"] = {k.name: k.title for k in wax_kernels().values()}
-        for i, part in enumerate(grid.wax_parts):
+        for i, (part, units) in enumerate(zip(grid.wax_parts, plan)):
             with clock(f"wax part {i}"):
-                rows += _wax_rows(part, pbar, all_runners, clock)
+                rows += _wax_rows(part, pbar, all_runners, clock, units)
         if grid.egg is not None:
             with clock("egg part"):
                 rows += _egg_rows(grid.egg, pbar, keep, egg_info, estimator_info, keep_estimators, clock)
