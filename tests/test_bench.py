@@ -381,3 +381,77 @@ def test_interleaved_runs_round_by_round():
     assert all(t >= 0 for ts in times.values() for t in ts)
     with pytest.raises(ValueError, match="repeat must be >= 1"):
         interleaved({"a": lambda: None}, repeat=0)
+
+
+@pytest.mark.parametrize("shape", [(130, 70), (64, 64), (1, 200), (200, 1)])
+def test_max_abs_error_across_memory_orders_sees_the_last_tile(shape):
+    # a row-major result against a column-major reference goes through the tiled compiled pass
+    rng = np.random.default_rng(3)
+    ref = np.asfortranarray(rng.standard_normal(shape))
+    res = np.array(ref, order="C")  # a copy, also where one row or column makes ref row-major already
+    assert max_abs_error(res, ref) == 0.0
+    res[-1, -1] += 0.25
+    assert max_abs_error(res, ref) == pytest.approx(0.25)
+    res[-1, -1] = np.nan
+    assert max_abs_error(res, ref) == np.inf
+    ref[-1, -1] = np.nan
+    assert max_abs_error(res, ref) == 0.0
+    assert max_abs_error(res[:, ::2], ref[:, ::2]) == 0.0  # strided views too
+
+
+def test_phase_clock_accumulates_named_phases():
+    from waxegg.bench.timers import PhaseClock
+
+    clock = PhaseClock()
+    for _ in range(2):
+        with clock("a"):
+            time.sleep(0.06)
+    clock.add("b", 1.04)
+    assert clock.calls == {"a": 2, "b": 1}
+    assert clock.seconds["b"] == 1.0 and 0.1 <= clock.seconds["a"] <= 0.5
+
+
+def test_sweep_measures_each_cell_once_and_takes_float64_references_from_pandas(monkeypatch):
+    import waxegg.bench.sweep as sweep_module
+    from waxegg.bench.sweep import _wax_plan, _wax_units
+
+    made = []
+    original = sweep_module.wax_reference
+    monkeypatch.setattr(sweep_module, "wax_reference",
+                        lambda kernel, frame: made.append((kernel.name, str(frame.dtypes.iloc[0]))) or original(kernel, frame))
+    first = WaxGrid(sizes=((300, 6),), dtypes=("float64", "float32"), layouts=("F", "C"),
+                    kernels=("ewm_mean", "rolling_median"), backends=("copy", "pandas", "numbagg", "waxegg-numba"),
+                    repeat=3, budget_s=0.5)
+    # the default grid's pattern: a later part that repeats some cells of an earlier one (and adds others)
+    second = WaxGrid(sizes=((300, 6),), dtypes=("float64",), kernels=("rolling_median", "rolling_max"),
+                     backends=("copy", "pandas", "waxegg-numba"), repeat=3, budget_s=0.5)
+    grid = Grid("overlap", wax=first, extra_wax=(second,))
+    table = run_sweep(grid, progress=False).table
+    runners = wax_runners()
+    wanted = {u for part in grid.wax_parts for u in _wax_units(part, runners)}
+    plan = [u for units in _wax_plan(grid.wax_parts, runners) for u in units]
+    assert len(plan) == len(set(plan)) and set(plan) == wanted  # every cell, once
+    got = {(r.workload, (r.T, r.N), r.dtype, r.layout, r.backend) for r in table.itertuples()}
+    assert got == wanted
+    keys = ["workload", "backend", "stage", "T", "N", "dtype", "layout", "repeat"]
+    assert not table.duplicated(keys).any()
+    assert set(table["stage"]) == set(WAX_STAGES)
+    # pandas measured each float64 cell, so only the float32 cells (pandas on the values in float64) made one
+    assert sorted(made) == [("ewm_mean", "float32"), ("rolling_median", "float32")]
+    ok = table[(table["status"] == "ok") & (table["backend"] != "copy") & table["stage"].isin(["end_to_end", "compute"])]
+    bound = np.where(ok["out_dtype"] == "float32", 1e-4, 1e-9)  # float32 results against the float64 reference
+    assert ok["max_abs_err"].notna().all() and (ok["max_abs_err"].to_numpy() < bound).all()
+    assert (ok.loc[(ok["backend"] == "pandas") & (ok["dtype"] == "float64"), "max_abs_err"] == 0).all()
+
+
+def test_default_grid_plan_covers_every_part_once():
+    from waxegg.bench.sweep import _wax_plan, _wax_units
+
+    grid = get_grid("default")
+    runners = wax_runners()
+    per_part = [list(_wax_units(part, runners)) for part in grid.wax_parts]
+    plan = _wax_plan(grid.wax_parts, runners)
+    flat = [u for units in plan for u in units]
+    assert set(flat) == {u for units in per_part for u in units} and len(flat) == len(set(flat))
+    # the rolling median at the seed size beside pandas: its copy and numba cells are the earlier part's
+    assert len(flat) < sum(map(len, per_part))

@@ -116,6 +116,11 @@ def test_repro_quick_end_to_end_then_from_results(tmp_path):
     assert _digest(out) == before or "+dirty" in (out / "index.html").read_text()  # the same, or stamped dirty
     meta = json.loads((out / "results.json").read_text())
     assert meta["measure_seconds"] > 0 and meta["measure_peak_rss_mb"]["process"] > 0
+    # where the run's time went: the repro's phases, and the sweep's parts with what they did untimed
+    phases = meta["measure_phases"]
+    assert {"sweep", "first calls", "egg ablation", f"artefact {LPROF_WAX}"} <= set(phases)
+    assert phases["sweep"] <= meta["measure_seconds"]
+    assert {"wax part 0", "egg part", "wax timed calls", "wax reference", "wax check"} <= set(meta["sweep_phases"])
     assert f"took {meta['measure_seconds'] / 60:.1f} minutes (wall time" in (out / "index.html").read_text()
     assert "First calls, as users meet them" in (out / "index.html").read_text()
     assert {r["run"] for r in meta["first_calls"]["rows"]} == {"cold", "warm"}

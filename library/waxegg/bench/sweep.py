@@ -54,7 +54,7 @@ from waxegg.bench.egg_workloads import (
 )
 from waxegg.bench.env import SCHEMA_VERSION, environment
 from waxegg.bench.grid import EggGrid, Grid, WaxGrid
-from waxegg.bench.timers import PeakMemory, frozen_heap, measure, refreeze
+from waxegg.bench.timers import PeakMemory, PhaseClock, frozen_heap, measure, refreeze
 from waxegg.bench.workloads import make_frame, max_abs_error, peer_parity, wax_kernels, wax_reference, wax_runners
 
 COLUMNS = (
@@ -131,7 +131,11 @@ def _wax_units(grid: WaxGrid, runners: dict[str, type]) -> Iterator[tuple[str, t
 
 def _run_wax_backend(grid: WaxGrid, runner_cls: type, kernel: Any, frame: pd.DataFrame,
                      reference: Callable[[], np.ndarray], base: dict[str, Any],
-                     progress: Callable[[str], None]) -> list[dict]:
+                     progress: Callable[[str], None], clock: PhaseClock | None = None, *,
+                     offer: Callable[[Any], None] | None = None) -> list[dict]:
+    """``offer``, where given, receives the backend's end-to-end result before it is checked (the pandas
+    backend's result is the reference)."""
+    clock = clock or PhaseClock()
     rows: list[dict] = []
     reason = runner_cls.unavailable(kernel)
     if reason:
@@ -146,9 +150,12 @@ def _run_wax_backend(grid: WaxGrid, runner_cls: type, kernel: Any, frame: pd.Dat
         if "compile" in wanted or "end_to_end" in wanted:
             stage = "compile"
             progress(f"{runner.backend} compile/end_to_end")
-            timing = measure(runner.end_to_end, grid.repeat, min_repeat=grid.min_repeat, budget_s=grid.budget_s,
-                             collect=big, before=lambda: runner.before_call("end_to_end"))
-            err = np.nan if runner.backend == "copy" else max_abs_error(timing.result, reference())
+            with clock("wax timed calls"):
+                timing = measure(runner.end_to_end, grid.repeat, min_repeat=grid.min_repeat, budget_s=grid.budget_s,
+                                 collect=big, before=lambda: runner.before_call("end_to_end"))
+            if offer is not None:
+                offer(timing.result)
+            err = np.nan if runner.backend == "copy" else _check(timing.result, reference, clock)
             out_dtype = _out_dtype(timing.result)
             timing.result = None
             if "compile" in wanted:
@@ -163,11 +170,13 @@ def _run_wax_backend(grid: WaxGrid, runner_cls: type, kernel: Any, frame: pd.Dat
             if stage == "format" and "compute" not in wanted:
                 runner.compute()
             progress(f"{runner.backend} {stage}")
-            timing = measure(runner.stage(stage), grid.repeat, min_repeat=grid.min_repeat, budget_s=grid.budget_s,
-                             collect=big, before=lambda stage=stage: runner.before_call(stage))
+            with clock("wax timed calls"):
+                timing = measure(runner.stage(stage), grid.repeat, min_repeat=grid.min_repeat,
+                                 budget_s=grid.budget_s, collect=big,
+                                 before=lambda stage=stage: runner.before_call(stage))
             err, ref, out_dtype = np.nan, "", _out_dtype(timing.result)
             if stage == "compute":
-                err, ref = max_abs_error(timing.result, reference()), ref_name
+                err, ref = _check(timing.result, reference, clock), ref_name
             timing.result = None
             rows += _timing_rows(base, stage, timing.repeats, timing.peaks, max_abs_err=err, reference=ref,
                                  out_dtype=out_dtype)
@@ -179,33 +188,68 @@ def _run_wax_backend(grid: WaxGrid, runner_cls: type, kernel: Any, frame: pd.Dat
         if big:
             import jax
 
-            jax.clear_caches()  # compiled programs of this backend (with captured data) go too
-            refreeze()  # collects this backend's cycles, then keeps what it loaded out of later collections
+            with clock("wax cleanup"):
+                jax.clear_caches()  # compiled programs of this backend (with captured data) go too
+                refreeze()  # collects this backend's cycles, then keeps what it loaded out of later collections
     return rows
 
 
-def _wax_rows(grid: WaxGrid, pbar: tqdm, runners: dict[str, type]) -> list[dict]:
+def _check(result: Any, reference: Callable[[], np.ndarray], clock: PhaseClock) -> float:
+    """``max_abs_error(result, reference())``, the reference's computation and the check timed apart."""
+    with clock("wax reference"):
+        ref = reference()
+    with clock("wax check"):
+        return max_abs_error(result, ref)
+
+
+def _wax_plan(parts: tuple[WaxGrid, ...], runners: dict[str, type]) -> list[list[tuple]]:
+    """The units of each WAX part, less those an earlier part measures: a (kernel, size, dtype, layout,
+    backend) cell is measured once per sweep, and its rows are the first part's."""
+    seen: set[tuple] = set()
+    plan = []
+    for part in parts:
+        units = [u for u in _wax_units(part, runners) if u not in seen]
+        seen.update(units)
+        plan.append(units)
+    return plan
+
+
+def _wax_rows(grid: WaxGrid, pbar: tqdm, runners: dict[str, type], clock: PhaseClock | None = None,
+              units: list[tuple] | None = None) -> list[dict]:
+    """Rows of ``units`` (default: every unit of ``grid``), measured with ``grid``'s settings.
+
+    The reference of a (kernel, size, float64) cell is pandas' own result where the pandas backend is measured
+    there (pandas runs before the other backends): the same call on the same values, not made again.
+    """
+    clock = clock or PhaseClock()
     rows: list[dict] = []
     kernels = wax_kernels()
     reference_cache: dict[tuple, np.ndarray] = {}
-    for kernel_name, (T, N), dtype, layout, backend in _wax_units(grid, runners):
+    for kernel_name, (T, N), dtype, layout, backend in (_wax_units(grid, runners) if units is None else units):
         kernel = kernels[kernel_name]
         key = (kernel_name, T, N, dtype)  # the reference does not depend on the layout
         if key not in reference_cache:
             reference_cache.clear()  # one reference alive at a time (800 MB at the seed size)
             gc.collect()
-        frame = make_frame(T, N, dtype, layout=layout)
+        with clock("wax data"):
+            frame = make_frame(T, N, dtype, layout=layout)
 
         def reference(kernel=kernel, frame=frame, key=key) -> np.ndarray:
             if key not in reference_cache:
                 reference_cache[key] = wax_reference(kernel, frame)
             return reference_cache[key]
 
+        def offer(result: Any, key=key, dtype=dtype) -> None:
+            # wax_reference is the pandas call on the values in float64: for a float64 frame, this very result
+            if np.dtype(dtype) == np.float64 and key not in reference_cache:
+                reference_cache[key] = np.asarray(result.to_numpy(dtype=np.float64))
+
         base = dict(workload=kernel_name, backend=backend, T=T, N=N, dtype=dtype, layout=layout)
         label = f"{kernel_name} T={T:,} N={N:,} {dtype} {layout}"
         pbar.set_description(label)
         rows += _run_wax_backend(grid, runners[backend], kernel, frame, reference, base,
-                                 lambda what: pbar.set_postfix_str(what, refresh=True))
+                                 lambda what: pbar.set_postfix_str(what, refresh=True), clock,
+                                 offer=offer if backend == "pandas" else None)
         pbar.update(1)
     reference_cache.clear()
     make_frame.cache_clear()
@@ -233,13 +277,16 @@ def _egg_units(grid: EggGrid) -> list[tuple[str, int]]:
 
 
 def _run_rows(base: dict[str, Any], functions: dict[str, Callable[..., Any]], args: tuple, reference: Any,
-              reference_name: str, grid: EggGrid, pbar: tqdm) -> list[dict]:
+              reference_name: str, grid: EggGrid, pbar: tqdm, clock: PhaseClock | None = None) -> list[dict]:
     """Best-of-k ``run`` rows of each of ``functions`` on ``args``; a copy of X has no error to report."""
+    clock = clock or PhaseClock()
     rows: list[dict] = []
     for stage, fn in functions.items():
         pbar.set_postfix_str(f"{stage} run", refresh=True)
-        timing = measure(lambda fn=fn: fn(*args), grid.repeat, min_repeat=grid.min_repeat, budget_s=grid.budget_s)
-        err = np.nan if stage == "copy" else max_abs_error(timing.result, reference)
+        with clock("egg timed calls"):
+            timing = measure(lambda fn=fn: fn(*args), grid.repeat, min_repeat=grid.min_repeat, budget_s=grid.budget_s)
+        with clock("egg check"):
+            err = np.nan if stage == "copy" else max_abs_error(timing.result, reference)
         out_dtype = _out_dtype(timing.result)
         timing.result = None
         rows += _timing_rows({**base, "backend": stage}, "run", timing.repeats, timing.peaks, max_abs_err=err,
@@ -258,31 +305,38 @@ def _pipeline_rows(base: dict[str, Any], acc: Any, peak: PeakMemory) -> list[dic
     return rows
 
 
-def _lda_cell(n: int, grid: EggGrid, pbar: tqdm, keep: dict[int, Any], info: dict[int, dict]) -> list[dict]:
+def _lda_cell(n: int, grid: EggGrid, pbar: tqdm, keep: dict[int, Any], info: dict[int, dict],
+              clock: PhaseClock | None = None) -> list[dict]:
+    clock = clock or PhaseClock()
     base = dict(workload=LDA, T=int(n), N=int(grid.n_features), dtype="float64")
-    X, y = lda_data(n, grid.n_features)
+    with clock("egg data"):
+        X, y = lda_data(n, grid.n_features)
     pbar.set_postfix_str("egglog pipeline", refresh=True)
     gc.collect()
-    with PeakMemory() as peak:
+    with clock("egg pipeline (accelerate, verify)"), PeakMemory() as peak:
         acc = accelerate_lda(n, grid.n_features, cache=False)
     rows = _pipeline_rows(base, acc, peak)
     info[int(n)] = {**acc.summary(), "source_file": acc.source_path.name, "specs": [repr(s) for s in acc.specs]}
-    rows += _run_rows(base, lda_functions(acc), (X, y), np.asarray(acc.original(X, y)), "original", grid, pbar)
+    with clock("egg reference"):
+        reference = np.asarray(acc.original(X, y))
+    rows += _run_rows(base, lda_functions(acc), (X, y), reference, "original", grid, pbar, clock)
     keep.clear()  # only the largest size's pipeline is kept (for the report's artefacts)
     keep[int(n)] = acc
     return rows
 
 
 def _estimator_cell(name: str, n: int, grid: EggGrid, pbar: tqdm, info: dict[str, dict],
-                    keep: dict[str, tuple[Any, tuple]]) -> list[dict]:
+                    keep: dict[str, tuple[Any, tuple]], clock: PhaseClock | None = None) -> list[dict]:
     """An estimator workload at ``n`` rows: pipeline stages, then the functions against scikit-learn on NumPy.
 
     Failing to trace or to verify is a result (the coverage table's), recorded in ``info`` and as an error row.
     """
     from waxegg.egg import NotTraceable, VerificationError, workloads
 
+    clock = clock or PhaseClock()
     w = workloads.estimator(name)
-    arrays = estimator_data(name, n)
+    with clock("egg data"):
+        arrays = estimator_data(name, n)
     rows_n, features = arrays[0].shape
     base = dict(workload=name, T=int(rows_n), N=int(features), dtype=str(arrays[0].dtype))
     entry: dict[str, Any] = {"n_features": int(features), "traces": False, "verified": False}
@@ -290,7 +344,7 @@ def _estimator_cell(name: str, n: int, grid: EggGrid, pbar: tqdm, info: dict[str
     pbar.set_postfix_str("egglog pipeline", refresh=True)
     gc.collect()
     try:
-        with PeakMemory() as peak:
+        with clock("egg pipeline (accelerate, verify)"), PeakMemory() as peak:
             acc = accelerate_estimator(name, n, cache=False)
     except NotTraceable as exc:
         entry.update(error=f"NotTraceable: {exc}", missing=exc.missing or "")
@@ -300,14 +354,17 @@ def _estimator_cell(name: str, n: int, grid: EggGrid, pbar: tqdm, info: dict[str
         return [_row(**base, backend="egglog", stage="verify", repeat=0, status="error", error=_error_text(exc))]
     entry.update(traces=True, verified=True, **acc.summary(), source_file=acc.source_path.name)
     rows = _pipeline_rows(base, acc, peak)
-    reference = np.asarray(w.reference(*arrays))
-    rows += _run_rows(base, estimator_functions(acc), arrays, reference, "scikit-learn", grid, pbar)
+    with clock("egg reference"):
+        reference = np.asarray(w.reference(*arrays))
+    rows += _run_rows(base, estimator_functions(acc), arrays, reference, "scikit-learn", grid, pbar, clock)
     keep[name] = (acc, arrays)  # sizes run in increasing order: the largest stays
     return rows
 
 
 def _egg_rows(grid: EggGrid, pbar: tqdm, keep: dict[int, Any], info: dict[int, dict],
-              estimator_info: dict[str, dict], keep_estimators: dict[str, tuple[Any, tuple]]) -> list[dict]:
+              estimator_info: dict[str, dict], keep_estimators: dict[str, tuple[Any, tuple]],
+              clock: PhaseClock | None = None) -> list[dict]:
+    clock = clock or PhaseClock()
     rows: list[dict] = []
     reason = egg_available()
     for workload, n in _egg_units(grid):
@@ -320,9 +377,9 @@ def _egg_rows(grid: EggGrid, pbar: tqdm, keep: dict[int, Any], info: dict[int, d
             continue
         try:
             if workload == LDA:
-                rows += _lda_cell(n, grid, pbar, keep, info)
+                rows += _lda_cell(n, grid, pbar, keep, info, clock)
             else:
-                rows += _estimator_cell(workload, n, grid, pbar, estimator_info, keep_estimators)
+                rows += _estimator_cell(workload, n, grid, pbar, estimator_info, keep_estimators, clock)
         except Exception as exc:
             rows.append(_row(**base, backend="egglog", stage="pipeline", repeat=0, status="error",
                              error=_error_text(exc)))
@@ -365,10 +422,12 @@ def run_sweep(grid: Grid, *, progress: bool = True, runners: dict[str, type] | N
         summary (``egg``) and the largest size's :class:`waxegg.egg.Accelerated` (``accelerated``).
     """
     start = time.perf_counter()
+    clock = PhaseClock()
     env = environment()
     env["grid"] = _grid_dict(grid)
     all_runners = {**wax_runners(), **(runners or {})}
-    total = (sum(len(list(_wax_units(w, all_runners))) for w in grid.wax_parts)
+    plan = _wax_plan(grid.wax_parts, all_runners)
+    total = (sum(len(units) for units in plan)
              + (len(_egg_units(grid.egg)) if grid.egg else 0))
     rows: list[dict] = []
     keep: dict[int, Any] = {}
@@ -378,18 +437,23 @@ def run_sweep(grid: Grid, *, progress: bool = True, runners: dict[str, type] | N
     with tqdm(total=total, disable=not progress, unit="cell", dynamic_ncols=True) as pbar, frozen_heap():
         if grid.wax_parts:
             pbar.set_description("peer semantics check")
-            env["parity"] = peer_parity()
+            with clock("peer semantics check"):
+                env["parity"] = peer_parity()
             env["kernels"] = {k.name: k.title for k in wax_kernels().values()}
-        for part in grid.wax_parts:
-            rows += _wax_rows(part, pbar, all_runners)
+        for i, (part, units) in enumerate(zip(grid.wax_parts, plan)):
+            with clock(f"wax part {i}"):
+                rows += _wax_rows(part, pbar, all_runners, clock, units)
         if grid.egg is not None:
-            rows += _egg_rows(grid.egg, pbar, keep, egg_info, estimator_info, keep_estimators)
+            with clock("egg part"):
+                rows += _egg_rows(grid.egg, pbar, keep, egg_info, estimator_info, keep_estimators, clock)
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     table["commit"] = env["git"]["short"] + ("+dirty" if env["git"]["dirty"] else "")
     env["egg"] = {str(k): v for k, v in egg_info.items()}
     if estimator_info:
         env["egg_estimators"] = estimator_info
     env["sweep_seconds"] = round(time.perf_counter() - start, 1)  # wall time of this sweep, printed on the page
+    # where that time went: each part, and inside them the timed calls (warm-ups included) and the untimed work
+    env["sweep_phases"] = clock.seconds
     return SweepResult(table=table, env=env, egg=egg_info, accelerated=keep, accelerated_estimators=keep_estimators)
 
 

@@ -255,3 +255,35 @@ def interleaved(calls: dict[str, Callable[[], Any]], repeat: int = 5) -> dict[st
         for name, call in calls.items():
             times[name].append(time_once(call, memory=False, collect=False).seconds)
     return times
+
+
+class PhaseClock:
+    """Wall seconds spent in named phases of a run, accumulated (``with clock("reference"): ...``).
+
+    Says where a sweep or a repro spends the time it does not report as a measurement (references, data,
+    checks, artefacts); :attr:`seconds` is JSON-ready, rounded to 0.1 s.
+    """
+
+    def __init__(self) -> None:
+        self._seconds: dict[str, float] = {}
+        self._calls: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - start)
+
+    def add(self, name: str, seconds: float) -> None:
+        self._seconds[name] = self._seconds.get(name, 0.0) + seconds
+        self._calls[name] = self._calls.get(name, 0) + 1
+
+    @property
+    def seconds(self) -> dict[str, float]:
+        return {name: round(s, 1) for name, s in self._seconds.items()}
+
+    @property
+    def calls(self) -> dict[str, int]:
+        return dict(self._calls)

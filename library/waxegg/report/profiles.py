@@ -141,12 +141,15 @@ def egg_line_profile_before(X: Any, y: Any) -> str:
 def write_artifacts(out: str | Path, *, wax_size: tuple[int, int] | None, wax_dtype: str = "float64",
                     accelerated: Any = None, egg_data: tuple[Any, Any] | None = None,
                     estimators: dict[str, tuple[Any, tuple]] | None = None,
-                    progress: Callable[[str], None] = print) -> dict[str, str]:
+                    progress: Callable[[str], None] = print, clock: Any = None) -> dict[str, str]:
     """Write whichever artefacts can be made into ``<out>/artifacts/``; returns ``{name: status}``.
 
     ``estimators``: per estimator workload, its ``(Accelerated, arrays)``, line-profiled into
-    :func:`estimator_profile_name` files.
+    :func:`estimator_profile_name` files. ``clock`` (a :class:`waxegg.bench.timers.PhaseClock`) gets each
+    artefact's seconds.
     """
+    import contextlib
+
     folder = Path(out) / "artifacts"
     folder.mkdir(parents=True, exist_ok=True)
     status: dict[str, str] = {}
@@ -154,7 +157,8 @@ def write_artifacts(out: str | Path, *, wax_size: tuple[int, int] | None, wax_dt
     def attempt(name: str, make: Callable[[], None]) -> None:
         progress(f"artefact {name}")
         try:
-            make()
+            with clock(f"artefact {name}") if clock is not None else contextlib.nullcontext():
+                make()
             status[name] = "ok"
         except Exception as exc:  # an artefact that cannot be made is reported on the page
             status[name] = f"{type(exc).__name__}: {exc}"[:300]

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from waxegg.bench.env import git_commit, git_dirty_paths
 from waxegg.bench.grid import EggGrid, FirstCallGrid, Grid, get_grid
 from waxegg.bench.sweep import read_results, run_sweep, write_results, write_table
+from waxegg.bench.timers import PhaseClock
 from waxegg.report.figures import render_figures
 from waxegg.report.page import render_page
 
@@ -43,7 +44,9 @@ def measure(out: Path, grid: Grid, *, results_dir: str | Path | None = "results"
     from waxegg.report.profiles import write_artifacts
 
     start = time.perf_counter()
-    result = run_sweep(grid, progress=progress)
+    clock = PhaseClock()
+    with clock("sweep"):
+        result = run_sweep(grid, progress=progress)
     accelerated = next(iter(result.accelerated.values()), None)
     egg_n = next(iter(result.accelerated), None)
     egg_data = lda_data(egg_n, grid.egg.n_features) if accelerated is not None and grid.egg is not None else None
@@ -54,18 +57,20 @@ def measure(out: Path, grid: Grid, *, results_dir: str | Path | None = "results"
         result.env["artifacts"] = write_artifacts(
             out, wax_size=grid.focus_size if grid.wax is not None else None, accelerated=accelerated,
             egg_data=egg_data, estimators=result.accelerated_estimators,
-            progress=lambda what: bar.set_postfix_str(what, refresh=True))
+            progress=lambda what: bar.set_postfix_str(what, refresh=True), clock=clock)
         bar.update(1)
     if grid.egg is not None and (grid.egg.ablation_classes or grid.egg.cached_start or grid.egg.estimators):
         with tqdm(total=1, desc="egglog ablation, cached start, estimators", disable=not progress) as bar:
-            result.env["egg_extras"] = egg_extras(grid.egg, result.table, result.env)
+            result.env["egg_extras"] = egg_extras(grid.egg, result.table, result.env, clock=clock)
             bar.update(1)
     if grid.first_calls is not None:
         with tqdm(total=1, desc="first calls in fresh processes", disable=not progress) as bar:
-            result.env["first_calls"] = first_calls(grid.first_calls)
+            with clock("first calls"):
+                result.env["first_calls"] = first_calls(grid.first_calls)
             bar.update(1)
     result.env["measure_seconds"] = round(time.perf_counter() - start, 1)  # the page prints this run's wall time
     result.env["measure_peak_rss_mb"] = _peak_rss_mb()
+    result.env["measure_phases"] = clock.seconds  # where this run's time went (the sweep's own in sweep_phases)
     if results_dir is not None:
         write_results(result, results_dir)
     csv, _ = write_table(result.table, result.env, out / RESULTS_CSV)
@@ -97,7 +102,8 @@ def require_clean_tree(*, allow_dirty: bool = False) -> dict[str, object]:
     return git
 
 
-def egg_extras(grid: EggGrid, table: Any = None, env: dict[str, Any] | None = None) -> dict[str, Any]:
+def egg_extras(grid: EggGrid, table: Any = None, env: dict[str, Any] | None = None, *,
+               clock: PhaseClock | None = None) -> dict[str, Any]:
     """The rewrite ablation and the cold / cached first result at the grid's largest ``n_samples``, and the
     scikit-learn estimator coverage.
 
@@ -107,20 +113,24 @@ def egg_extras(grid: EggGrid, table: Any = None, env: dict[str, Any] | None = No
     """
     from waxegg.egg.measure import ablation_lda, cached_start
 
+    clock = clock or PhaseClock()
     n = int(max(grid.n_samples))
     extras: dict[str, Any] = {"n_samples": n}
     try:
-        extras["ablation"] = [row for k in grid.ablation_classes for row in ablation_lda(n, k)]
+        with clock("egg ablation"):
+            extras["ablation"] = [row for k in grid.ablation_classes for row in ablation_lda(n, k)]
     except Exception as exc:
         extras["ablation_error"] = f"{type(exc).__name__}: {exc}"[:300]
     if grid.cached_start:
         try:
-            extras["cached_start"] = cached_start(n, 2)
+            with clock("egg cached start"):
+                extras["cached_start"] = cached_start(n, 2)
         except Exception as exc:
             extras["cached_start_error"] = f"{type(exc).__name__}: {exc}"[:300]
     if grid.estimators:
         try:
-            extras["estimators"] = estimator_coverage(grid, table, (env or {}).get("egg_estimators", {}))
+            with clock("egg estimator coverage"):
+                extras["estimators"] = estimator_coverage(grid, table, (env or {}).get("egg_estimators", {}))
         except Exception as exc:
             extras["estimators_error"] = f"{type(exc).__name__}: {exc}"[:300]
     return extras
