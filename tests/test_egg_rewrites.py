@@ -267,3 +267,12 @@ def test_program_key_and_index(tmp_path: Path) -> None:
     module.unlink()
     assert lookup_program(key, directory=tmp_path) is None  # a record whose module is gone is a miss
     assert json.loads((tmp_path / "index" / f"{key}.json").read_text())["name"] == "m"
+
+
+def test_compile_only_rewrites_join_the_ablation_s_last_row() -> None:
+    from waxegg.egg.measure import ABLATION, COMPILE_ONLY, NOT_IN_LDA
+
+    rows = list(ABLATION.values())
+    assert rows[0] == () and rows[-1] == ALL_REWRITES
+    assert [f"+{r}" for r in ALL_REWRITES if r not in NOT_IN_LDA + COMPILE_ONLY] == list(ABLATION)[1:]
+    assert all(r not in rewrites for rewrites in rows[:-1] for r in COMPILE_ONLY)
