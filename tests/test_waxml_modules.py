@@ -579,3 +579,32 @@ def test_arma_coefficients_and_newton_hyper_parameters_may_be_traced():
 
     with pytest.raises(ValueError, match="alpha must be 1-D"):
         jax.jit(lambda a: as_coefficients("ARMA", "alpha", a))(jnp.ones((2, 2)))
+
+
+# --- OHLC's WAX-ML field names, ApplyMask's shape rule ----------------------------------------
+
+def test_ohlc_fields_and_state_keys_are_waxml():
+    from waxegg.wax.modules import OHLC, OHLCData
+
+    x = np.array([3.0, 5.0, 1.0, 4.0])
+    reset = np.array([False, False, False, True])
+    bar = unroll(lambda a: OHLC()(a[0], reset_on=a[1]), (x, reset))
+    assert OHLCData._fields == ("OPEN", "HIGH", "LOW", "CLOSE")
+    # by hand: the bar 3, 5, 1 then a fresh bar at 4
+    np.testing.assert_array_equal(bar.HIGH, [3, 5, 5, 4])
+    np.testing.assert_array_equal(bar._asdict()["LOW"], [3, 3, 1, 4])
+    np.testing.assert_array_equal(bar.open, bar.OPEN)  # waxegg's lower-case names read the same arrays
+    _, state = hk.transform_with_state(lambda v: OHLC()(v, reset_on=False)).init(None, 1.0)
+    assert set(state["ohlc"]) == {"BIN_OPEN", "BIN_HIGH", "BIN_LOW", "BIN_CLOSE"}
+
+
+def test_apply_mask_without_axis_needs_the_data_shape():
+    from waxegg.wax.modules import ApplyMask
+
+    x = jnp.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    run = lambda axis, m: hk.transform(lambda m_, v: ApplyMask(axis=axis)(m_, v)).apply({}, None, m, x)
+    # a mask over one axis must say which (WAX-ML's rule), where broadcasting would lay it on the last
+    with pytest.raises(ValueError, match=r"ApplyMask: mask of shape \(3,\) differs from data shape \(2, 3\); pass axis="):
+        run(None, jnp.array([True, False, True]))
+    np.testing.assert_array_equal(run(1, jnp.array([True, False, True])), [[1, 0, 3], [4, 0, 6]])
+    np.testing.assert_array_equal(run(None, x > 2), [[0, 0, 3], [4, 5, 6]])
