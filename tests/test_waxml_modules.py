@@ -180,6 +180,21 @@ def test_buffer_return_state():
     np.testing.assert_array_equal(state.i_start, [2, 1, 0, 0])
 
 
+def test_buffer_state_is_waxml_buffer_state():
+    # WAX-ML's state layout: state[name]["buffer_state"] = BufferState(buffer, len_buffer, i_start)
+    fun = hk.transform_with_state(lambda v: Buffer(2, name="buf")(v))
+    params, state = fun.init(None, 1.0)
+    st = state["buf"]["buffer_state"]
+    assert np.isnan(np.asarray(st.buffer)).all() and int(st.len_buffer) == 0 and int(st.i_start) == 2
+    out, state = fun.apply(params, state, None, 1.0)
+    out, state = fun.apply(params, state, None, 2.0)
+    out, state = fun.apply(params, state, None, 3.0)
+    st = state["buf"]["buffer_state"]
+    np.testing.assert_array_equal(out, [2.0, 3.0])
+    np.testing.assert_array_equal(st.buffer, [2.0, 3.0])
+    assert int(st.len_buffer) == 2 and int(st.i_start) == 0
+
+
 def test_buffer_fn_pure_functions():
     fun = buffer_fn(2, fill_value=0.0)
     state = fun.init((), jnp.float32)
