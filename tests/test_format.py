@@ -82,3 +82,24 @@ def test_format_dataset_dims_per_variable():
 def test_format_dataset_needs_a_mapping():
     with pytest.raises(TypeError, match="format_dataset expects a mapping of variable -> array, got ndarray"):
         format_dataset(COORDS, np.zeros((3, 2)), ("time", "asset"))
+
+
+def test_format_functions_take_waxml_nested_format_dims():
+    # WAX-ML's formatters take format_dims as a tree shaped like the outputs, each leaf's dims a
+    # name, a tuple or a numpy array of names (WAX-ML's own test passes np.array(dataset.dims)).
+    from waxegg.wax.format import format_dataframe, format_series
+
+    values = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    outputs = {"level": values, "total": values.sum(1)}
+    got = format_dataframe(COORDS, outputs, {"level": np.array(["time", "asset"]), "total": "time"})
+    pd.testing.assert_frame_equal(got["level"], pd.DataFrame(values, index=TIME, columns=ASSET))
+    # a one-dim output of format_dataframe is a Series, as WAX-ML's (xarray's to_series)
+    pd.testing.assert_series_equal(got["total"], pd.Series([3.0, 7.0, 11.0], index=TIME))
+    got = format_series(COORDS, {"total": values.sum(1)}, {"total": np.array(["time", "asset"])[0]})
+    pd.testing.assert_series_equal(got["total"], pd.Series([3.0, 7.0, 11.0], index=TIME))
+    per_leaf = format_dataarray(COORDS, [values, values[:, 0]], [("time", "asset"), ("time",)])
+    xr.testing.assert_identical(per_leaf[1], xr.DataArray([1.0, 3.0, 5.0], dims=("time",), coords={"time": TIME}))
+    # one string is one dim (not its letters), and a tree that does not fit the outputs is named
+    assert format_series(COORDS, values[:, 1], "time").tolist() == [2.0, 4.0, 6.0]
+    with pytest.raises(ValueError, match="neither dims nor a tree of dims"):
+        format_dataframe(COORDS, {"level": values}, {"other": ("time", "asset")})

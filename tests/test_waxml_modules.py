@@ -180,6 +180,21 @@ def test_buffer_return_state():
     np.testing.assert_array_equal(state.i_start, [2, 1, 0, 0])
 
 
+def test_buffer_state_is_waxml_buffer_state():
+    # WAX-ML's state layout: state[name]["buffer_state"] = BufferState(buffer, len_buffer, i_start)
+    fun = hk.transform_with_state(lambda v: Buffer(2, name="buf")(v))
+    params, state = fun.init(None, 1.0)
+    st = state["buf"]["buffer_state"]
+    assert np.isnan(np.asarray(st.buffer)).all() and int(st.len_buffer) == 0 and int(st.i_start) == 2
+    out, state = fun.apply(params, state, None, 1.0)
+    out, state = fun.apply(params, state, None, 2.0)
+    out, state = fun.apply(params, state, None, 3.0)
+    st = state["buf"]["buffer_state"]
+    np.testing.assert_array_equal(out, [2.0, 3.0])
+    np.testing.assert_array_equal(st.buffer, [2.0, 3.0])
+    assert int(st.len_buffer) == 2 and int(st.i_start) == 0
+
+
 def test_buffer_fn_pure_functions():
     fun = buffer_fn(2, fill_value=0.0)
     state = fun.init((), jnp.float32)
@@ -579,3 +594,32 @@ def test_arma_coefficients_and_newton_hyper_parameters_may_be_traced():
 
     with pytest.raises(ValueError, match="alpha must be 1-D"):
         jax.jit(lambda a: as_coefficients("ARMA", "alpha", a))(jnp.ones((2, 2)))
+
+
+# --- OHLC's WAX-ML field names, ApplyMask's shape rule ----------------------------------------
+
+def test_ohlc_fields_and_state_keys_are_waxml():
+    from waxegg.wax.modules import OHLC, OHLCData
+
+    x = np.array([3.0, 5.0, 1.0, 4.0])
+    reset = np.array([False, False, False, True])
+    bar = unroll(lambda a: OHLC()(a[0], reset_on=a[1]), (x, reset))
+    assert OHLCData._fields == ("OPEN", "HIGH", "LOW", "CLOSE")
+    # by hand: the bar 3, 5, 1 then a fresh bar at 4
+    np.testing.assert_array_equal(bar.HIGH, [3, 5, 5, 4])
+    np.testing.assert_array_equal(bar._asdict()["LOW"], [3, 3, 1, 4])
+    np.testing.assert_array_equal(bar.open, bar.OPEN)  # waxegg's lower-case names read the same arrays
+    _, state = hk.transform_with_state(lambda v: OHLC()(v, reset_on=False)).init(None, 1.0)
+    assert set(state["ohlc"]) == {"BIN_OPEN", "BIN_HIGH", "BIN_LOW", "BIN_CLOSE"}
+
+
+def test_apply_mask_without_axis_needs_the_data_shape():
+    from waxegg.wax.modules import ApplyMask
+
+    x = jnp.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    run = lambda axis, m: hk.transform(lambda m_, v: ApplyMask(axis=axis)(m_, v)).apply({}, None, m, x)
+    # a mask over one axis must say which (WAX-ML's rule), where broadcasting would lay it on the last
+    with pytest.raises(ValueError, match=r"ApplyMask: mask of shape \(3,\) differs from data shape \(2, 3\); pass axis="):
+        run(None, jnp.array([True, False, True]))
+    np.testing.assert_array_equal(run(1, jnp.array([True, False, True])), [[1, 0, 3], [4, 0, 6]])
+    np.testing.assert_array_equal(run(None, x > 2), [[0, 0, 3], [4, 5, 6]])

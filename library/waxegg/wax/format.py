@@ -47,77 +47,114 @@ def _check_dims(name: str, values: np.ndarray, format_dims: Sequence[str]) -> No
         raise ValueError(f"{name}: output of shape {values.shape} does not match format_dims={tuple(format_dims)}")
 
 
-def format_dataframe(coords: Mapping[str, Any] | None, outputs: Any, format_dims: Sequence[str] | None = None,
+def _is_dims(spec: Any) -> bool:
+    """Whether ``spec`` names the dims of one output (a name, or a sequence / string array of names)."""
+    if isinstance(spec, str):
+        return True
+    if isinstance(spec, np.ndarray):
+        return spec.dtype.kind in "UO" and spec.ndim <= 1
+    return isinstance(spec, (tuple, list)) and all(isinstance(d, str) for d in spec)
+
+
+def _as_dims(spec: Any) -> tuple:
+    return (str(spec),) if isinstance(spec, str) else tuple(str(d) for d in np.asarray(spec).reshape(-1))
+
+
+def _map_with_dims(fn: Callable[[Any, tuple], Any], outputs: Any, format_dims: Any) -> Any:
+    """``fn(leaf, dims)`` on every leaf of ``outputs``.
+
+    ``format_dims`` is either the dims of every leaf or, as WAX-ML's formatters take it, a pytree of
+    the outputs' structure holding each leaf's dims (``{"a": ("time", "x"), "b": "time"}``).
+    """
+    if _is_dims(format_dims):
+        dims = _as_dims(format_dims)
+        return _tree_map(lambda x: fn(x, dims), outputs)
+    import jax
+
+    # The outputs' structure is a prefix of the dims tree: each leaf's dims arrive whole.
+    try:
+        return jax.tree_util.tree_map(lambda x, spec: fn(x, _as_dims(spec)), outputs, format_dims)
+    except ValueError as error:
+        raise ValueError(f"format_dims {format_dims!r} is neither dims nor a tree of dims shaped like the "
+                         f"outputs: {error}") from None
+
+
+def format_dataframe(coords: Mapping[str, Any] | None, outputs: Any, format_dims: Any = None,
                      index_nlevels: int = 1) -> Any:
     """Wrap ``(T, N)`` outputs as DataFrames indexed by ``coords[format_dims[0]]`` with columns
     ``coords[format_dims[1]]``. A pytree of outputs gives the same pytree of DataFrames.
 
-    ``format_dims=None`` (WAX-ML's default) names the dimensions ``dim_0, dim_1, ...`` and so takes their
-    coordinates from ``coords`` where it has them, else a RangeIndex; a 1-D output then becomes a Series
-    (as WAX-ML); ``coords=None`` means no coordinates. Outputs of three or more dims (WAX-ML's
-    ``index_nlevels``) become a frame whose index is the first ``index_nlevels`` dims and whose columns
-    are the others (MultiIndexes where there are several).
+    ``format_dims`` names the dims of every output, or (WAX-ML's nested form) is a pytree shaped like
+    the outputs giving each output its own dims, e.g. ``{"mean": ("time", "asset"), "count": "time"}``.
+    An output with one dim becomes a Series, as WAX-ML's. ``format_dims=None`` (WAX-ML's default)
+    names the dimensions ``dim_0, dim_1, ...`` and so takes their coordinates from ``coords`` where it
+    has them, else a RangeIndex; ``coords=None`` means no coordinates. Outputs of three or more dims
+    (WAX-ML's ``index_nlevels``) become a frame whose index is the first ``index_nlevels`` dims and
+    whose columns are the others (MultiIndexes where there are several).
     """
     coords = {} if coords is None else coords
     if isinstance(index_nlevels, bool) or not isinstance(index_nlevels, (int, np.integer)) or index_nlevels < 1:
         raise ValueError(f"format_dataframe: index_nlevels must be an integer >= 1, got {index_nlevels!r}")
+    def one(x: Any, dims: tuple) -> Any:
+        values = to_numpy(x)
+        _check_dims("format_dataframe", values, dims)
+        if len(dims) == 1:
+            return format_series(coords, values, dims)
+        if len(dims) > 2:
+            if index_nlevels >= len(dims):
+                raise ValueError(f"format_dataframe: index_nlevels={index_nlevels} leaves no dims of "
+                                 f"{dims} for the columns")
+            series = format_dataarray(coords, values, dims).to_series()
+            return series.unstack(list(range(index_nlevels, len(dims))))
+        index = _coord_index(coords, dims[0], values.shape[0])
+        columns = _coord_index(coords, dims[1], values.shape[1])
+        return pd.DataFrame(values, index=index, columns=columns, copy=False)
+
     if format_dims is None:
         def auto(x: Any) -> Any:
             values = to_numpy(x)
             if values.ndim == 0:
                 raise ValueError("format_dataframe takes outputs of at least one dimension, got a scalar")
-            if values.ndim == 1:
-                return format_series(coords, values, ("dim_0",))
-            dims = tuple(f"dim_{i}" for i in range(values.ndim))
-            return format_dataframe(coords, values, dims, index_nlevels)
+            return one(values, tuple(f"dim_{i}" for i in range(values.ndim)))
 
         return _tree_map(auto, outputs)
-    format_dims = tuple(format_dims)
-    if len(format_dims) < 2:
-        raise ValueError(f"format_dataframe needs two or more format_dims (index, columns), got {format_dims}")
+    return _map_with_dims(one, outputs, format_dims)
 
-    def one(x: Any) -> pd.DataFrame:
+
+def format_series(coords: Mapping[str, Any] | None, outputs: Any, format_dims: Any, name: Any = None) -> Any:
+    """Wrap ``(T,)`` outputs as Series indexed by ``coords[format_dims[0]]``.
+
+    ``format_dims`` is one dim name (or a one-name sequence) for every output, or a pytree of them
+    shaped like the outputs (WAX-ML's nested form).
+    """
+    coords = {} if coords is None else coords
+
+    def one(x: Any, dims: tuple) -> pd.Series:
+        if len(dims) != 1:
+            raise ValueError(f"format_series needs one format_dim, got {dims}")
         values = to_numpy(x)
-        _check_dims("format_dataframe", values, format_dims)
-        if len(format_dims) > 2:
-            if index_nlevels >= len(format_dims):
-                raise ValueError(f"format_dataframe: index_nlevels={index_nlevels} leaves no dims of "
-                                 f"{format_dims} for the columns")
-            series = format_dataarray(coords, values, format_dims).to_series()
-            return series.unstack(list(range(index_nlevels, len(format_dims))))
-        index = _coord_index(coords, format_dims[0], values.shape[0])
-        columns = _coord_index(coords, format_dims[1], values.shape[1])
-        return pd.DataFrame(values, index=index, columns=columns, copy=False)
-
-    return _tree_map(one, outputs)
-
-
-def format_series(coords: Mapping[str, Any], outputs: Any, format_dims: Sequence[str], name: Any = None) -> Any:
-    """Wrap ``(T,)`` outputs as Series indexed by ``coords[format_dims[0]]``."""
-    format_dims = tuple(format_dims)
-    if len(format_dims) != 1:
-        raise ValueError(f"format_series needs one format_dim, got {format_dims}")
-
-    def one(x: Any) -> pd.Series:
-        values = to_numpy(x)
-        _check_dims("format_series", values, format_dims)
-        index = _coord_index(coords, format_dims[0], values.shape[0])
+        _check_dims("format_series", values, dims)
+        index = _coord_index(coords, dims[0], values.shape[0])
         return pd.Series(values, index=index, name=name, copy=False)
 
-    return _tree_map(one, outputs)
+    return _map_with_dims(one, outputs, format_dims)
 
 
-def format_dataarray(coords: Mapping[str, Any], outputs: Any, format_dims: Sequence[str], name: Any = None) -> Any:
-    """Wrap outputs as DataArrays over ``format_dims`` with the matching ``coords``."""
-    format_dims = tuple(format_dims)
+def format_dataarray(coords: Mapping[str, Any] | None, outputs: Any, format_dims: Any, name: Any = None) -> Any:
+    """Wrap outputs as DataArrays over ``format_dims`` with the matching ``coords``.
 
-    def one(x: Any) -> xr.DataArray:
+    ``format_dims`` names the dims of every output, or is a pytree of dims shaped like the outputs
+    (WAX-ML's nested form).
+    """
+    coords = {} if coords is None else coords
+
+    def one(x: Any, dims: tuple) -> xr.DataArray:
         values = to_numpy(x)
-        _check_dims("format_dataarray", values, format_dims)
-        c = {d: _coord_index(coords, d, n) for d, n in zip(format_dims, values.shape) if d in coords}
-        return xr.DataArray(values, dims=format_dims, coords=c, name=name)
+        _check_dims("format_dataarray", values, dims)
+        c = {d: _coord_index(coords, d, n) for d, n in zip(dims, values.shape) if d in coords}
+        return xr.DataArray(values, dims=dims, coords=c, name=name)
 
-    return _tree_map(one, outputs)
+    return _map_with_dims(one, outputs, format_dims)
 
 
 def format_dataset(coords: Mapping[str, Any], outputs: Mapping[str, Any], format_dims: Mapping[str, Sequence[str]] | Sequence[str]) -> xr.Dataset:

@@ -33,9 +33,10 @@ def expand_mask(mask: Any, shape: tuple, axis: int | Sequence[int] | None, owner
 class ApplyMask(hk.Module):
     """Keep the values where ``mask`` is true and put ``mask_value`` elsewhere, on every leaf.
 
-    ``ApplyMask(axis=None, mask_value=0.0)(mask, x)``. With ``axis=None`` the mask broadcasts to the
-    data; with an int or a tuple of ints the mask's dimensions are those axes of the data (WAX-ML
-    supported only ``axis`` 0 or 1 of 2-d data).
+    ``ApplyMask(axis=None, mask_value=0.0)(mask, x)``. With ``axis=None`` the mask has the data's
+    shape (WAX-ML's rule: a mask spanning some axes only must say which, so a ``(3,)`` mask is not
+    silently laid along the last axis of ``(2, 3)`` data); with an int or a tuple of ints the mask's
+    dimensions are those axes of the data (WAX-ML supported only ``axis`` 0 or 1 of 2-d data).
     """
 
     def __init__(self, axis: int | Sequence[int] | None = None, mask_value: Any = 0.0, name: str | None = None):
@@ -46,6 +47,9 @@ class ApplyMask(hk.Module):
     def __call__(self, mask: Any, x: Any) -> Any:
         def apply(leaf):
             leaf = jnp.asarray(leaf)
+            if self.axis is None and jnp.shape(mask) != leaf.shape:
+                raise ValueError(f"ApplyMask: mask of shape {jnp.shape(mask)} differs from data shape "
+                                 f"{leaf.shape}; pass axis= to name the data axes the mask spans")
             m = expand_mask(mask, leaf.shape, self.axis, "ApplyMask")
             return jnp.where(m, leaf, jnp.asarray(self.mask_value).astype(leaf.dtype))
 

@@ -82,6 +82,8 @@ class Buffer(hk.Module):
     name : str, optional
         Haiku module name.
 
+    State: ``buffer_state``, the :class:`BufferState` (WAX-ML's key and layout).
+
     Raises
     ------
     ValueError
@@ -114,10 +116,12 @@ class Buffer(hk.Module):
             _check_fill(fill, leaf.dtype, f"leaf {jax.tree_util.keystr(path) or '<input>'}")
 
         def init(*_):
-            return [jnp.full((self.maxlen,) + leaf.shape, fill, leaf.dtype)
-                    for (_, leaf), fill in zip(paths_leaves, fills)]
+            empty = [jnp.full((self.maxlen,) + leaf.shape, fill, leaf.dtype) for (_, leaf), fill in zip(paths_leaves, fills)]
+            return BufferState(jax.tree_util.tree_unflatten(treedef, empty), jnp.int32(0), jnp.int32(self.maxlen))
 
-        buffers = hk.get_state("buffer", [], init=init)
+        # WAX-ML's state: one ``buffer_state`` entry, a BufferState whose buffer has the input's structure.
+        state = hk.get_state("buffer_state", [], init=init)
+        buffers = jax.tree_util.tree_leaves(state.buffer)
         new = []
         for (path, leaf), buf in zip(paths_leaves, buffers):
             if buf.dtype != leaf.dtype or buf.shape[1:] != leaf.shape:
@@ -125,11 +129,8 @@ class Buffer(hk.Module):
                                 f"shape {leaf.shape}, but the buffer holds {buf.dtype} {buf.shape[1:]}; "
                                 "feed the same dtype and shape at every step")
             new.append(jnp.concatenate([buf[1:], leaf[None]], axis=0))
-        hk.set_state("buffer", new)
         out = jax.tree_util.tree_unflatten(treedef, new)
-        if not self.return_state:
-            return out
-        length = hk.get_state("len_buffer", [], jnp.int32, init=jnp.zeros)
-        length = jnp.minimum(length + 1, self.maxlen)
-        hk.set_state("len_buffer", length)
-        return out, BufferState(out, length, self.maxlen - length)
+        length = jnp.minimum(state.len_buffer + 1, self.maxlen).astype(jnp.int32)
+        state = BufferState(out, length, (self.maxlen - length).astype(jnp.int32))
+        hk.set_state("buffer_state", state)
+        return (out, state) if self.return_state else out
