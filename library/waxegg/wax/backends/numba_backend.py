@@ -53,7 +53,8 @@ from waxegg.wax.backends import _simd, _threads, register_backend
 from waxegg.wax.backends._base import KERNELS, Backend, Capabilities
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
-_HELPER = dict(_JIT, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+# helpers: no wrappers, and no cache entries of their own (a cached kernel carries its inlined helpers)
+_HELPER = dict(_JIT, cache=False, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 # No parallel=True here: every kernel is a serial nogil function run on Python threads
 # (_threads.run_blocks), so the WAX kernels need no Numba threading layer and no launch lock
@@ -495,7 +496,8 @@ def ewm_mean_kernel(values: np.ndarray, params: EWMParams, *, state: EWMMeanStat
 
         def block(j0, j1):
             return _ewm_rows(src, outer, dst, T, N, j0, j1, pos, weighted, old_wt, nobs, is_fast, saved, *consts, fast)
-    done = sum(_threads.run_blocks(block, N, align=align, threads=threads))
+    with _threads.gc_paused_while_compiling(_ewm_cols if colmajor else _ewm_rows, flat.dtype):
+        done = sum(_threads.run_blocks(block, N, align=align, threads=threads))
     new = EWMMeanState(weighted.reshape(step_shape), old_wt.reshape(step_shape), nobs.reshape(step_shape),
                        is_fast.reshape(step_shape), pos + T, pending.reshape(step_shape), carry.reshape(step_shape),
                        inputs.reshape(step_shape + (lanes,)))
