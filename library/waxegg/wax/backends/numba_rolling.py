@@ -260,13 +260,24 @@ def _cov_value(n, sxy, sxx, syy, minp, ddof, corr, nan, zero, one):  # pragma: n
 @numba.njit(**_INLINE)
 def _mean_values(n_, s_, neg_, run_, prev_, orow, width, minp, mean, zero, nan):  # pragma: no cover
     """:func:`_mean_value` of columns ``0:width`` into ``orow``, in a loop of its own after the update
-    (as :func:`_cov_values`: the sum then skips the mean's divide, the mean the sum's selects)."""
+    (as :func:`_cov_values`: the sum then skips the mean's divide, the mean the sum's selects).
+
+    :func:`_mean_value`'s two branches are written out here, one per loop: calling it made a
+    compile of its own (its lowering, LLVM passes and machine code) on every statistic's first call.
+    """
     if mean:
         for k in range(width):
-            orow[k] = _mean_value(n_[k], s_[k], neg_[k], run_[k], prev_[k], minp, mean, zero, nan)
+            n, run, prev = n_[k], run_[k], prev_[k]
+            r = s_[k] / n
+            r = zero if (neg_[k] == zero) & (r < zero) else (zero if (neg_[k] == n) & (r > zero) else r)
+            r = prev if run >= n else r
+            orow[k] = r if (n >= minp) & (n > zero) else nan
     else:
         for k in range(width):
-            orow[k] = _mean_value(n_[k], s_[k], neg_[k], run_[k], prev_[k], minp, mean, zero, nan)
+            n, run, prev = n_[k], run_[k], prev_[k]
+            r = prev * n if run >= n else s_[k]
+            r = r if n >= minp else nan
+            orow[k] = zero if (n == zero) & (minp == zero) else r
 
 
 @numba.njit(**_INLINE)
