@@ -53,7 +53,8 @@ from waxegg.wax.backends import _simd, _threads, register_backend
 from waxegg.wax.backends._base import KERNELS, Backend, Capabilities
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
-_HELPER = dict(_JIT, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+# helpers: no wrappers, and no cache entries of their own (a cached kernel carries its inlined helpers)
+_HELPER = dict(_JIT, cache=False, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 # No parallel=True here: every kernel is a serial nogil function run on Python threads
 # (_threads.run_blocks), so the WAX kernels need no Numba threading layer and no launch lock
@@ -156,7 +157,10 @@ def _ewm_cols(src, s_col, dst, d_col, T, j0, j1, pos, weighted, old_wt, nobs, fa
     """
     L = buf.size
     nan = (one - one) / (one - one)  # NaN in the data's dtype (np.nan would be a float64)
-    done = 0
+    # int64 zeros that are no literals: a literal 0 is refined to int64 one loop level per type
+    # inference pass (6 passes instead of 2), and as an argument compiles another copy of a callee
+    izero = j0 - j0
+    done = izero
     for j in range(j0, j1):
         col = src[j * s_col:j * s_col + T]  # contiguous views of the column (the scan takes one offset)
         out = dst[j * d_col:j * d_col + T]
@@ -165,9 +169,9 @@ def _ewm_cols(src, s_col, dst, d_col, T, j0, j1, pos, weighted, old_wt, nobs, fa
         # a fast column enters whole registers only (a state from a row-major call may stop mid-register)
         is_fast = fast[j] and allow_fast and (m > 0 or pos % L == 0)
         if not is_fast:
-            m = 0
+            m = izero
         hold = False  # just fell back: stay exact to the end of this register
-        i = j0 - j0  # an int64, not the literal 0: a literal argument compiles another copy of a callee
+        i = izero
         while i < T:
             if is_fast:
                 if m == 0:
@@ -185,7 +189,7 @@ def _ewm_cols(src, s_col, dst, d_col, T, j0, j1, pos, weighted, old_wt, nobs, fa
                 # through buf, zero-padded: lane k of the scan depends only on lanes 0..k and the
                 # carry, so its lanes get the bits the whole register gives. (Written out here, as
                 # are the loops below: each small njit function costs a compile of its own.)
-                r = min(L - m, T - i)
+                r = L - m if L - m < T - i else T - i  # (no min(): a builtin's impl to compile)
                 carry = pend_carry[j] if m > 0 else w
                 for k in range(m):
                     buf[k] = pend_x[j * L + k]
@@ -194,7 +198,7 @@ def _ewm_cols(src, s_col, dst, d_col, T, j0, j1, pos, weighted, old_wt, nobs, fa
                 for k in range(m + r, L):
                     buf[k] = 0
                 _simd.scan_register(buf, buf, 0, carry, decay, alpha)
-                q = 0
+                q = izero
                 while q < r and buf[m + q] - buf[m + q] == 0:
                     q += 1
                 for k in range(q):
@@ -207,7 +211,7 @@ def _ewm_cols(src, s_col, dst, d_col, T, j0, j1, pos, weighted, old_wt, nobs, fa
                         pend_x[j * L + m + k] = col[i + k]
                     m += r
                 else:
-                    m = 0
+                    m = izero
                     is_fast = q == r
                     hold = not is_fast
                 i += q
@@ -220,7 +224,7 @@ def _ewm_cols(src, s_col, dst, d_col, T, j0, j1, pos, weighted, old_wt, nobs, fa
                     is_fast = True
                     continue
                 hold = False
-                stop = min(T, i + L - p % L)
+                stop = T if T < i + L - p % L else i + L - p % L
                 while i < stop:  # (written out: _exact_strided here would compile a second copy of it)
                     w, ow, n = _ewm_step(col[i], w, ow, n, old_wt_factor, new_wt, one, adjust, decay_on_missing,
                                          half_blend)
@@ -282,15 +286,15 @@ def _ewm_rows(src, s_row, dst, T, N, j0, j1, pos, weighted, old_wt, nobs, fast, 
     rows before it standing, and stays exact until a block start finds it steady; runs of exact
     columns take the exact update. Returns the number of elements done by the affine update.
     """
-    done = 0
-    i = j0 - j0  # an int64, not the literal 0: a literal argument compiles another copy of a callee
+    i = j0 - j0  # int64 zeros, not literals (see _ewm_cols)
+    done = i
     while i < T:
         p = pos + i
         if p % _ROWS == 0 and allow_fast:
             for j in range(j0, j1):
                 if not fast[j]:
                     fast[j] = _steady(weighted[j], old_wt[j], nobs[j], old_wt_factor, new_wt, one, adjust, minp)
-        stop = min(T, i + _ROWS - p % _ROWS)
+        stop = T if T < i + _ROWS - p % _ROWS else i + _ROWS - p % _ROWS
         k = j0
         while k < j1:
             e = k + 1
@@ -495,7 +499,8 @@ def ewm_mean_kernel(values: np.ndarray, params: EWMParams, *, state: EWMMeanStat
 
         def block(j0, j1):
             return _ewm_rows(src, outer, dst, T, N, j0, j1, pos, weighted, old_wt, nobs, is_fast, saved, *consts, fast)
-    done = sum(_threads.run_blocks(block, N, align=align, threads=threads))
+    with _threads.gc_paused_while_compiling(_ewm_cols if colmajor else _ewm_rows, flat.dtype):
+        done = sum(_threads.run_blocks(block, N, align=align, threads=threads))
     new = EWMMeanState(weighted.reshape(step_shape), old_wt.reshape(step_shape), nobs.reshape(step_shape),
                        is_fast.reshape(step_shape), pos + T, pending.reshape(step_shape), carry.reshape(step_shape),
                        inputs.reshape(step_shape + (lanes,)))

@@ -36,7 +36,6 @@ in window operations (``_prep_values``), and so do these kernels: an observation
 
 from __future__ import annotations
 
-import gc
 import math
 import threading
 from dataclasses import dataclass
@@ -47,14 +46,15 @@ import numpy as np
 from waxegg.wax._params import EWMParams
 from waxegg.wax.backends._simd import BLOCK as _MICRO
 from waxegg.wax.backends._simd import transpose_block
-from waxegg.wax.backends._threads import run_blocks
+from waxegg.wax.backends._threads import gc_paused_while_compiling, run_blocks
 
 __all__ = ["EWMState", "EWMCovState", "EWMCorrState", "ewm_sum", "ewm_var", "ewm_std", "ewm_cov", "ewm_corr",
            "ewm_mean_times", "last_paths"]
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
-#: Helpers only the kernels call: no CPython or C wrapper to compile.
-_HELPER = dict(_JIT, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+#: Helpers only the kernels call: no CPython or C wrapper to compile, and no cache entry of their own
+#: (a cached kernel carries its inlined helpers; writing the helper's entry too was time of a cold call).
+_HELPER = dict(_JIT, cache=False, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 #: Steps x columns of a column-major tile transposed into the row-major buffer at once.
 _TILE_T = 512
@@ -831,20 +831,10 @@ def _run(flat: np.ndarray, colmajor: bool, kernel, call) -> None:
     kernel walks it in tiles); row-major, one per block of at most ``_ROW_BLOCK`` columns of a thread's range.
 
     ``cnt``: a fresh counter array per call (``_PATH_KEYS``), reported by :func:`last_paths`. ``kernel``: the
-    njit function ``call`` calls; while it has no specialisation for the data's dtype yet (its first call in
-    the process compiles it or loads it from the cache), Python's cyclic garbage collector is paused.
-    Numba's compiler allocates millions of short-lived objects, which set off full collections of the
-    whole heap (two of ~0.08 s in a cold ``ewm_var`` beside pandas), about a tenth of the compile; the
-    compile's garbage is collected after it, by the next collection.
+    njit function ``call`` calls; while it has no specialisation for the data's dtype yet, Python's cyclic
+    garbage collector is paused (:func:`~waxegg.wax.backends._threads.gc_paused_while_compiling`).
     """
-    name = flat.dtype.name
-    if gc.isenabled() and not any(str(sig[0].dtype) == name for sig in kernel.signatures):
-        gc.disable()
-        try:
-            _run_blocks(flat, colmajor, call)
-        finally:
-            gc.enable()
-    else:
+    with gc_paused_while_compiling(kernel, flat.dtype):
         _run_blocks(flat, colmajor, call)
 
 

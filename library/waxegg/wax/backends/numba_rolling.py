@@ -37,6 +37,7 @@ Why this shape:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from dataclasses import dataclass
@@ -47,15 +48,19 @@ import numpy as np
 from waxegg.wax._params import RollingParams
 from waxegg.wax.backends._simd import BLOCK as _BLOCK
 from waxegg.wax.backends._simd import transpose_block
-from waxegg.wax.backends._threads import run_blocks
+from waxegg.wax.backends._threads import gc_paused_while_compiling, run_blocks
 
 __all__ = ["RollingState", "rolling_sum", "rolling_mean", "rolling_var", "rolling_std", "rolling_min",
            "rolling_max", "rolling_median", "rolling_count", "rolling_cov", "rolling_corr", "last_paths"]
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
 # Helpers called only from the kernels: LLVM inlines them itself (Numba-level inlining only slowed
-# compiles), and they need no CPython or C wrapper, each of which would be compiled too.
-_INLINE = dict(_JIT, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+# compiles), and they need no CPython or C wrapper, each of which would be compiled too. Nor a cache
+# entry: a cached kernel carries its inlined helpers, and writing each helper's own entry was a tenth
+# of a cold first call. Each helper is a compile of its own (its LLVM passes and machine code), so
+# one-line tests such as "finite" (``v - v == 0``) and ``min``/``max`` of two ints (a builtin's
+# implementation to compile) are written out in the kernels.
+_INLINE = dict(_JIT, cache=False, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 #: Elements a thread should get at least, so that small calls run inline.
 _MIN_WORK = 1 << 16
@@ -100,27 +105,22 @@ def _isfinite(v):  # pragma: no cover
 
 
 @numba.njit(**_INLINE)
-def _signbit(v, zero, one):  # pragma: no cover
-    return np.signbit(v)
-
-
-@numba.njit(**_INLINE)
 def _mean_step(o, v, n, s, ca, cr, neg, run, prev, zero, one):  # pragma: no cover
     """pandas' ``remove_mean(o)`` then ``add_mean(v)`` (missing values are skipped), as selects."""
-    ook = _isfinite(o)
+    ook = o - o == 0  # finite
     y = -o - cr
     t = s + y
     cr = t - s - y if ook else cr
     s = t if ook else s
     n = n - one if ook else n
-    neg = neg - one if ook & _signbit(o, zero, one) else neg
-    vok = _isfinite(v)
+    neg = neg - one if ook & np.signbit(o) else neg
+    vok = v - v == 0
     y = v - ca
     t = s + y
     ca = t - s - y if vok else ca
     s = t if vok else s
     n = n + one if vok else n
-    neg = neg + one if vok & _signbit(v, zero, one) else neg
+    neg = neg + one if vok & np.signbit(v) else neg
     run = (run + one if v == prev else one) if vok else run
     prev = v if vok else prev
     return n, s, ca, cr, neg, run, prev
@@ -142,7 +142,7 @@ def _mean_value(n, s, neg, run, prev, minp, mean, zero, nan):  # pragma: no cove
 @numba.njit(**_INLINE)
 def _var_remove(o, n, m, q, cr, unstable, zero, one, tol):  # pragma: no cover
     """pandas' ``remove_var``; returns the new state and the unstable flag."""
-    if _isfinite(o):
+    if o - o == 0:
         prev_m2 = q
         n = n - one
         if n != zero:
@@ -163,7 +163,7 @@ def _var_remove(o, n, m, q, cr, unstable, zero, one, tol):  # pragma: no cover
 @numba.njit(**_INLINE)
 def _var_add(v, n, m, q, ca, unstable, one, tol):  # pragma: no cover
     """pandas' ``add_var``."""
-    if _isfinite(v):
+    if v - v == 0:
         prev_m2 = q
         n = n + one
         prev_mean = m - ca
@@ -260,13 +260,24 @@ def _cov_value(n, sxy, sxx, syy, minp, ddof, corr, nan, zero, one):  # pragma: n
 @numba.njit(**_INLINE)
 def _mean_values(n_, s_, neg_, run_, prev_, orow, width, minp, mean, zero, nan):  # pragma: no cover
     """:func:`_mean_value` of columns ``0:width`` into ``orow``, in a loop of its own after the update
-    (as :func:`_cov_values`: the sum then skips the mean's divide, the mean the sum's selects)."""
+    (as :func:`_cov_values`: the sum then skips the mean's divide, the mean the sum's selects).
+
+    :func:`_mean_value`'s two branches are written out here, one per loop: calling it made a
+    compile of its own (its lowering, LLVM passes and machine code) on every statistic's first call.
+    """
     if mean:
         for k in range(width):
-            orow[k] = _mean_value(n_[k], s_[k], neg_[k], run_[k], prev_[k], minp, mean, zero, nan)
+            n, run, prev = n_[k], run_[k], prev_[k]
+            r = s_[k] / n
+            r = zero if (neg_[k] == zero) & (r < zero) else (zero if (neg_[k] == n) & (r > zero) else r)
+            r = prev if run >= n else r
+            orow[k] = r if (n >= minp) & (n > zero) else nan
     else:
         for k in range(width):
-            orow[k] = _mean_value(n_[k], s_[k], neg_[k], run_[k], prev_[k], minp, mean, zero, nan)
+            n, run, prev = n_[k], run_[k], prev_[k]
+            r = prev * n if run >= n else s_[k]
+            r = r if n >= minp else nan
+            orow[k] = zero if (n == zero) & (minp == zero) else r
 
 
 @numba.njit(**_INLINE)
@@ -392,7 +403,7 @@ def _sum_cols(xt, tailt, outt, acc, w, minp, mean, j0, j1, vin, vold, vout, st, 
     fminp = zero + minp
     n_, s_, ca_, cr_, neg_, run_, prev_ = st[0], st[1], st[2], st[3], st[4], st[5], st[6]
     for b in range(j0, j1, K):
-        nb = min(K, j1 - b)
+        nb = K if j1 - b > K else j1 - b
         for k in range(K):
             for q in range(st.shape[0]):
                 st[q, k] = acc[q, b + k] if k < nb else zero
@@ -401,7 +412,7 @@ def _sum_cols(xt, tailt, outt, acc, w, minp, mean, j0, j1, vin, vold, vout, st, 
                     vin[tt, k] = nan
                     vold[tt, k] = nan
         for t0 in range(0, T, TB):
-            tn = min(TB, T - t0)
+            tn = TB if T - t0 > TB else T - t0
             paths[_gather(xt, tailt, b, nb, t0, tn, w, fresh, vin, vold)] += 1
             for tt in range(tn):
                 for k in range(K):
@@ -428,11 +439,11 @@ def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, root, j0, j1, vin, vold,
     one = xt.dtype.type(1)
     nan = zero / zero
     fresh = w <= 1
-    fminp = zero + max(minp, 1)
+    fminp = zero + (minp if minp > 1 else 1)
     fddof = zero + ddof
     n_, m_, q_, ca_, cr_ = st[0], st[1], st[2], st[3], st[4]
     for b in range(j0, j1, K):
-        nb = min(K, j1 - b)
+        nb = K if j1 - b > K else j1 - b
         for k in range(K):
             for q in range(st.shape[0]):
                 st[q, k] = acc[q, b + k] if k < nb else zero
@@ -441,7 +452,7 @@ def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, root, j0, j1, vin, vold,
                     vin[tt, k] = nan
                     vold[tt, k] = nan
         for t0 in range(0, T, TB):
-            tn = min(TB, T - t0)
+            tn = TB if T - t0 > TB else T - t0
             paths[_gather(xt, tailt, b, nb, t0, tn, w, fresh, vin, vold)] += 1
             for tt in range(tn):
                 anyu = False
@@ -463,7 +474,7 @@ def _var_cols(xt, tailt, outt, acc, w, minp, ddof, tol, root, j0, j1, vin, vold,
                             tcol = tailt[b + k]
                             n = m = q = ca = zero
                             u = False
-                            for i in range(max(t - w + 1, -L), t + 1):
+                            for i in range(t - w + 1 if t - w + 1 > -L else -L, t + 1):
                                 v = col[i] if i >= 0 else tcol[L + i]
                                 n, m, q, ca, u = _var_add(v, n, m, q, ca, u, one, tol)
                             n_[k], m_[k], q_[k], ca_[k], cr_[k] = n, m, q, ca, zero
@@ -551,7 +562,7 @@ def _count_cols(xt, tailt, outt, acc, w, minp, seen, j0, j1, vin, vold, vout, st
     nan = zero / zero
     c_ = st[0]
     for b in range(j0, j1, K):
-        nb = min(K, j1 - b)
+        nb = K if j1 - b > K else j1 - b
         for k in range(K):
             for q in range(st.shape[0]):
                 st[q, k] = acc[q, b + k] if k < nb else zero
@@ -560,10 +571,10 @@ def _count_cols(xt, tailt, outt, acc, w, minp, seen, j0, j1, vin, vold, vout, st
                     vin[tt, k] = nan
                     vold[tt, k] = nan
         for t0 in range(0, T, TB):
-            tn = min(TB, T - t0)
+            tn = TB if T - t0 > TB else T - t0
             paths[_gather(xt, tailt, b, nb, t0, tn, w, False, vin, vold)] += 1
             for tt in range(tn):
-                enough = min(seen + t0 + tt + 1, w) >= minp
+                enough = (seen + t0 + tt + 1 if seen + t0 + tt + 1 < w else w) >= minp
                 for k in range(K):
                     o = vold[tt, k]
                     v = vin[tt, k]
@@ -651,7 +662,7 @@ def _var_rows(x, tail, out, acc, nanrow, w, minp, ddof, tol, root, j0, j1, flag)
     zero = x.dtype.type(0)
     one = x.dtype.type(1)
     nan = zero / zero
-    fminp = zero + max(minp, 1)
+    fminp = zero + (minp if minp > 1 else 1)
     fddof = zero + ddof
     n_, m_, q_, ca_, cr_ = acc[0, j0:j1], acc[1, j0:j1], acc[2, j0:j1], acc[3, j0:j1], acc[4, j0:j1]
     fresh = w <= 1
@@ -682,7 +693,7 @@ def _var_rows(x, tail, out, acc, nanrow, w, minp, ddof, tol, root, j0, j1, flag)
                     j = j0 + k
                     n = m = q = ca = zero
                     u = False
-                    for i in range(max(t - w + 1, -L), t + 1):
+                    for i in range(t - w + 1 if t - w + 1 > -L else -L, t + 1):
                         v = x[i, j] if i >= 0 else tail[L + i, j]
                         n, m, q, ca, u = _var_add(v, n, m, q, ca, u, one, tol)
                     n_[k], m_[k], q_[k], ca_[k], cr_[k] = n, m, q, ca, zero
@@ -695,7 +706,7 @@ def _var_bounds(xt, outt, start, end, monotonic, minp, ddof, tol, root, j0, j1):
     zero = xt.dtype.type(0)
     one = xt.dtype.type(1)
     nan = zero / zero
-    fminp = zero + max(minp, 1)
+    fminp = zero + (minp if minp > 1 else 1)
     fddof = zero + ddof
     for j in range(j0, j1):
         col = xt[j]
@@ -829,7 +840,7 @@ def _count_rows(x, tail, out, acc, nanrow, w, minp, seen, j0, j1):  # pragma: no
             old = tail[L + r, j0:j1]
         row = x[t, j0:j1]
         orow = out[t, j0:j1]
-        enough = min(seen + t + 1, w) >= minp
+        enough = (seen + t + 1 if seen + t + 1 < w else w) >= minp
         for k in range(j1 - j0):
             o = old[k]
             v = row[k]
@@ -860,7 +871,7 @@ def _max_rows(x, tail, out, scratch, w, minp, sign, j0, j1):  # pragma: no cover
     nan = zero / zero
     ninf = -one / zero
     sign = zero + sign
-    minp = zero + max(minp, 1)
+    minp = zero + (minp if minp > 1 else 1)
     suffix = scratch[:w]
     pre = scratch[w]
     cnt = scratch[w + 1]
@@ -873,7 +884,7 @@ def _max_rows(x, tail, out, scratch, w, minp, sign, j0, j1):  # pragma: no cover
         nrow = suffix[i + 1] if i + 1 < L else pre  # pre holds -inf here
         for k in range(width):
             v = row[k]
-            ok = _isfinite(v)
+            ok = v - v == 0
             cnt[k] += one if ok else zero
             v = sign * v if ok else ninf
             a = nrow[k]
@@ -891,7 +902,7 @@ def _max_rows(x, tail, out, scratch, w, minp, sign, j0, j1):  # pragma: no cover
                 nrow = suffix[q + L - bs + 1] if q > bs - L else pre
                 for k in range(width):
                     v = row[k]
-                    v = sign * v if _isfinite(v) else ninf
+                    v = sign * v if v - v == 0 else ninf
                     a = nrow[k]
                     srow[k] = v if v > a else a
             pbs = bs
@@ -906,15 +917,15 @@ def _max_rows(x, tail, out, scratch, w, minp, sign, j0, j1):  # pragma: no cover
         has_old = len(old) > 0
         row = x[t, j0:j1]
         orow = out[t, j0:j1]
-        st = max(i - w + 1, 0)
+        st = i - w + 1 if i - w + 1 > 0 else 0
         if st < bs:
             srow = suffix[st - pbs]
             for k in range(width):
                 v = row[k]
-                ok = _isfinite(v)
+                ok = v - v == 0
                 c = cnt[k] + (one if ok else zero)
                 if has_old:
-                    c -= one if _isfinite(old[k]) else zero
+                    c -= one if old[k] - old[k] == 0 else zero
                 cnt[k] = c
                 v = sign * v if ok else ninf
                 p = pre[k]
@@ -926,10 +937,10 @@ def _max_rows(x, tail, out, scratch, w, minp, sign, j0, j1):  # pragma: no cover
         else:
             for k in range(width):
                 v = row[k]
-                ok = _isfinite(v)
+                ok = v - v == 0
                 c = cnt[k] + (one if ok else zero)
                 if has_old:
-                    c -= one if _isfinite(old[k]) else zero
+                    c -= one if old[k] - old[k] == 0 else zero
                 cnt[k] = c
                 v = sign * v if ok else ninf
                 p = pre[k]
@@ -947,12 +958,12 @@ def _max_bounds(xt, outt, start, end, monotonic, minp, sign, j0, j1, dq, fin):  
     zero = xt.dtype.type(0)
     nan = zero / zero
     sign = zero + sign
-    minp = max(minp, 1)
+    minp = minp if minp > 1 else 1
     for j in range(j0, j1):
         col = xt[j]
         fin[0] = 0
         for p in range(T):
-            fin[p + 1] = fin[p] + _isfinite(col[p])
+            fin[p + 1] = fin[p] + (col[p] - col[p] == 0)
         head = 0
         tail = 0
         last_end = 0
@@ -963,12 +974,12 @@ def _max_bounds(xt, outt, start, end, monotonic, minp, sign, j0, j1, dq, fin):  
             if monotonic:
                 for p in range(last_end, ei):
                     v = sign * col[p]
-                    if _isfinite(v):
+                    if v - v == 0:
                         while tail > head and v >= sign * col[dq[tail - 1]]:
                             tail -= 1
                         dq[tail] = p
                         tail += 1
-                last_end = max(last_end, ei)
+                last_end = last_end if last_end > ei else ei
                 while head < tail and dq[head] < si:
                     head += 1
                 if enough:
@@ -977,7 +988,7 @@ def _max_bounds(xt, outt, start, end, monotonic, minp, sign, j0, j1, dq, fin):  
                 best = -1
                 for p in range(si, ei):
                     v = sign * col[p]
-                    if _isfinite(v) and (best < 0 or v >= sign * col[best]):
+                    if v - v == 0 and (best < 0 or v >= sign * col[best]):
                         best = p
                 res = col[best]
             outt[j, i] = res
@@ -1064,7 +1075,7 @@ def _median_trailing(xt, tailt, outt, w, minp, j0, j1, buf, cnt):  # pragma: no 
     two = xt.dtype.type(2)
     B = buf.shape[0]
     for b in range(j0, j1, B):
-        nb = min(B, j1 - b)
+        nb = B if j1 - b > B else j1 - b
         sub = xt[b:b + nb]
         tsub = tailt[b:b + nb]
         osub = outt[b:b + nb]
@@ -1072,7 +1083,7 @@ def _median_trailing(xt, tailt, outt, w, minp, j0, j1, buf, cnt):  # pragma: no 
             cnt[k] = 0
             for i in range(L):
                 v = tsub[k, i]
-                if _isfinite(v):
+                if v - v == 0:
                     cnt[k] = _sorted_insert(buf[k], cnt[k], v)
         for t in range(T):
             r = t - w
@@ -1085,8 +1096,8 @@ def _median_trailing(xt, tailt, outt, w, minp, j0, j1, buf, cnt):  # pragma: no 
                 else:
                     o = nan
                 v = sub[k, t]
-                ook = _isfinite(o)
-                vok = _isfinite(v)
+                ook = o - o == 0
+                vok = v - v == 0
                 if ook and vok:
                     _sorted_replace(buf, k, n, o, v)
                 elif ook:
@@ -1116,14 +1127,14 @@ def _median_bounds(xt, outt, start, end, monotonic, minp, j0, j1, buf):  # pragm
             if i == 0 or not monotonic or si >= end[i - 1]:
                 n = 0
                 for p in range(si, ei):
-                    if _isfinite(col[p]):
+                    if col[p] - col[p] == 0:
                         n = _sorted_insert(buf, n, col[p])
             else:
                 for p in range(start[i - 1], si):
-                    if _isfinite(col[p]):
+                    if col[p] - col[p] == 0:
                         n = _sorted_remove(buf, n, col[p])
                 for p in range(end[i - 1], ei):
-                    if _isfinite(col[p]):
+                    if col[p] - col[p] == 0:
                         n = _sorted_insert(buf, n, col[p])
             outt[j, i] = _sorted_median(buf, n, minp, nan, two)
 
@@ -1256,21 +1267,30 @@ def _empty(rows: int, n: int, dtype, col: bool) -> np.ndarray:
     return np.empty((rows, n), dtype=dtype, order="F" if col else "C")
 
 
-def _threads(fn, n: int, rows: int, col: bool, itemsize: int) -> None:
+def _compiling(kernel, dtype):
+    """:func:`~waxegg.wax.backends._threads.gc_paused_while_compiling` for ``kernel``, if one is named."""
+    return contextlib.nullcontext() if kernel is None else gc_paused_while_compiling(kernel, dtype)
+
+
+def _threads(fn, n: int, rows: int, col: bool, itemsize: int, kernel=None, dtype=None) -> None:
+    """``fn`` over column ranges on threads; ``kernel`` (of data ``dtype``): the njit function it calls,
+    compiled with the garbage collector paused."""
     align = 1 if col else max(1, 64 // itemsize)
-    run_blocks(fn, n, min_items=max(1, _MIN_WORK // max(rows, 1)), align=align)
+    with _compiling(kernel, dtype):
+        run_blocks(fn, n, min_items=max(1, _MIN_WORK // max(rows, 1)), align=align)
 
 
-def _col_threads(fn, n: int, rows: int, K: int) -> None:
-    """Column-major kernels: ranges of whole ``K``-column groups."""
-    run_blocks(fn, n, min_items=max(1, _MIN_WORK // max(rows, 1)), align=K)
+def _col_threads(fn, n: int, rows: int, K: int, kernel=None, dtype=None) -> None:
+    """Column-major kernels: ranges of whole ``K``-column groups (``kernel``, ``dtype``: see :func:`_threads`)."""
+    with _compiling(kernel, dtype):
+        run_blocks(fn, n, min_items=max(1, _MIN_WORK // max(rows, 1)), align=K)
 
 
 #: Bytes of the transposed tile buffers of a column-major call, per thread.
 _TILE_BYTES = 1 << 21
 
 
-def _col_tiles(T: int, n: int, keep: int, dtype, xts, tails, outt, acc, call) -> None:
+def _col_tiles(T: int, n: int, keep: int, dtype, xts, tails, outt, acc, call, kernel=None) -> None:
     """Run a row-major kernel on column-major input, transposed tile by tile.
 
     A column-major input (pandas' storage) has each column contiguous; the row-major kernels
@@ -1308,7 +1328,7 @@ def _col_tiles(T: int, n: int, keep: int, dtype, xts, tails, outt, acc, call) ->
             if acc is not None:
                 acc[:, b:e] = accb
 
-    _threads(_tracked(d, block), n, T, True, item)
+    _threads(_tracked(d, block), n, T, True, item, kernel, dtype)
     full, ragged = _blocks(d, B)
     d.update(tiles=full + ragged, full_tiles=full, ragged_tiles=ragged, time_tiles=-(-T // TT))
 
@@ -1393,7 +1413,7 @@ def _sum_like(stat: str, values, window: RollingParams, state, mean: bool):
         xt, ot = a2.T, out.T
         d = _bounds_begin(stat, col, "bounds", T, n, window, start, end, mono)
         _threads(_tracked(d, lambda j0, j1: _sum_bounds(xt, ot, start, end, mono, window.min_periods, mean, j0, j1)),
-                 n, T, True, a2.dtype.itemsize)
+                 n, T, True, a2.dtype.itemsize, _sum_bounds, a2.dtype)
         return _finish(out, values, col), None
     w = int(window.window)
     tail, seen = _tail_in(state, name, stat, window, a2, col)
@@ -1403,13 +1423,14 @@ def _sum_like(stat: str, values, window: RollingParams, state, mean: bool):
         xt, tt, ot, K = a2.T, tail.T, out.T, _col_k(a2.dtype)
         d = _begin(stat, col, "col_groups", T, n, window, state, tail.shape[0], K=K, TB=_TB)
         _col_threads(_counted(d, lambda j0, j1, cnt: _sum_cols(xt, tt, ot, acc, w, window.min_periods, mean, j0, j1,
-                                                               *_col_scratch(3, 7, a2.dtype), cnt)), n, T, K)
+                                                               *_col_scratch(3, 7, a2.dtype), cnt)), n, T, K,
+                     _sum_cols, a2.dtype)
         _groups_done(d)
     else:
         nanrow = np.full(n, np.nan, dtype=a2.dtype)
         d = _begin(stat, col, "rows", T, n, window, state, tail.shape[0])
         _threads(_tracked(d, lambda j0, j1: _sum_rows(a2, tail, out, acc, nanrow, w, window.min_periods, mean, j0,
-                                                      j1)), n, T, False, a2.dtype.itemsize)
+                                                      j1)), n, T, False, a2.dtype.itemsize, _sum_rows, a2.dtype)
     new = RollingState(stat, w, window.min_periods, seen + T, _tail_out(tail, a2, w, col), acc=acc)
     return _finish(out, values, col), new
 
@@ -1455,7 +1476,7 @@ def _var_like(stat: str, values, window: RollingParams, ddof: int, state, root: 
         xt, ot = a2.T, out.T
         d = _bounds_begin(stat, col, "bounds", T, n, window, start, end, mono)
         _threads(_tracked(d, lambda j0, j1: _var_bounds(xt, ot, start, end, mono, minp, ddof, tol, root, j0, j1)),
-                 n, T, True, a2.dtype.itemsize)
+                 n, T, True, a2.dtype.itemsize, _var_bounds, a2.dtype)
         return _finish(out, values, col), None
     w = int(window.window)
     tail, seen = _tail_in(state, name, stat, window, a2, col)
@@ -1466,14 +1487,14 @@ def _var_like(stat: str, values, window: RollingParams, ddof: int, state, root: 
         d = _begin(stat, col, "col_groups", T, n, window, state, tail.shape[0], K=K, TB=_TB)
         _col_threads(_counted(d, lambda j0, j1, cnt: _var_cols(xt, tt, ot, acc, w, minp, ddof, tol, root, j0, j1,
                                                                *_col_scratch(3, 5, a2.dtype, True), cnt)),
-                     n, T, K)
+                     n, T, K, _var_cols, a2.dtype)
         _groups_done(d)
     else:
         nanrow = np.full(n, np.nan, dtype=a2.dtype)
         d = _begin(stat, col, "rows", T, n, window, state, tail.shape[0])
         _threads(_tracked(d, lambda j0, j1: _var_rows(a2, tail, out, acc, nanrow, w, minp, ddof, tol, root, j0, j1,
                                                       np.empty(j1 - j0, dtype=np.bool_))),
-                 n, T, False, a2.dtype.itemsize)
+                 n, T, False, a2.dtype.itemsize, _var_rows, a2.dtype)
     new = RollingState(stat, w, minp, seen + T, _tail_out(tail, a2, w, col), acc=acc)
     return _finish(out, values, col), new
 
@@ -1580,13 +1601,13 @@ def rolling_count(values, window: RollingParams, *, state: RollingState | None =
         d = _begin("count", col, "col_groups", T, n, window, state, tail.shape[0], K=K, TB=_TB)
         _col_threads(_counted(d, lambda j0, j1, cnt: _count_cols(xt, tt, ot, acc, w, minp, seen, j0, j1,
                                                                  *_col_scratch(3, 1, a2.dtype), cnt)),
-                     n, T, K)
+                     n, T, K, _count_cols, a2.dtype)
         _groups_done(d)
     else:
         nanrow = np.full(n, np.nan, dtype=a2.dtype)
         d = _begin("count", col, "rows", T, n, window, state, tail.shape[0])
         _threads(_tracked(d, lambda j0, j1: _count_rows(a2, tail, out, acc, nanrow, w, minp, seen, j0, j1)),
-                 n, T, False, a2.dtype.itemsize)
+                 n, T, False, a2.dtype.itemsize, _count_rows, a2.dtype)
     new = RollingState("count", w, minp, seen + T, _tail_out(tail, a2, w, col), acc=acc)
     return _finish(out, values, col), new
 
@@ -1608,7 +1629,7 @@ def _extreme(stat: str, values, window: RollingParams, state, sign: int):
         d = _bounds_begin(stat, col, "bounds", T, n, window, start, end, mono, rule=False)
         _threads(_tracked(d, lambda j0, j1: _max_bounds(xt, ot, start, end, mono, minp, sign, j0, j1,
                                                            np.empty(max(T, 1), np.int64), np.empty(T + 1, np.int64))),
-                 n, T, True, a2.dtype.itemsize)
+                 n, T, True, a2.dtype.itemsize, _max_bounds, a2.dtype)
         return _finish(out, values, col), None
     w = int(window.window)
     tail, seen = _tail_in(state, name, stat, window, a2, col)
@@ -1621,7 +1642,7 @@ def _extreme(stat: str, values, window: RollingParams, state, sign: int):
             _max_rows(xs[0], ts[0], o, scratch, w, minp, sign, 0, o.shape[1])
 
         _begin(stat, col, "tiles", T, n, window, state, tail.shape[0])
-        _col_tiles(T, n, max(w - 1, 0), a2.dtype, [a2.T], [tail.T], out.T, None, call)
+        _col_tiles(T, n, max(w - 1, 0), a2.dtype, [a2.T], [tail.T], out.T, None, call, _max_rows)
     else:
         step = max(64 // a2.dtype.itemsize, _MAX_SCRATCH // ((w + 2) * a2.dtype.itemsize))
 
@@ -1632,7 +1653,7 @@ def _extreme(stat: str, values, window: RollingParams, state, sign: int):
                 _max_rows(a2, tail, out, scratch[:, :e - b], w, minp, sign, b, e)
 
         d = _begin(stat, col, "rows", T, n, window, state, tail.shape[0], step=step)
-        _threads(_tracked(d, block), n, T, False, a2.dtype.itemsize)
+        _threads(_tracked(d, block), n, T, False, a2.dtype.itemsize, _max_rows, a2.dtype)
         full, ragged = _blocks(d, step)
         d["blocks"] = full + ragged
     new = RollingState(stat, w, minp, seen + T, _tail_out(tail, a2, max(w - 1, 0), col))
@@ -1667,7 +1688,7 @@ def rolling_median(values, window: RollingParams, *, state: RollingState | None 
         d = _bounds_begin("median", col, "bounds", T, n, window, start, end, mono)
         _threads(_tracked(d, lambda j0, j1: _median_bounds(xt, ot, start, end, mono, minp, j0, j1,
                                                               np.empty(wmax + 1, a2.dtype))),
-                 n, T, True, a2.dtype.itemsize)
+                 n, T, True, a2.dtype.itemsize, _median_bounds, a2.dtype)
         return _finish(out, values, col), None
     w = int(window.window)
     tail, seen = _tail_in(state, name, "median", window, a2, col)
@@ -1677,7 +1698,8 @@ def rolling_median(values, window: RollingParams, *, state: RollingState | None 
     d = _begin("median", col, "median", T, n, window, state, tail.shape[0], B=8, buffer=max(w, 1) + 1)
     _threads(_tracked(d, lambda j0, j1: _median_trailing(xt, tt, ot, w, minp, j0, j1,
                                                                 np.empty((8, max(w, 1) + 1), a2.dtype),
-                                                                np.empty(8, np.int64))), n, T, col, a2.dtype.itemsize)
+                                                                np.empty(8, np.int64))), n, T, col, a2.dtype.itemsize,
+             _median_trailing, a2.dtype)
     full, ragged = _blocks(d, 8)
     d.update(blocks=full + ragged, ragged_blocks=ragged)
     new = RollingState("median", w, minp, seen + T, _tail_out(tail, a2, max(w - 1, 0), col))
